@@ -23,27 +23,20 @@ func (Real) Now() time.Time { return time.Now() }
 // one real second is Factor simulated seconds. Tests use it to compress
 // cadences and settle windows without sleeping for real.
 type Scaled struct {
-	Origin time.Time
-	Factor float64
+	origin time.Time
+	factor float64
 	start  time.Time
-	once   sync.Once
 }
 
 // NewScaled returns a clock that starts at origin and runs factor times faster
 // than real time.
 func NewScaled(origin time.Time, factor float64) *Scaled {
-	return &Scaled{Origin: origin, Factor: factor, start: time.Now()}
+	return &Scaled{origin: origin, factor: factor, start: time.Now()}
 }
 
 // Now returns the scaled time.
 func (s *Scaled) Now() time.Time {
-	s.once.Do(func() {
-		if s.start.IsZero() {
-			s.start = time.Now()
-		}
-	})
-	elapsed := time.Since(s.start)
-	return s.Origin.Add(time.Duration(float64(elapsed) * s.Factor))
+	return s.origin.Add(time.Duration(float64(time.Since(s.start)) * s.factor))
 }
 
 // Manual is a clock that moves only when told to. It is safe for concurrent use.
