@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 
@@ -22,18 +23,47 @@ var version = "dev"
 // configuration and 2 for "changes present").
 type exitCoder interface{ ExitCode() int }
 
-func main() {
-	os.Exit(run(os.Args))
+// exitError is a failure with a chosen exit code. An empty message means
+// the command has already said everything (a plan with errors printed its
+// diagnostics), so run adds no "siphon:" line.
+type exitError struct {
+	code int
+	msg  string
 }
 
-func run(args []string) int {
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }
+
+// resetter is a flag value that accumulates (a repeatable -var); it is
+// emptied before every run because urfave/cli keeps generic flag values in
+// the command, and tests run the app many times in one process.
+type resetter interface{ Reset() }
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run is the whole CLI with its output streams passed in, so that tests
+// run commands in-process and compare what they print.
+func run(args []string, stdout, stderr io.Writer) int {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	for _, cmd := range commands {
+		for _, f := range cmd.Flags {
+			if g, ok := f.(*cli.GenericFlag); ok {
+				if r, ok := g.Value.(resetter); ok {
+					r.Reset()
+				}
+			}
+		}
+	}
 	app := &cli.App{
 		Name:                 "siphon",
 		Usage:                "declarative runner for pull-based SaaS sync integrations",
 		Version:              version,
 		Commands:             commands,
 		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
 		ExitErrHandler:       func(*cli.Context, error) {},
 	}
 	err := app.Run(args)
@@ -43,10 +73,10 @@ func run(args []string) int {
 	var ec exitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "siphon:", msg)
+			fmt.Fprintln(stderr, "siphon:", msg)
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintln(os.Stderr, "siphon:", err)
+	fmt.Fprintln(stderr, "siphon:", err)
 	return 1
 }
