@@ -1,0 +1,56 @@
+package vomosim
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// stampLayout is how VOMO (Laravel) writes timestamps: UTC, microseconds.
+const stampLayout = "2006-01-02T15:04:05.000000Z"
+
+// micros converts a time to the simulator's stored form, microseconds since
+// the Unix epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// appendStamp writes a stored timestamp in VOMO's form.
+func appendStamp(b []byte, us int64) []byte {
+	return time.UnixMicro(us).UTC().AppendFormat(b, stampLayout)
+}
+
+// appendDate writes a day number (days since the Unix epoch) as 2006-01-02.
+func appendDate(b []byte, day int32) []byte {
+	return time.Unix(int64(day)*86400, 0).UTC().AppendFormat(b, "2006-01-02")
+}
+
+// errBadTime is returned for a filter value that is not a date.
+var errBadTime = errors.New("not a valid date")
+
+// parseFilterTime reads a time filter value. VOMO accepts its own timestamp
+// form (2026-03-04T15:22:10.000000Z), RFC 3339 with any offset or fraction,
+// "2026-03-04 15:22:10" and a plain date. A plain date is midnight UTC, as a
+// database compares a date string with a timestamp column: at the _before
+// end it therefore excludes the rest of that day. Fractions finer than a
+// microsecond are truncated.
+func parseFilterTime(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		return 0, errBadTime
+	}
+	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC().Truncate(time.Microsecond).UnixMicro(), nil
+		}
+	}
+	return 0, errBadTime
+}
+
+// parseDate reads a plain date (birthday, project dates) into a day number.
+func parseDate(s string) (int32, bool) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil || t.Year() < 1900 || t.Year() > 2200 {
+		return 0, false
+	}
+	return int32(t.Unix() / 86400), true
+}
