@@ -15,8 +15,9 @@ type Factory func() sdk.Destination
 
 var builtins = map[string]Factory{}
 
-// register is called by the init function of each built-in's file.
-func register(name string, f Factory) { builtins[name] = f }
+// Register adds a built-in destination. Each built-in's package calls it from
+// its init function; the siphon binary imports those packages for effect.
+func Register(name string, f Factory) { builtins[name] = f }
 
 // Lookup returns the factory of a built-in destination.
 func Lookup(name string) (Factory, bool) {

@@ -1,0 +1,209 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siphonhq/siphon/plugins/destinations"
+
+	"github.com/siphonhq/siphon/plugins/destinations/internal/desttest"
+	"github.com/siphonhq/siphon/plugins/sdk"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func openTemp(t *testing.T) *Destination {
+	t.Helper()
+	d := New()
+	cfg := sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(filepath.Join(t.TempDir(), "dest.db"))})}
+	if diags := d.Configure(context.Background(), cfg); diags.HasErrors() {
+		t.Fatalf("configure: %v", diags.Err())
+	}
+	return d
+}
+
+func TestSuite(t *testing.T) {
+	desttest.Run(t, func(t *testing.T) sdk.Destination { return openTemp(t) })
+}
+
+func TestRegistered(t *testing.T) {
+	f, ok := destinations.Lookup(Name)
+	if !ok {
+		t.Fatalf("%s is not registered", Name)
+	}
+	info := f().Info()
+	if !info.Has(sdk.CapSingleNode) || !info.Has(sdk.CapTransactions) {
+		t.Errorf("capabilities %v", info.Capabilities)
+	}
+}
+
+func TestConfigure(t *testing.T) {
+	cases := []struct {
+		name     string
+		cfg      cty.Value
+		wantPath []string // nil: no error
+	}{
+		{"default", cty.EmptyObjectVal, nil},
+		{"null", cty.NullVal(cty.EmptyObject), nil},
+		{"path", cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal("x.db")}), nil},
+		{"unknown at plan time", cty.ObjectVal(map[string]cty.Value{"path": cty.UnknownVal(cty.String)}), nil},
+		{"wholly unknown", cty.UnknownVal(cty.DynamicPseudoType), nil},
+		{"not a string", cty.ObjectVal(map[string]cty.Value{"path": cty.NumberIntVal(3)}), []string{"path"}},
+		{"empty", cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal("")}), []string{"path"}},
+		{"query in path", cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal("a.db?mode=ro")}), []string{"path"}},
+		{"unknown attribute", cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("x")}), []string{"dsn"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := New().Configure(context.Background(), sdk.Config{Value: c.cfg})
+			if c.wantPath == nil {
+				if diags.HasErrors() {
+					t.Fatalf("unexpected: %v", diags.Err())
+				}
+				return
+			}
+			if !diags.HasErrors() || !reflect.DeepEqual(diags[0].Path, c.wantPath) {
+				t.Fatalf("diagnostics %+v, want an error at %v", diags, c.wantPath)
+			}
+		})
+	}
+}
+
+func TestDefaultPathIsRelative(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	d := New()
+	if diags := d.Configure(context.Background(), sdk.Config{Value: cty.EmptyObjectVal}); diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	if _, err := os.Stat(filepath.Join(dir, DefaultPath)); !os.IsNotExist(err) {
+		t.Fatalf("Configure created the database: %v", err)
+	}
+	if err := d.Check(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	if _, err := os.Stat(filepath.Join(dir, DefaultPath)); err != nil {
+		t.Fatalf("database not at %s: %v", DefaultPath, err)
+	}
+}
+
+func TestUnconfigured(t *testing.T) {
+	if err := New().Check(context.Background(), "acme"); err == nil {
+		t.Fatal("Check of an unconfigured destination succeeded")
+	}
+}
+
+// A reader holding a read transaction open (a user's sqlite3, a slow
+// reconcile) must not block the writer: WAL.
+func TestReaderDoesNotBlockWriter(t *testing.T) {
+	d := openTemp(t)
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	if err := d.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: desttest.Fields}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{desttest.Upsert("1", 1, "h", nil)}}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", d.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM volunteers`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count %d, %v", n, err)
+	}
+	var mode string
+	if err := tx.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode %q, %v", mode, err)
+	}
+	// The write must succeed while the read transaction is open; with a
+	// rollback journal it would wait out the busy timeout and fail.
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{desttest.Upsert("2", 1, "h", nil)}})
+	if err != nil || res[0].Status != sdk.StatusOK {
+		t.Fatalf("write under an open reader: %v %v", res, err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM volunteers`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the reader's snapshot moved: %d, %v", n, err)
+	}
+}
+
+// Two destinations on one file (two plugin processes of one host) both
+// write; the busy timeout serializes them.
+func TestTwoWritersOneFile(t *testing.T) {
+	a := openTemp(t)
+	defer a.Close(context.Background())
+	b := New()
+	b.Configure(context.Background(), sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(a.path)})})
+	defer b.Close(context.Background())
+	ctx := context.Background()
+	if err := a.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: desttest.Fields}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for w, d := range []*Destination{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				recs := []sdk.Record{desttest.Upsert(fmt.Sprintf("%d-%d", w, i), i, "h", nil)}
+				if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: recs}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	keys, err := b.Keys(ctx, sdk.KeysRequest{Tenant: "acme", Object: desttest.Object, Limit: 100})
+	if err != nil || len(keys) != 40 {
+		t.Fatalf("%d keys, %v", len(keys), err)
+	}
+}
+
+func TestTombstonesExpire(t *testing.T) {
+	d := openTemp(t)
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	if err := d.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object}); err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return clock }
+	write := func(recs ...sdk.Record) {
+		t.Helper()
+		if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(desttest.Delete("old", 1))
+	clock = clock.Add(20 * 24 * time.Hour)
+	write(desttest.Delete("young", 1))
+	clock = clock.Add(11 * 24 * time.Hour) // "old" is 31 days old, "young" 11
+	write(desttest.Upsert("other", 1, "h", nil))
+	rows, err := d.Read(ctx, "acme", desttest.Object, []string{"old", "young"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Key != "young" || !rows[0].Tombstone {
+		t.Fatalf("rows %+v, want only young's tombstone", rows)
+	}
+}

@@ -1,0 +1,350 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/siphonhq/siphon/plugins/destinations/internal/layout"
+	"github.com/siphonhq/siphon/plugins/sdk"
+)
+
+// Write implements sdk.Destination. The whole batch is one BEGIN IMMEDIATE
+// transaction on the single writer connection, so the held versions it
+// reads cannot change before it writes. Records are applied in version
+// order under sdk.Decide. A record the database or its column types reject
+// gets StatusPermanent with the reason and the rest of the batch commits
+// (a failed sqlite statement undoes only itself); an error that is not
+// about one record (disk full, I/O, a lock held past the busy timeout)
+// fails the batch.
+func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, error) {
+	results := make([]sdk.Result, len(b.Records))
+	if len(b.Records) == 0 {
+		return results, nil
+	}
+	w, _, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite write %s: begin: %w", b.Tenant, err)
+	}
+	defer tx.Rollback()
+	wb := &batchWriter{d: d, tx: tx, tenant: b.Tenant, recs: layout.Normalize(b.Records), results: results, now: d.now().UTC()}
+	if err := wb.run(ctx); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite write %s: commit: %w", b.Tenant, err)
+	}
+	return results, nil
+}
+
+// batchWriter is one Write in progress.
+type batchWriter struct {
+	d       *Destination
+	tx      *sql.Tx
+	tenant  string
+	recs    []sdk.Record
+	results []sdk.Result
+	now     time.Time
+	objects map[string]*objectWriter
+}
+
+// objectWriter holds one object's table, prepared statements and the
+// versions held for the batch's keys, kept current as records apply.
+type objectWriter struct {
+	t       *table
+	held    map[string]sdk.Held
+	upsert  *sql.Stmt
+	delRow  *sql.Stmt
+	tomb    *sql.Stmt
+	delTomb *sql.Stmt
+}
+
+func (wb *batchWriter) run(ctx context.Context) error {
+	wb.objects = map[string]*objectWriter{}
+	defer wb.closeStatements()
+	keys := map[string][]string{}
+	for _, r := range wb.recs {
+		keys[r.Object] = append(keys[r.Object], r.Key)
+	}
+	for object, ks := range keys {
+		ow, err := wb.prepareObject(ctx, object, ks)
+		if err != nil {
+			return fmt.Errorf("sqlite write %s/%s: %w", wb.tenant, object, err)
+		}
+		wb.objects[object] = ow
+	}
+	for _, i := range layout.ApplyOrder(wb.recs) {
+		if err := wb.apply(ctx, i); err != nil {
+			r := wb.recs[i]
+			return fmt.Errorf("sqlite write %s/%s %q: %w", wb.tenant, r.Object, r.Key, err)
+		}
+	}
+	return wb.purge(ctx)
+}
+
+func (wb *batchWriter) prepareObject(ctx context.Context, object string, keys []string) (*objectWriter, error) {
+	t, err := wb.d.table(ctx, wb.tx, object)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, nil
+	}
+	if wb.unknownFields(t, object) {
+		// Another process may have added columns since the cache was filled.
+		wb.d.forget(object)
+		if t, err = wb.d.table(ctx, wb.tx, object); err != nil || t == nil {
+			return nil, err
+		}
+	}
+	ow := &objectWriter{t: t}
+	if ow.held, err = loadHeld(ctx, wb.tx, wb.tenant, object, keys); err != nil {
+		return nil, err
+	}
+	q := layout.Quote(object)
+	cols := append(append([]string(nil), layout.Reserved...), fieldNames(t)...)
+	quoted := make([]string, len(cols))
+	sets := make([]string, 0, len(cols))
+	for i, c := range cols {
+		quoted[i] = layout.Quote(c)
+		if i >= 2 {
+			sets = append(sets, quoted[i]+" = excluded."+quoted[i])
+		}
+	}
+	stmts := []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&ow.upsert, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (tenant, key) DO UPDATE SET %s",
+			q, strings.Join(quoted, ", "), placeholders(len(cols)), strings.Join(sets, ", "))},
+		{&ow.delRow, fmt.Sprintf("DELETE FROM %s WHERE tenant = ? AND key = ?", q)},
+		{&ow.tomb, `INSERT INTO ` + layout.TombstoneTable + ` (tenant, object, key, source_updated_at, siphon_generation, siphon_seq, deleted_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, object, key) DO UPDATE SET
+source_updated_at = excluded.source_updated_at, siphon_generation = excluded.siphon_generation,
+siphon_seq = excluded.siphon_seq, deleted_at = excluded.deleted_at`},
+		{&ow.delTomb, `DELETE FROM ` + layout.TombstoneTable + ` WHERE tenant = ? AND object = ? AND key = ?`},
+	}
+	for _, s := range stmts {
+		if *s.dst, err = wb.tx.PrepareContext(ctx, s.sql); err != nil {
+			ow.close()
+			return nil, err
+		}
+	}
+	return ow, nil
+}
+
+// unknownFields reports whether a record of object sets a field t lacks.
+func (wb *batchWriter) unknownFields(t *table, object string) bool {
+	for _, r := range wb.recs {
+		if r.Object != object {
+			continue
+		}
+		for name := range r.Fields {
+			if _, ok := t.types[name]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (wb *batchWriter) closeStatements() {
+	for _, ow := range wb.objects {
+		if ow != nil {
+			ow.close()
+		}
+	}
+}
+
+func (ow *objectWriter) close() {
+	for _, s := range []*sql.Stmt{ow.upsert, ow.delRow, ow.tomb, ow.delTomb} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// apply decides and writes record i. It returns an error only when the
+// batch must fail; a rejected record is recorded in its result.
+func (wb *batchWriter) apply(ctx context.Context, i int) error {
+	rec := wb.recs[i]
+	ow := wb.objects[rec.Object]
+	if ow == nil {
+		wb.results[i] = rejected(fmt.Sprintf("object %s does not exist; EnsureObject creates it", rec.Object))
+		return nil
+	}
+	h := ow.held[rec.Key]
+	switch sdk.Decide(h, rec) {
+	case sdk.Skip:
+		wb.results[i] = sdk.Result{Status: sdk.StatusOK, Skipped: true}
+		return nil
+	case sdk.Conflict:
+		wb.results[i] = sdk.Result{Status: sdk.StatusConflict, Message: layout.ConflictMessage(h, *rec.Expect)}
+		return nil
+	}
+	var err error
+	if rec.Op == sdk.OpDelete {
+		err = wb.delete(ctx, ow, rec)
+	} else {
+		err = wb.upsert(ctx, ow, rec, h)
+	}
+	var bad recordError
+	switch {
+	case errors.As(err, &bad):
+		wb.results[i] = rejected(bad.Error())
+		return nil
+	case err != nil:
+		return err
+	}
+	ow.held[rec.Key] = sdk.Held{Exists: true, Tombstone: rec.Op == sdk.OpDelete, Version: rec.Version, ContentHash: rec.ContentHash}
+	wb.results[i] = sdk.Result{Status: sdk.StatusOK}
+	return nil
+}
+
+func (wb *batchWriter) upsert(ctx context.Context, ow *objectWriter, rec sdk.Record, h sdk.Held) error {
+	args := make([]any, 0, len(layout.Reserved)+len(ow.t.fields))
+	args = append(args, wb.tenant, rec.Key, layout.FormatTime(rec.Version.Source), rec.ContentHash,
+		layout.FormatTime(wb.now), rec.Version.Generation, rec.Version.Seq)
+	for name := range rec.Fields {
+		if _, ok := ow.t.types[name]; !ok {
+			return recordError{fmt.Errorf("field %s is not a column of %s; EnsureObject adds it", name, rec.Object)}
+		}
+	}
+	for _, f := range ow.t.fields {
+		v, err := toSQLite(f, rec.Fields[f.Name])
+		if err != nil {
+			return recordError{err}
+		}
+		args = append(args, v)
+	}
+	if _, err := ow.upsert.ExecContext(ctx, args...); err != nil {
+		return classify(err)
+	}
+	if h.Tombstone {
+		if _, err := ow.delTomb.ExecContext(ctx, wb.tenant, rec.Object, rec.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (wb *batchWriter) delete(ctx context.Context, ow *objectWriter, rec sdk.Record) error {
+	if _, err := ow.tomb.ExecContext(ctx, wb.tenant, rec.Object, rec.Key, layout.FormatTime(rec.Version.Source),
+		rec.Version.Generation, rec.Version.Seq, layout.FormatTime(wb.now)); err != nil {
+		return classify(err)
+	}
+	_, err := ow.delRow.ExecContext(ctx, wb.tenant, rec.Key)
+	return err
+}
+
+// purge removes expired tombstones, at most once per layout.PurgeEvery.
+func (wb *batchWriter) purge(ctx context.Context) error {
+	wb.d.mu.Lock()
+	due := wb.now.Sub(wb.d.lastPurge) >= layout.PurgeEvery
+	if due {
+		wb.d.lastPurge = wb.now
+	}
+	wb.d.mu.Unlock()
+	if !due {
+		return nil
+	}
+	cutoff := layout.FormatTime(wb.now.Add(-layout.TombstoneRetention))
+	if _, err := wb.tx.ExecContext(ctx, `DELETE FROM `+layout.TombstoneTable+` WHERE deleted_at < ?`, cutoff); err != nil {
+		return fmt.Errorf("sqlite purge tombstones: %w", err)
+	}
+	return nil
+}
+
+// loadHeld reads the rows and tombstones held for keys of (tenant, object).
+func loadHeld(ctx context.Context, q queryer, tenant, object string, keys []string) (map[string]sdk.Held, error) {
+	held := make(map[string]sdk.Held, len(keys))
+	for _, chunk := range chunks(keys) {
+		args := append([]any{tenant}, chunk...)
+		rows, err := q.QueryContext(ctx, fmt.Sprintf(
+			`SELECT key, source_updated_at, siphon_generation, siphon_seq, content_hash FROM %s WHERE tenant = ? AND key IN (%s)`,
+			layout.Quote(object), placeholders(len(chunk))), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read held rows: %w", err)
+		}
+		if err := scanHeld(rows, held, false); err != nil {
+			return nil, err
+		}
+		args = append([]any{tenant, object}, chunk...)
+		rows, err = q.QueryContext(ctx, fmt.Sprintf(
+			`SELECT key, source_updated_at, siphon_generation, siphon_seq, '' FROM %s WHERE tenant = ? AND object = ? AND key IN (%s)`,
+			layout.TombstoneTable, placeholders(len(chunk))), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read held tombstones: %w", err)
+		}
+		if err := scanHeld(rows, held, true); err != nil {
+			return nil, err
+		}
+	}
+	return held, nil
+}
+
+func scanHeld(rows *sql.Rows, held map[string]sdk.Held, tomb bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var key, src, hash string
+		var h sdk.Held
+		if err := rows.Scan(&key, &src, &h.Version.Generation, &h.Version.Seq, &hash); err != nil {
+			return fmt.Errorf("read held versions: %w", err)
+		}
+		t, err := layout.ParseTime(src)
+		if err != nil {
+			return fmt.Errorf("read held version of %q: %w", key, err)
+		}
+		h.Exists, h.Tombstone, h.Version.Source, h.ContentHash = true, tomb, t, hash
+		held[key] = h
+	}
+	return rows.Err()
+}
+
+// maxVars keeps IN lists well under sqlite's bound on statement variables.
+const maxVars = 500
+
+// chunks splits keys into distinct groups of at most maxVars, as []any.
+func chunks(keys []string) [][]any {
+	seen := make(map[string]bool, len(keys))
+	var out [][]any
+	var cur []any
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		cur = append(cur, k)
+		if len(cur) == maxVars {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func fieldNames(t *table) []string {
+	out := make([]string, len(t.fields))
+	for i, f := range t.fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+func rejected(msg string) sdk.Result {
+	return sdk.Result{Status: sdk.StatusPermanent, Message: msg}
+}
