@@ -1,0 +1,24 @@
+package destpb
+
+import plugin "github.com/hashicorp/go-plugin"
+
+// ProtocolVersion is the version of this protocol. The host and the SDK
+// negotiate it through go-plugin's VersionedPlugins; a plugin built against
+// another version is refused at launch with both versions in the error.
+const ProtocolVersion = 1
+
+// PluginName is the name under which the destination is dispensed.
+const PluginName = "destination"
+
+// Handshake is shared by the host and every plugin. The cookie only keeps a
+// user from running a plugin binary by hand; it is not a security measure.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "SIPHON_DESTINATION_PLUGIN",
+	MagicCookieValue: "c3lwaG9uLWRlc3RpbmF0aW9uLXYx",
+}
+
+// MaxMessageBytes is the gRPC message size both sides accept. go-plugin's
+// default is 4 MiB; the host still splits batches at 4 MiB, so the larger
+// limit only matters for a single huge record or a big Read.
+const MaxMessageBytes = 256 << 20
