@@ -1,0 +1,98 @@
+package host
+
+import (
+	"sync"
+	"time"
+)
+
+// breakers keeps one circuit breaker per tenant of a destination, so one
+// tenant's failing writes (bad credentials at the destination, a full
+// schema) never slow another's.
+type breakers struct {
+	cfg BreakerConfig
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]*breaker
+}
+
+type breaker struct {
+	failures  int
+	openUntil time.Time
+	trial     bool // a half-open trial write is in flight
+	last      error
+}
+
+// BreakerState is a tenant's breaker as the status page shows it.
+type BreakerState struct {
+	Open      bool
+	Failures  int
+	OpenUntil time.Time
+	Last      error
+}
+
+func newBreakers(cfg BreakerConfig) *breakers {
+	return &breakers{cfg: cfg, now: time.Now, m: map[string]*breaker{}}
+}
+
+// allow returns nil when a write for tenant may go ahead. After the
+// cooldown one trial write is let through (half-open).
+func (b *breakers) allow(dest, tenant string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.m[tenant]
+	if br == nil || br.failures < b.cfg.Failures {
+		return nil
+	}
+	if b.now().Before(br.openUntil) || br.trial {
+		return &BreakerOpenError{Destination: dest, Tenant: tenant, Until: br.openUntil, Last: br.last}
+	}
+	br.trial = true
+	return nil
+}
+
+func (b *breakers) success(tenant string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, tenant)
+}
+
+func (b *breakers) failure(tenant string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.m[tenant]
+	if br == nil {
+		br = &breaker{}
+		b.m[tenant] = br
+	}
+	br.failures++
+	br.last = err
+	br.trial = false
+	if br.failures >= b.cfg.Failures {
+		br.openUntil = b.now().Add(b.cfg.Cooldown)
+	}
+}
+
+func (b *breakers) state(tenant string) BreakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.m[tenant]
+	if br == nil {
+		return BreakerState{}
+	}
+	return BreakerState{
+		Open:      br.failures >= b.cfg.Failures,
+		Failures:  br.failures,
+		OpenUntil: br.openUntil,
+		Last:      br.last,
+	}
+}
+
+// abort ends a trial write that was cancelled by the caller, neither
+// closing nor re-opening the breaker.
+func (b *breakers) abort(tenant string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if br := b.m[tenant]; br != nil {
+		br.trial = false
+	}
+}

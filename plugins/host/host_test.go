@@ -1,0 +1,282 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siphonhq/siphon/plugins/host"
+	"github.com/siphonhq/siphon/plugins/plugintest"
+	"github.com/siphonhq/siphon/plugins/sdk"
+)
+
+var ctx = context.Background()
+
+func records(object string, n int, fault func(i int) string) []sdk.Record {
+	recs := make([]sdk.Record, n)
+	for i := range recs {
+		recs[i] = sdk.Record{
+			Op: sdk.OpUpsert, Object: object, Key: fmt.Sprintf("k%03d", i),
+			Version:     sdk.Version{Source: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Generation: 1, Seq: int64(i)},
+			ContentHash: "h" + strconv.Itoa(i),
+			Fields:      map[string]any{"name": "n" + strconv.Itoa(i)},
+		}
+		if fault != nil {
+			if f := fault(i); f != "" {
+				recs[i].Fields["fault"] = f
+			}
+		}
+	}
+	return recs
+}
+
+func countKeys(t *testing.T, d sdk.Destination, tenant, object string) int {
+	t.Helper()
+	n := 0
+	after := ""
+	for {
+		page, err := d.Keys(ctx, sdk.KeysRequest{Tenant: tenant, Object: object, After: after, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return n
+		}
+		n += len(page)
+		after = page[len(page)-1].Key
+	}
+}
+
+// TestKitThroughPlugin runs the conformance kit against the example
+// destination served as a real plugin process.
+func TestKitThroughPlugin(t *testing.T) {
+	plugintest.Run(t, func(t testing.TB) sdk.Destination {
+		d, err := host.Launch(ctx, pluginConfig("faulty"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}
+
+// TestKillMidBatchLosesNothing kills the plugin with SIGKILL while it holds
+// a batch; Write restarts it, retries the batch and every record lands.
+func TestKillMidBatchLosesNothing(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "hung")
+	cfg := pluginConfig("faulty", envHangOnce+"="+marker)
+	cfg.Config = fileConfig(t)
+	d := launch(t, cfg)
+
+	type outcome struct {
+		res []sdk.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := d.Write(ctx, sdk.Batch{Tenant: "hang-once", Records: records("users", 500, nil)})
+		done <- outcome{res, err}
+	}()
+	var pid int
+	waitFor(t, "the plugin to take the batch", func() bool {
+		b, err := os.ReadFile(marker)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(string(b))
+		return err == nil
+	})
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got.err != nil {
+		t.Fatalf("write after the plugin was killed: %v", got.err)
+	}
+	for i, r := range got.res {
+		if r.Status != sdk.StatusOK {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	if n := countKeys(t, d, "hang-once", "users"); n != 500 {
+		t.Fatalf("after the retry %d of 500 records are held", n)
+	}
+	if d.Pid() == pid || d.Pid() == 0 {
+		t.Fatalf("plugin pid %d after restart (killed %d)", d.Pid(), pid)
+	}
+}
+
+// TestPoisonRecordCrashIsolated: a record that crashes the plugin every
+// time gets a permanent result carrying the plugin's last words; the rest
+// of the batch lands.
+func TestPoisonRecordCrashIsolated(t *testing.T) {
+	cfg := pluginConfig("faulty")
+	cfg.Config = fileConfig(t) // restarts must not lose what landed
+	d := launch(t, cfg)
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 20, func(i int) string {
+		if i == 13 {
+			return "crash"
+		}
+		return ""
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		switch {
+		case i == 13 && r.Status != sdk.StatusPermanent:
+			t.Errorf("poison record: %+v, want permanent", r)
+		case i == 13 && !strings.Contains(r.Message, "crashing on purpose"):
+			t.Errorf("poison record message lacks the plugin's stderr: %q", r.Message)
+		case i != 13 && r.Status != sdk.StatusOK:
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+	if n := countKeys(t, d, "acme", "users"); n != 19 {
+		t.Fatalf("%d records held, want 19", n)
+	}
+}
+
+// TestStatementErrorBisected: a batch the plugin fails as a whole with a
+// permanent error is bisected down to the one bad record.
+func TestStatementErrorBisected(t *testing.T) {
+	d := launch(t, pluginConfig("faulty"))
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 50, func(i int) string {
+		if i == 7 {
+			return "permanent"
+		}
+		return ""
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if (i == 7) != (r.Status == sdk.StatusPermanent) {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+	if !strings.Contains(res[7].Message, "statement failed on key k007") {
+		t.Errorf("message %q", res[7].Message)
+	}
+	if n := countKeys(t, d, "acme", "users"); n != 49 {
+		t.Fatalf("%d records held, want 49", n)
+	}
+}
+
+// TestHungCallTimesOut: a call the plugin never answers fails with a
+// timeout error, and the next call gets a fresh plugin.
+func TestHungCallTimesOut(t *testing.T) {
+	cfg := pluginConfig("faulty")
+	cfg.Timeouts.Call = 300 * time.Millisecond
+	d := launch(t, cfg)
+	err := d.Check(ctx, "hang")
+	var te *host.TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Check of a hung plugin: %v, want a timeout error", err)
+	}
+	if err := d.Check(ctx, "acme"); err != nil {
+		t.Fatalf("Check after the restart: %v", err)
+	}
+}
+
+// TestBreakerPerTenant: repeated failures open the failing tenant's
+// breaker only.
+func TestBreakerPerTenant(t *testing.T) {
+	cfg := pluginConfig("faulty")
+	cfg.Breaker = host.BreakerConfig{Failures: 2, Cooldown: time.Hour}
+	d := launch(t, cfg)
+	for i := range 2 {
+		_, err := d.Write(ctx, sdk.Batch{Tenant: "down", Records: records("users", 1, nil)})
+		if err == nil || !strings.Contains(err.Error(), "write down/users via test-faulty: destination is down") {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	_, err := d.Write(ctx, sdk.Batch{Tenant: "down", Records: records("users", 1, nil)})
+	var open *host.BreakerOpenError
+	if !errors.As(err, &open) {
+		t.Fatalf("third write: %v, want the breaker open", err)
+	}
+	if !d.BreakerState("down").Open {
+		t.Fatal("BreakerState does not report the open breaker")
+	}
+	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 1, nil)}); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}
+
+// TestOrphan kills the host with SIGKILL; its plugin must not survive it.
+func TestOrphan(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envRole+"=host")
+	line := readLine(t, cmd)
+	pid, err := strconv.Atoi(line)
+	if err != nil || pid <= 0 {
+		t.Fatalf("host said %q", line)
+	}
+	if processGone(pid) {
+		t.Fatalf("plugin %d is not running before the host is killed", pid)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitFor(t, fmt.Sprintf("plugin %d to exit after its host was killed", pid), func() bool { return processGone(pid) })
+}
+
+// TestLaunchErrors covers the plugins that must be refused with a clear
+// error.
+func TestLaunchErrors(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, host.BinaryPrefix+"fake")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho not a plugin\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pinned := pluginConfig("faulty")
+	pinned.SHA256 = strings.Repeat("ab", 32)
+	cases := []struct {
+		name string
+		cfg  host.LaunchConfig
+		want []string
+	}{
+		{"stdout before handshake", pluginConfig("stdout"), []string{"printed to stdout", "hello from a plugin that prints"}},
+		{"not a plugin", pluginConfig("notplugin"), []string{"not a Siphon destination plugin", "usage: notplugin"}},
+		{"not a plugin script", host.LaunchConfig{Name: "fake", Plugin: "fake", Dirs: []string{dir}}, []string{"not a Siphon destination plugin", "not a plugin"}},
+		{"wrong protocol version", pluginConfig("v2"), []string{"protocol version", "Plugin version: 2"}},
+		{"wrong checksum", pinned, []string{"refusing to launch", pinned.SHA256, sha256Of(t, exe)}},
+		{"unknown plugin", host.LaunchConfig{Name: "dw", Plugin: "nosuch", Dirs: []string{dir}}, []string{`unknown destination plugin "nosuch"`, "fake (" + fake + ")", dir}},
+		{"bad config", func() host.LaunchConfig {
+			c := pluginConfig("faulty")
+			c.Config = badConfig()
+			return c
+		}(), []string{"invalid config", "unsupported argument colour"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := host.Launch(ctx, c.cfg)
+			if err == nil {
+				d.Kill()
+				t.Fatal("launched")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

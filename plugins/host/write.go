@@ -1,0 +1,198 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	destpb "github.com/siphonhq/siphon/plugins/proto"
+	"github.com/siphonhq/siphon/plugins/sdk"
+)
+
+// MaxPartBytes is the largest Write request the host sends. It is
+// go-plugin's default gRPC message limit, which a plugin built with another
+// SDK may still enforce; a single larger record is sent alone.
+const MaxPartBytes = 4 << 20
+
+// supersededMessage explains the result of a record de-duplicated away.
+const supersededMessage = "superseded by a later write of the same key in this batch"
+
+// item is one record of a batch, encoded for the wire.
+type item struct {
+	index int // in the caller's batch
+	rec   *destpb.Record
+	size  int
+}
+
+// Write sends batch to the plugin and returns one result per record, in
+// the batch's order. On the way it
+//
+//   - fails fast with a *BreakerOpenError while the tenant's breaker is open;
+//   - keeps one record per (object, key), the last in version order (the
+//     others are reported ok and skipped);
+//   - splits what remains into parts of at most MaxPartBytes;
+//   - retries a part once if the plugin crashes (after restarting it), so a
+//     crash mid-batch loses nothing;
+//   - bisects a part that fails as a whole with a permanent error, or that
+//     crashed the plugin twice, until the records at fault get a
+//     StatusPermanent result and the others land.
+//
+// An error means the batch as a whole failed and must be retried later;
+// parts written before the failure may be applied (the version rule makes
+// the retry harmless).
+func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result, error) {
+	if err := d.breakers.allow(d.cfg.Name, batch.Tenant); err != nil {
+		return nil, err
+	}
+	results := make([]sdk.Result, len(batch.Records))
+	for _, part := range split(prepare(batch.Records, results)) {
+		if err := d.writePart(ctx, batch.Tenant, part, results); err != nil {
+			if ctx.Err() != nil {
+				d.breakers.abort(batch.Tenant)
+			} else {
+				d.breakers.failure(batch.Tenant, err)
+			}
+			return nil, fmt.Errorf("write %s via %s: %w", batchLabel(batch), d.cfg.Name, err)
+		}
+	}
+	d.breakers.success(batch.Tenant)
+	return results, nil
+}
+
+// prepare de-duplicates and encodes the records. Records it drops or cannot
+// encode get their result here.
+func prepare(records []sdk.Record, results []sdk.Result) []item {
+	kept := make([]int, 0, len(records))
+	if len(records) > 1 {
+		type objKey struct{ object, key string }
+		pos := make(map[objKey]int, len(records))
+		for i := range records {
+			k := objKey{records[i].Object, records[i].Key}
+			j, seen := pos[k]
+			if !seen {
+				pos[k] = len(kept)
+				kept = append(kept, i)
+				continue
+			}
+			prev := kept[j]
+			if records[i].Version.Compare(records[prev].Version) >= 0 {
+				results[prev] = sdk.Result{Status: sdk.StatusOK, Skipped: true, Message: supersededMessage}
+				kept[j] = i
+			} else {
+				results[i] = sdk.Result{Status: sdk.StatusOK, Skipped: true, Message: supersededMessage}
+			}
+		}
+	} else {
+		for i := range records {
+			kept = append(kept, i)
+		}
+	}
+	items := make([]item, 0, len(kept))
+	for _, i := range kept {
+		rec, err := recordToWire(&records[i])
+		if err != nil {
+			results[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("encode %s/%s: %v", records[i].Object, records[i].Key, err)}
+			continue
+		}
+		items = append(items, item{index: i, rec: rec, size: proto.Size(rec) + 8})
+	}
+	return items
+}
+
+// split cuts items into parts of at most MaxPartBytes (less room for the
+// request's own fields).
+func split(items []item) [][]item {
+	const limit = MaxPartBytes - 16<<10
+	var parts [][]item
+	start, size := 0, 0
+	for i, it := range items {
+		if i > start && size+it.size > limit {
+			parts = append(parts, items[start:i])
+			start, size = i, 0
+		}
+		size += it.size
+	}
+	if start < len(items) {
+		parts = append(parts, items[start:])
+	}
+	return parts
+}
+
+// writePart writes one part, bisecting it when it fails as a whole in a
+// way a smaller part might not.
+func (d *Destination) writePart(ctx context.Context, tenant string, part []item, results []sdk.Result) error {
+	var res []sdk.Result
+	err := d.retryCrash(func() error {
+		var err error
+		res, err = d.writeOnce(ctx, tenant, part)
+		return err
+	})
+	if err == nil {
+		for i, it := range part {
+			results[it.index] = res[i]
+		}
+		return nil
+	}
+	var crash *CrashError
+	if !sdk.IsPermanent(err) && !(errors.As(err, &crash) && crash.Twice) {
+		return err
+	}
+	if len(part) == 1 {
+		d.log.Warn("record rejected", "tenant", tenant, "object", part[0].rec.Object, "key", part[0].rec.Key, "error", err)
+		results[part[0].index] = sdk.Result{Status: sdk.StatusPermanent, Message: err.Error()}
+		return nil
+	}
+	d.log.Warn("bisecting batch to isolate the failing records", "tenant", tenant, "records", len(part), "error", err)
+	mid := len(part) / 2
+	if err := d.writePart(ctx, tenant, part[:mid], results); err != nil {
+		return err
+	}
+	return d.writePart(ctx, tenant, part[mid:], results)
+}
+
+// writeOnce sends one Write request.
+func (d *Destination) writeOnce(ctx context.Context, tenant string, part []item) ([]sdk.Result, error) {
+	req := &destpb.WriteRequest{Tenant: tenant, Records: make([]*destpb.Record, len(part))}
+	for i, it := range part {
+		req.Records[i] = it.rec
+	}
+	var resp *destpb.WriteResponse
+	err := d.invoke(ctx, "Write", d.cfg.Timeouts.Write, func(ctx context.Context, rpc destpb.DestinationClient) error {
+		var err error
+		resp, err = rpc.Write(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if perr := wireErr(resp.Error); perr != nil {
+		return nil, perr
+	}
+	if len(resp.Results) != len(part) {
+		return nil, fmt.Errorf("plugin returned %d results for %d records", len(resp.Results), len(part))
+	}
+	out := make([]sdk.Result, len(resp.Results))
+	for i, r := range resp.Results {
+		out[i] = sdk.Result{Status: sdk.Status(r.Status), Skipped: r.Skipped, Message: r.Message}
+		if r.Status > destpb.Status_STATUS_CONFLICT {
+			out[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("plugin returned unknown status %d: %s", r.Status, r.Message)}
+		}
+	}
+	return out, nil
+}
+
+// batchLabel names a batch in errors: tenant/object when it has one object.
+func batchLabel(b sdk.Batch) string {
+	if len(b.Records) == 0 {
+		return b.Tenant
+	}
+	obj := b.Records[0].Object
+	for _, r := range b.Records[1:] {
+		if r.Object != obj {
+			return b.Tenant
+		}
+	}
+	return b.Tenant + "/" + obj
+}
