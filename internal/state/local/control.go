@@ -1,0 +1,327 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+func flagKey(kind state.FlagKind, scope string) []byte {
+	return []byte(string(kind) + "|" + scope)
+}
+
+func (s *Store) SetFlag(ctx context.Context, tenantName string, f state.Flag) error {
+	if f.At.IsZero() {
+		f.At = s.now().UTC()
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		b, err := sub(tx, tb, bCtl)
+		if err != nil {
+			return err
+		}
+		return putJSON(b, flagKey(f.Kind, f.Scope), f)
+	})
+	if err != nil {
+		return fmt.Errorf("set flag %s %s: %w", tenantName, f.Kind, err)
+	}
+	return nil
+}
+
+func (s *Store) ClearFlag(ctx context.Context, tenantName string, kind state.FlagKind, scope string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		b, err := sub(tx, tb, bCtl)
+		if err != nil {
+			return err
+		}
+		return b.Delete(flagKey(kind, scope))
+	})
+	if err != nil {
+		return fmt.Errorf("clear flag %s %s: %w", tenantName, kind, err)
+	}
+	return nil
+}
+
+func (s *Store) Flags(ctx context.Context, tenantName string) ([]state.Flag, error) {
+	var out []state.Flag
+	err := s.view(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		b, err := sub(tx, tb, bCtl)
+		if err != nil || b == nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var f state.Flag
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			out = append(out, f)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("flags %s: %w", tenantName, err)
+	}
+	return out, nil
+}
+
+// Credential errors never include the blob.
+func (s *Store) PutCredential(ctx context.Context, tenantName string, sealed []byte) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		return tb.Put(kCred, sealed)
+	})
+	if err != nil {
+		return fmt.Errorf("put credential %s: %w", tenantName, err)
+	}
+	return nil
+}
+
+func (s *Store) Credential(ctx context.Context, tenantName string) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		if tb == nil || tb.Get(kCred) == nil {
+			return state.ErrNotFound
+		}
+		out = append([]byte(nil), tb.Get(kCred)...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("credential %s: %w", tenantName, err)
+	}
+	return out, nil
+}
+
+func (s *Store) DeleteCredential(ctx context.Context, tenantName string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		return tb.Delete(kCred)
+	})
+	if err != nil {
+		return fmt.Errorf("delete credential %s: %w", tenantName, err)
+	}
+	return nil
+}
+
+func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force bool) (state.ConfigVersion, error) {
+	var out state.ConfigVersion
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bConfig)
+		sup, err := b.CreateBucketIfNotExists(bSuperseded)
+		if err != nil {
+			return err
+		}
+		var cur state.ConfigVersion
+		has, err := getJSON(b, kActive, &cur)
+		if err != nil {
+			return err
+		}
+		out = cur
+		if has && cur.Version == v.Version && cur.Hash == v.Hash {
+			return nil
+		}
+		if has && !force {
+			if v.Version <= cur.Version || sup.Get([]byte(v.Hash)) != nil {
+				return fmt.Errorf("%w: version %d (%s) is not newer than active %d (%s); use force", state.ErrSuperseded, v.Version, v.Hash, cur.Version, cur.Hash)
+			}
+		}
+		if has && cur.Hash != v.Hash {
+			if err := sup.Put([]byte(cur.Hash), []byte("1")); err != nil {
+				return err
+			}
+		}
+		if v.ActivatedAt.IsZero() {
+			v.ActivatedAt = s.now().UTC()
+		}
+		out = v
+		return putJSON(b, kActive, v)
+	})
+	if err != nil {
+		return out, fmt.Errorf("activate config %d: %w", v.Version, err)
+	}
+	return out, nil
+}
+
+func (s *Store) ActiveConfig(ctx context.Context) (state.ConfigVersion, bool, error) {
+	var v state.ConfigVersion
+	var ok bool
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx.Bucket(bConfig), kActive, &v)
+		return err
+	})
+	if err != nil {
+		return v, false, fmt.Errorf("active config: %w", err)
+	}
+	return v, ok, nil
+}
+
+func (s *Store) AppendAudit(ctx context.Context, e state.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = s.now().UTC()
+	}
+	e.ID = ""
+	err := s.update(func(tx *bolt.Tx) error {
+		logs := []*bolt.Bucket{tx.Bucket(bHubAudit)}
+		if e.Tenant != "" {
+			tb, err := tenant(tx, e.Tenant)
+			if err != nil {
+				return err
+			}
+			b, err := sub(tx, tb, bAudit)
+			if err != nil {
+				return err
+			}
+			logs = append(logs, b)
+		}
+		for _, b := range logs {
+			id, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := putJSON(b, u64(id), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit %s %s: %w", e.Tenant, e.Action, err)
+	}
+	return nil
+}
+
+func (s *Store) Audit(ctx context.Context, tenantName, after string, limit int) ([]state.AuditEntry, string, error) {
+	var out []state.AuditEntry
+	next := ""
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bHubAudit)
+		if tenantName != "" {
+			tb, err := tenant(tx, tenantName)
+			if err != nil {
+				return err
+			}
+			if b, err = sub(tx, tb, bAudit); err != nil || b == nil {
+				return err
+			}
+		}
+		start := u64(0)
+		if after != "" {
+			k, ok := idKey(after)
+			if !ok {
+				return fmt.Errorf("%w: audit cursor %q", state.ErrInvalid, after)
+			}
+			start = u64(getU64(k) + 1)
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
+			if limit > 0 && len(out) == limit {
+				next = out[len(out)-1].ID
+				break
+			}
+			var e state.AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			e.ID = idString(k)
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("audit list %s: %w", tenantName, err)
+	}
+	return out, next, nil
+}
+
+func (s *Store) ScanPages(ctx context.Context, tenantName, resource, scanID string, fn func(page int64, ids []string) error) error {
+	// Pages are read one short transaction at a time, so a long merge never
+	// holds a read transaction (which would keep freed pages from reuse).
+	var after []byte
+	for {
+		var page int64
+		var blob []byte
+		err := s.view(func(tx *bolt.Tx) error {
+			tb, err := tenant(tx, tenantName)
+			if err != nil {
+				return err
+			}
+			b, err := sub(tx, tb, bScans, []byte(state.Member(resource, scanID)))
+			if err != nil || b == nil {
+				return err
+			}
+			c := b.Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else if k, v = c.Seek(after); k != nil && string(k) == string(after) {
+				k, v = c.Next()
+			}
+			if k != nil {
+				after = append([]byte(nil), k...)
+				page, blob = int64(getU64(k)), append([]byte(nil), v...)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("scan %s/%s %s: %w", tenantName, resource, scanID, err)
+		}
+		if blob == nil {
+			return nil
+		}
+		ids, err := state.DecodeIDs(blob)
+		if err != nil {
+			return fmt.Errorf("scan %s/%s %s page %d: %w", tenantName, resource, scanID, page, err)
+		}
+		if err := fn(page, ids); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) DeleteScan(ctx context.Context, tenantName, resource, scanID string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		scans, err := sub(tx, tb, bScans)
+		if err != nil {
+			return err
+		}
+		if err := scans.DeleteBucket([]byte(state.Member(resource, scanID))); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete scan %s/%s %s: %w", tenantName, resource, scanID, err)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+// Package local is the embedded state store: one bbolt file, one process.
+// Every state change is one bbolt transaction (fsynced on commit), so a
+// crash leaves each step either whole or absent. bbolt locks the file; a
+// second process fails at once and is told who holds it.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+func init() {
+	state.Register("file", func(ctx context.Context, u *url.URL, opt state.Options) (state.Store, error) {
+		return Open(state.LocalPath(u), opt)
+	})
+}
+
+// Bucket names. Tenant data lives under t/<tenant>/…; the due and ready
+// indexes and hub-wide values have top-level buckets.
+var (
+	bMeta     = []byte("meta")
+	bTenants  = []byte("t")
+	bDue      = []byte("due")
+	bReady    = []byte("ready")
+	bConfig   = []byte("config")
+	bHubAudit = []byte("audit")
+
+	bJobs       = []byte("jobs")
+	bCheckpts   = []byte("cp")
+	bQueues     = []byte("q")
+	bStream     = []byte("s")
+	bPending    = []byte("p")
+	bRetry      = []byte("r")
+	bDLQ        = []byte("dlq")
+	bCtl        = []byte("ctl")
+	bAudit      = []byte("audit")
+	bScans      = []byte("scan")
+	bSuperseded = []byte("superseded")
+
+	kFormat = []byte("format")
+	kEpoch  = []byte("epoch")
+	kSeq    = []byte("seq")
+	kCred   = []byte("cred")
+	kLast   = []byte("last")
+	kActive = []byte("active")
+)
+
+// lockWait is how long Open waits for the file lock: long enough to ride
+// out a process that is just exiting, short enough to count as "at once".
+const lockWait = 250 * time.Millisecond
+
+// Store is the bbolt backend.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	epoch  string
+	trips  *state.Trips
+	holder string
+	now    func() time.Time
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Open opens (creating if absent) the store at path.
+func Open(path string, opt state.Options) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty local store path", state.ErrInvalid)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is held by %s; stop it or go through it", state.ErrLocked, path, readHolder(path))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, trips: opt.Trips, holder: holderPath(path), now: time.Now}
+	if err := s.initMeta(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := writeHolder(s.holder); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func holderPath(path string) string { return path + ".holder" }
+
+// writeHolder records who holds the lock, for the message another process
+// gets when it cannot open the store.
+func writeHolder(p string) error {
+	host, _ := os.Hostname()
+	txt := fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	return os.WriteFile(p, []byte(txt), 0o600)
+}
+
+func readHolder(path string) string {
+	b, err := os.ReadFile(holderPath(path))
+	if err != nil || len(b) == 0 {
+		return "another process (no holder file)"
+	}
+	if b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+func (s *Store) initMeta() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucketIfNotExists(bMeta)
+		if err != nil {
+			return err
+		}
+		if v := m.Get(kFormat); v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("unreadable format version %q", v)
+			}
+			if n > state.FormatVersion {
+				return fmt.Errorf("%w: format %d, this siphon reads up to %d", state.ErrFormatTooNew, n, state.FormatVersion)
+			}
+		} else {
+			if err := m.Put(kFormat, []byte(strconv.Itoa(state.FormatVersion))); err != nil {
+				return err
+			}
+			if err := m.Put(kEpoch, []byte(newEpoch())); err != nil {
+				return err
+			}
+		}
+		s.epoch = string(m.Get(kEpoch))
+		for _, b := range [][]byte{bTenants, bDue, bReady, bConfig, bHubAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Close releases the file and its lock.
+func (s *Store) Close() error {
+	_ = os.Remove(s.holder)
+	return s.db.Close()
+}
+
+// Info reports the backend, format and epoch.
+func (s *Store) Info(ctx context.Context) (state.Info, error) {
+	return state.Info{Backend: "local", FormatVersion: state.FormatVersion, Epoch: s.epoch}, nil
+}
+
+// update and view run one transaction each, counted as one round trip.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	s.trips.Add()
+	return s.db.Update(fn)
+}
+
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.trips.Add()
+	return s.db.View(fn)
+}
+
+// tenant returns the tenant's bucket, creating it in write transactions; nil
+// in a read transaction when the tenant has no state yet.
+func tenant(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
+	if err := state.CheckName("tenant", name); err != nil {
+		return nil, err
+	}
+	root := tx.Bucket(bTenants)
+	if !tx.Writable() {
+		return root.Bucket([]byte(name)), nil
+	}
+	return root.CreateBucketIfNotExists([]byte(name))
+}
+
+// sub returns a nested bucket, created in write transactions, nil when
+// absent in a read one (or when parent is nil).
+func sub(tx *bolt.Tx, parent *bolt.Bucket, names ...[]byte) (*bolt.Bucket, error) {
+	b := parent
+	for _, n := range names {
+		if b == nil {
+			return nil, nil
+		}
+		if tx.Writable() {
+			var err error
+			if b, err = b.CreateBucketIfNotExists(n); err != nil {
+				return nil, err
+			}
+		} else {
+			b = b.Bucket(n)
+		}
+	}
+	return b, nil
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+func getU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// idKey turns a decimal id back into its 8-byte key.
+func idKey(id string) ([]byte, bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	return u64(n), true
+}
+
+func idString(k []byte) string { return strconv.FormatUint(getU64(k), 10) }
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	if b == nil {
+		return false, nil
+	}
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(data, v)
+}

@@ -1,0 +1,591 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// A queue is a bucket t/<tenant>/q/<dest> holding s (entries by id), p
+// (pending: who holds an entry since when, delivered how often), r (retries
+// keyed by due time then id) and "last", the highest id ever delivered: ids
+// above it are new. Consumers are in-process, so visibility is a timestamp
+// per claimed entry rather than a consumer group.
+
+// pending is a claimed entry's holder.
+type pending struct {
+	Consumer   string `json:"c"`
+	At         int64  `json:"at"` // µs of the last delivery or extension
+	Deliveries int    `json:"n"`
+}
+
+const reasonFailed, reasonReclaimed = "failed", "reclaimed too often"
+
+func queueBuckets(tx *bolt.Tx, tb *bolt.Bucket, dest string) (q, st, pe, re *bolt.Bucket, err error) {
+	if q, err = sub(tx, tb, bQueues, []byte(dest)); err != nil || q == nil {
+		return
+	}
+	if st, err = sub(tx, q, bStream); err != nil {
+		return
+	}
+	if pe, err = sub(tx, q, bPending); err != nil {
+		return
+	}
+	re, err = sub(tx, q, bRetry)
+	return
+}
+
+func retryKey(at int64, id []byte) []byte {
+	return append(u64(uint64(at)), id...)
+}
+
+func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.CommitResult, error) {
+	l := c.Lease
+	var res state.CommitResult
+	err := s.update(func(tx *bolt.Tx) error {
+		res = state.CommitResult{}
+		tb, err := tenant(tx, l.Tenant)
+		if err != nil {
+			return err
+		}
+		if err := checkFence(tx, tb, l); err != nil {
+			return err
+		}
+		cps, err := sub(tx, tb, bCheckpts)
+		if err != nil {
+			return err
+		}
+		skipped := map[string]bool{}
+		for _, w := range c.Walks {
+			if err := state.CheckName("pipeline", w.Pipeline); err != nil {
+				return err
+			}
+			var cp checkpoint
+			if _, err := getJSON(cps, []byte(w.Pipeline), &cp); err != nil {
+				return err
+			}
+			if cp.Generation != w.Generation {
+				skipped[w.Pipeline] = true
+				res.Skipped = append(res.Skipped, w.Pipeline)
+				continue
+			}
+			if w.Complete {
+				cp.Cursor, cp.Walk = micros(w.Walk.Cap), nil
+			} else {
+				cp.Walk = &walk{After: micros(w.Walk.After), Cap: micros(w.Walk.Cap), Position: w.Walk.Position, Total: w.Walk.Total}
+			}
+			if err := putJSON(cps, []byte(w.Pipeline), cp); err != nil {
+				return err
+			}
+			res.Applied = append(res.Applied, w.Pipeline)
+		}
+		now := s.now().UnixMicro()
+		seq := int64(getU64(tb.Get(kSeq)))
+		for _, eq := range c.Enqueue {
+			if eq.Queue.Tenant != l.Tenant {
+				return fmt.Errorf("%w: queue of tenant %q in a commit of %q", state.ErrInvalid, eq.Queue.Tenant, l.Tenant)
+			}
+			if err := state.CheckName("destination", eq.Queue.Destination); err != nil {
+				return err
+			}
+			_, st, _, _, err := queueBuckets(tx, tb, eq.Queue.Destination)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, e := range eq.Entries {
+				if skipped[e.Pipeline] {
+					continue
+				}
+				if e.Seq == 0 {
+					seq++
+					e.Seq = seq
+				}
+				e.ID, e.Attempts, e.LastError = "", 0, ""
+				if err := appendEntry(st, e); err != nil {
+					return err
+				}
+				n++
+			}
+			res.Enqueued += n
+			if n > 0 {
+				if err := touchReady(tx, eq.Queue, now); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tb.Put(kSeq, u64(uint64(seq))); err != nil {
+			return err
+		}
+		if sp := c.Scan; sp != nil {
+			if err := state.CheckName("resource", sp.Resource); err != nil {
+				return err
+			}
+			b, err := sub(tx, tb, bScans, []byte(state.Member(sp.Resource, sp.ScanID)))
+			if err != nil {
+				return err
+			}
+			if err := b.Put(u64(uint64(sp.Page)), state.EncodeIDs(sp.IDs)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return state.CommitResult{}, fmt.Errorf("commit page %s/%s: %w", l.Tenant, l.Job, err)
+	}
+	return res, nil
+}
+
+func appendEntry(st *bolt.Bucket, e state.Entry) error {
+	id, err := st.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.ID = ""
+	return putJSON(st, u64(id), e)
+}
+
+// touchReady lowers the queue's ready score to at (new work is available).
+func touchReady(tx *bolt.Tx, q state.QueueRef, at int64) error {
+	b, err := tx.Bucket(bReady).CreateBucketIfNotExists([]byte(q.Lane))
+	if err != nil {
+		return err
+	}
+	m := []byte(state.Member(q.Tenant, q.Destination))
+	if cur := b.Get(m); cur != nil && int64(getU64(cur)) <= at {
+		return nil
+	}
+	return b.Put(m, u64(uint64(at)))
+}
+
+// refreshReady sets the queue's ready score from its contents: now when the
+// stream holds entries, else the earliest retry, else no member at all.
+func refreshReady(tx *bolt.Tx, tb *bolt.Bucket, q state.QueueRef, now int64) error {
+	b, err := tx.Bucket(bReady).CreateBucketIfNotExists([]byte(q.Lane))
+	if err != nil {
+		return err
+	}
+	m := []byte(state.Member(q.Tenant, q.Destination))
+	_, st, _, re, err := queueBuckets(tx, tb, q.Destination)
+	if err != nil {
+		return err
+	}
+	if k, _ := st.Cursor().First(); k != nil {
+		return b.Put(m, u64(uint64(now)))
+	}
+	if k, _ := re.Cursor().First(); k != nil {
+		return b.Put(m, k[:8])
+	}
+	return b.Delete(m)
+}
+
+func (s *Store) queueTx(q state.QueueRef, verb string, fn func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		if err := state.CheckName("destination", q.Destination); err != nil {
+			return err
+		}
+		tb, err := tenant(tx, q.Tenant)
+		if err != nil {
+			return err
+		}
+		return fn(tx, tb, s.now().UnixMicro())
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s/%s: %w", verb, q.Tenant, q.Destination, err)
+	}
+	return nil
+}
+
+func decodeEntry(k, v []byte) (state.Entry, error) {
+	var e state.Entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return e, err
+	}
+	e.ID = idString(k)
+	return e, nil
+}
+
+func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n int) ([]state.Entry, error) {
+	var out []state.Entry
+	err := s.queueTx(q, "claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		out = nil
+		qb, st, pe, re, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		// Due retries go back to the stream first, as new entries.
+		c := re.Cursor()
+		var moved [][]byte
+		for k, v := c.First(); k != nil && int64(getU64(k[:8])) <= now && len(moved) < n; k, v = c.Next() {
+			id, err := st.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := st.Put(u64(id), v); err != nil {
+				return err
+			}
+			moved = append(moved, bytes.Clone(k))
+		}
+		for _, k := range moved {
+			if err := re.Delete(k); err != nil {
+				return err
+			}
+		}
+		// The consumer's own pending entries, then new ones.
+		claim := func(k []byte, p pending) error {
+			v := st.Get(k)
+			if v == nil {
+				return pe.Delete(k)
+			}
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return err
+			}
+			p.Consumer, p.At, p.Deliveries = consumer, now, p.Deliveries+1
+			out = append(out, e)
+			return putJSON(pe, k, p)
+		}
+		var own [][]byte
+		var ownP []pending
+		if err := pe.ForEach(func(k, v []byte) error {
+			var p pending
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Consumer == consumer && len(own) < n {
+				own = append(own, bytes.Clone(k))
+				ownP = append(ownP, p)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, k := range own {
+			if err := claim(k, ownP[i]); err != nil {
+				return err
+			}
+		}
+		last := getU64(qb.Get(kLast))
+		sc := st.Cursor()
+		for k, _ := sc.Seek(u64(last + 1)); k != nil && len(out) < n; k, _ = sc.Next() {
+			last = getU64(k)
+			if err := claim(bytes.Clone(k), pending{}); err != nil {
+				return err
+			}
+		}
+		if err := qb.Put(kLast, u64(last)); err != nil {
+			return err
+		}
+		if len(moved) > 0 {
+			return refreshReady(tx, tb, q, now)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// owned returns the entry's key and pending record when consumer holds it.
+func owned(pe *bolt.Bucket, id, consumer string) ([]byte, pending, bool) {
+	k, ok := idKey(id)
+	if !ok {
+		return nil, pending{}, false
+	}
+	var p pending
+	if found, err := getJSON(pe, k, &p); err != nil || !found || p.Consumer != consumer {
+		return nil, pending{}, false
+	}
+	return k, p, true
+}
+
+func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	acked := 0
+	err := s.queueTx(q, "ack", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		acked = 0
+		_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			k, _, ok := owned(pe, id, consumer)
+			if !ok {
+				continue
+			}
+			if err := st.Delete(k); err != nil {
+				return err
+			}
+			if err := pe.Delete(k); err != nil {
+				return err
+			}
+			acked++
+		}
+		return refreshReady(tx, tb, q, now)
+	})
+	return acked, err
+}
+
+func putDead(tx *bolt.Tx, tb *bolt.Bucket, dest string, e state.Entry, reason string, now int64) error {
+	d, err := sub(tx, tb, bDLQ)
+	if err != nil {
+		return err
+	}
+	id, err := d.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.ID = ""
+	return putJSON(d, u64(id), state.DeadLetter{Destination: dest, Entry: e, Reason: reason, At: fromMicros(now)})
+}
+
+func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, failures []state.Failure, maxAttempts int) (state.FailResult, error) {
+	var res state.FailResult
+	err := s.queueTx(q, "fail", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		res = state.FailResult{}
+		_, st, pe, re, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		for _, f := range failures {
+			k, _, ok := owned(pe, f.ID, consumer)
+			if !ok {
+				continue
+			}
+			v := st.Get(k)
+			if v == nil {
+				if err := pe.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return err
+			}
+			e.ID = ""
+			e.Attempts++
+			e.LastError = f.Error
+			if e.Attempts >= maxAttempts {
+				if err := putDead(tx, tb, q.Destination, e, reasonFailed, now); err != nil {
+					return err
+				}
+				res.Dead++
+			} else {
+				if err := putJSON(re, retryKey(now+f.RetryAfter.Microseconds(), k), e); err != nil {
+					return err
+				}
+				res.Retried++
+			}
+			if err := st.Delete(k); err != nil {
+				return err
+			}
+			if err := pe.Delete(k); err != nil {
+				return err
+			}
+		}
+		return refreshReady(tx, tb, q, now)
+	})
+	return res, err
+}
+
+func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
+	var res state.ReclaimResult
+	err := s.queueTx(q, "reclaim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		res = state.ReclaimResult{}
+		_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		type idle struct {
+			k []byte
+			p pending
+		}
+		var take []idle
+		if err := pe.ForEach(func(k, v []byte) error {
+			var p pending
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.At+minIdle.Microseconds() <= now && len(take) < n {
+				take = append(take, idle{bytes.Clone(k), p})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, it := range take {
+			v := st.Get(it.k)
+			if v == nil {
+				if err := pe.Delete(it.k); err != nil {
+					return err
+				}
+				continue
+			}
+			e, err := decodeEntry(it.k, v)
+			if err != nil {
+				return err
+			}
+			p := pending{Consumer: consumer, At: now, Deliveries: it.p.Deliveries + 1}
+			if p.Deliveries > maxAttempts+3 {
+				e.ID = ""
+				if err := putDead(tx, tb, q.Destination, e, reasonReclaimed, now); err != nil {
+					return err
+				}
+				if err := st.Delete(it.k); err != nil {
+					return err
+				}
+				if err := pe.Delete(it.k); err != nil {
+					return err
+				}
+				res.Dead++
+				continue
+			}
+			if err := putJSON(pe, it.k, p); err != nil {
+				return err
+			}
+			res.Entries = append(res.Entries, e)
+		}
+		if res.Dead > 0 {
+			return refreshReady(tx, tb, q, now)
+		}
+		return nil
+	})
+	return res, err
+}
+
+func (s *Store) Extend(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	n := 0
+	err := s.queueTx(q, "extend", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		n = 0
+		_, _, pe, _, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			k, p, ok := owned(pe, id, consumer)
+			if !ok {
+				continue
+			}
+			p.At = now
+			if err := putJSON(pe, k, p); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) RemoveConsumer(ctx context.Context, q state.QueueRef, consumer string) (bool, error) {
+	idle := true
+	err := s.view(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, q.Tenant)
+		if err != nil {
+			return err
+		}
+		_, _, pe, _, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil || pe == nil {
+			return err
+		}
+		return pe.ForEach(func(k, v []byte) error {
+			var p pending
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Consumer == consumer {
+				idle = false
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("remove consumer %s/%s %s: %w", q.Tenant, q.Destination, consumer, err)
+	}
+	return idle, nil
+}
+
+func count(b *bolt.Bucket) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(b.Stats().KeyN)
+}
+
+func (s *Store) Depth(ctx context.Context, q state.QueueRef) (state.Depth, error) {
+	var d state.Depth
+	err := s.view(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, q.Tenant)
+		if err != nil {
+			return err
+		}
+		_, st, pe, re, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		dl, err := sub(tx, tb, bDLQ)
+		if err != nil {
+			return err
+		}
+		d = state.Depth{Stream: count(st), Pending: count(pe), Retry: count(re), Dead: count(dl)}
+		return nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("depth %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return d, nil
+}
+
+func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
+	var out []state.ReadyQueue
+	now := s.now().UnixMicro()
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bReady).Bucket([]byte(lane))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			at := int64(getU64(v))
+			if at > now {
+				return nil
+			}
+			t, d, _ := state.SplitMember(string(k))
+			out = append(out, state.ReadyQueue{Tenant: t, Destination: d, At: fromMicros(at)})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ready %s: %w", lane, err)
+	}
+	slices.SortFunc(out, func(a, b state.ReadyQueue) int { return a.At.Compare(b.At) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		now := s.now().UnixMicro()
+		for _, q := range qs {
+			tb, err := tenant(tx, q.Tenant)
+			if err != nil {
+				return err
+			}
+			if err := refreshReady(tx, tb, q, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep ready index: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,368 @@
+// Package state defines the runtime's durable state — leases and due times,
+// checkpoints and walk progress, per-(tenant, destination) queues, DLQs,
+// tenant control, config activation, the audit log and reconcile scan ids —
+// as a small set of interfaces with two backends that pass one conformance
+// suite (statetest): redis (many workers on many machines) and local (bbolt,
+// one process).
+//
+// Every state change is atomic and touches one tenant: one Lua script in the
+// tenant's hash slot on Redis, one bbolt transaction locally. Hub-wide indexes
+// (due jobs, ready queues) live outside tenant slots and are updated as their
+// own idempotent step right after the tenant's step; a repair sweep fixes any
+// miss.
+//
+// Two clocks meet here. Due times are in the scheduler's clock (the caller
+// passes now, so tests can run a scaled clock). Leases, visibility timeouts,
+// retry delays and ready scores use the store's clock (Redis server TIME, or
+// the local wall clock), so workers on machines with skewed clocks agree.
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// FormatVersion is the schema version this code reads and writes. Open
+// refuses a store whose recorded version is newer.
+const FormatVersion = 1
+
+// Store is everything the runtime keeps durable.
+type Store interface {
+	Meta
+	Leases
+	Checkpoints
+	Queues
+	DeadLetters
+	Control
+	Scans
+	Close() error
+}
+
+// Info describes an open store.
+type Info struct {
+	Backend       string // "redis", "redis-cluster" or "local"
+	FormatVersion int
+	// Epoch is random at creation and changes only on import or restore; it
+	// is the first half of every fencing token.
+	Epoch string
+}
+
+// Meta reports what store this is.
+type Meta interface {
+	Info(ctx context.Context) (Info, error)
+}
+
+// Fence is a fencing token: writes made under a lease carry it and are
+// refused once the lease has moved on. Counters rise across grants, even
+// after a Redis failover lost recent writes, because a new counter is at
+// least the store's time in microseconds.
+type Fence struct {
+	Epoch   string
+	Counter int64
+}
+
+// Lease is the right to run one job of one tenant.
+type Lease struct {
+	Tenant, Job, Owner string
+	Token              Fence
+	Expires            time.Time // in the store's clock
+	// Due is the job's authoritative next-due time after this call (zero if
+	// the job has none).
+	Due time.Time
+}
+
+// AcquireRequest asks for a job's lease. With a zero NextDue the lease is
+// granted whenever nobody else holds it; otherwise also only when the job's
+// stored due time is at or before Now (or unset), and the stored due time
+// moves to NextDue in the same step, so one due slot runs exactly once
+// however many schedulers saw it.
+type AcquireRequest struct {
+	Tenant, Job, Owner string
+	TTL                time.Duration
+	Now, NextDue       time.Time // scheduler's clock
+}
+
+// JobRef names a job in the due index.
+type JobRef struct {
+	Tenant, Job string
+	Due         time.Time
+}
+
+// Leases are job leases with fencing, and due times.
+type Leases interface {
+	// Acquire grants the lease when it is free (unheld or expired) and, with
+	// NextDue set, the job is due. When not granted, the returned Lease
+	// carries the current holder (Owner, may be empty) and the authoritative
+	// Due so the caller can correct its view.
+	Acquire(ctx context.Context, req AcquireRequest) (Lease, bool, error)
+	// Renew extends the lease by ttl from now; ErrLeaseLost when the lease
+	// is no longer this token's.
+	Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
+	// Release gives the lease back; releasing a lost lease is not an error.
+	Release(ctx context.Context, l Lease) error
+	// ScheduleJob records the job's due time when it has none (or always,
+	// with replace) and returns the authoritative due time.
+	ScheduleJob(ctx context.Context, tenant, job string, due time.Time, replace bool) (time.Time, error)
+	// DueJobs lists up to limit jobs whose indexed due time is at or before
+	// now, earliest first. The index may be stale; Acquire decides.
+	DueJobs(ctx context.Context, now time.Time, limit int) ([]JobRef, error)
+	// RepairDue rewrites the due index entries of the given jobs from their
+	// authoritative due times (the sweep), returning how many changed.
+	RepairDue(ctx context.Context, jobs []JobRef) (int, error)
+}
+
+// Walk is the progress of an in-progress page walk over the window
+// (After, Cap]. Position is the next record position (not a page number, so
+// a changed per_page cannot skip records); Total is the last meta.total.
+type Walk struct {
+	After, Cap time.Time
+	Position   int64
+	Total      int64
+}
+
+// Checkpoint is the state of one (tenant, pipeline). Generation rises on
+// every operator set or reset, so a walk that started before cannot write.
+type Checkpoint struct {
+	Cursor     time.Time // zero: no cursor yet
+	Walk       *Walk     // nil: no walk in progress
+	Generation int64
+}
+
+// Checkpoints are per-(tenant, pipeline) cursors and walk progress. Walk
+// progress is written by CommitPage.
+type Checkpoints interface {
+	Checkpoint(ctx context.Context, tenant, pipeline string) (Checkpoint, error)
+	// SetCursor sets the cursor, drops any walk and bumps the generation.
+	SetCursor(ctx context.Context, tenant, pipeline string, at time.Time) (Checkpoint, error)
+	// ResetCheckpoint drops cursor and walk and bumps the generation.
+	ResetCheckpoint(ctx context.Context, tenant, pipeline string) (Checkpoint, error)
+}
+
+// Entry is one queued record. The store assigns ID and, when zero, Seq; Seq
+// (the original enqueue sequence), Version and ConfigGeneration survive
+// retries and DLQ replay because destinations order writes by them.
+type Entry struct {
+	ID               string
+	Pipeline         string
+	Key              string
+	Op               string // "upsert" or "delete"
+	Version          time.Time
+	ConfigGeneration int64
+	Seq              int64
+	ContentHash      string
+	Payload          []byte // the raw source record JSON
+	Trace            string // W3C trace context of the poll that found it
+	// Attempts counts failed writes (not deliveries).
+	Attempts  int
+	LastError string
+}
+
+// QueueRef names a (tenant, destination) queue and the lane whose ready
+// index lists it.
+type QueueRef struct {
+	Tenant, Destination, Lane string
+}
+
+// WalkUpdate advances one member pipeline's walk in a page commit. It is
+// skipped (with its pipeline's entries) when the stored generation is no
+// longer Generation. Complete ends the walk: the cursor moves to Walk.Cap.
+type WalkUpdate struct {
+	Pipeline   string
+	Generation int64
+	Walk       Walk
+	Complete   bool
+}
+
+// Enqueue is a page's entries for one destination queue.
+type Enqueue struct {
+	Queue   QueueRef // Queue.Tenant must be the commit's tenant
+	Entries []Entry
+}
+
+// ScanPage is one page of a reconcile scan's ids, stored with the page's
+// progress (a WalkUpdate in the same commit).
+type ScanPage struct {
+	Resource, ScanID string
+	Page             int64
+	IDs              []string
+}
+
+// PageCommit is one atomic page step under a lease.
+type PageCommit struct {
+	Lease   Lease
+	Walks   []WalkUpdate
+	Enqueue []Enqueue
+	Scan    *ScanPage
+}
+
+// CommitResult says which member walks advanced.
+type CommitResult struct {
+	Applied, Skipped []string // pipelines
+	Enqueued         int
+}
+
+// Failure is a failed write of a claimed entry. The entry is retried after
+// RetryAfter (store clock) or goes to the DLQ when its attempts reach
+// maxAttempts.
+type Failure struct {
+	ID         string
+	Error      string
+	RetryAfter time.Duration
+}
+
+// FailResult counts what Fail did; entries the caller did not own are in
+// neither count.
+type FailResult struct {
+	Retried, Dead int
+}
+
+// ReclaimResult is what Reclaim took over; Dead counts entries sent to the
+// DLQ as "reclaimed too often".
+type ReclaimResult struct {
+	Entries []Entry
+	Dead    int
+}
+
+// Depth is a queue's size.
+type Depth struct {
+	Stream  int64 // entries in the stream, delivered or not
+	Pending int64 // delivered and not yet acked or failed
+	Retry   int64 // waiting for their retry time
+	Dead    int64 // the tenant's DLQ (all destinations)
+}
+
+// ReadyQueue is a ready index member with its score.
+type ReadyQueue struct {
+	Tenant, Destination string
+	At                  time.Time // store clock
+}
+
+// Queues hold per-(tenant, destination) work. Ownership: Ack, Fail and
+// Extend act only on entries the named consumer holds; a consumer is one
+// sequential claimer (its pending entries are its unfinished batch).
+type Queues interface {
+	// CommitPage enqueues a page's entries and advances each member walk in
+	// one atomic step; ErrFenced when the lease has moved on (nothing is
+	// written).
+	CommitPage(ctx context.Context, c PageCommit) (CommitResult, error)
+	// Claim moves due retries back to the stream, then returns up to n
+	// entries: the consumer's own pending entries first, then new ones.
+	Claim(ctx context.Context, q QueueRef, consumer string, n int) ([]Entry, error)
+	// Ack removes entries the consumer holds and returns how many.
+	Ack(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
+	// Fail counts a failed write on each entry the consumer holds.
+	Fail(ctx context.Context, q QueueRef, consumer string, failures []Failure, maxAttempts int) (FailResult, error)
+	// Reclaim takes over up to n entries idle longer than minIdle (a dead
+	// worker's). An entry delivered more than maxAttempts+3 times without a
+	// recorded failure goes to the DLQ instead.
+	Reclaim(ctx context.Context, q QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (ReclaimResult, error)
+	// Extend resets the idle time of entries the consumer holds (a long
+	// write), returning how many it holds.
+	Extend(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
+	// RemoveConsumer forgets a consumer only if it holds nothing.
+	RemoveConsumer(ctx context.Context, q QueueRef, consumer string) (bool, error)
+	Depth(ctx context.Context, q QueueRef) (Depth, error)
+	// Ready lists up to limit queues of the lane with work available now.
+	Ready(ctx context.Context, lane string, limit int) ([]ReadyQueue, error)
+	// SweepReady recomputes the ready index entries of the given queues.
+	SweepReady(ctx context.Context, qs []QueueRef) error
+}
+
+// DeadLetter is an entry that will not be retried automatically.
+type DeadLetter struct {
+	ID          string
+	Destination string
+	Entry       Entry
+	Reason      string // "failed" or "reclaimed too often"
+	At          time.Time
+}
+
+// DeadLetters is the per-tenant DLQ. Every call is scoped to one tenant;
+// ids of another tenant's letters are simply not found.
+type DeadLetters interface {
+	// DeadLetterList pages the DLQ in id order after the given id ("" for
+	// the start); next is "" at the end.
+	DeadLetterList(ctx context.Context, tenant, after string, limit int) (letters []DeadLetter, next string, err error)
+	DeadLetter(ctx context.Context, tenant, id string) (DeadLetter, error)
+	// Replay puts letters back on their queues (of the given lane) with
+	// attempts reset, keeping version, config generation and seq.
+	Replay(ctx context.Context, tenant, lane string, ids []string) (int, error)
+	// Purge deletes the given letters, or all of the tenant's with no ids.
+	Purge(ctx context.Context, tenant string, ids []string) (int, error)
+}
+
+// FlagKind is a kind of control flag.
+type FlagKind string
+
+// Flag kinds. Scope is empty for tenant-wide kinds, the resource for
+// FlagForbidden, the pipeline for FlagPipelinePaused and optionally for
+// FlagLastError.
+const (
+	FlagDisabled       FlagKind = "disabled"        // operator's tenant disable
+	FlagAuthPaused     FlagKind = "auth-paused"     // 401 from the source
+	FlagForbidden      FlagKind = "forbidden"       // 403 for one resource
+	FlagPipelinePaused FlagKind = "pipeline-paused" // mapping-error rate
+	FlagLastError      FlagKind = "last-error"
+)
+
+// Flag is one control flag of a tenant.
+type Flag struct {
+	Kind   FlagKind
+	Scope  string
+	Reason string
+	By     string
+	At     time.Time
+}
+
+// ConfigVersion is a plan version the hub runs. Versions activate in
+// increasing order.
+type ConfigVersion struct {
+	Version     int64
+	Hash        string
+	ActivatedAt time.Time
+}
+
+// AuditEntry is one operator action. An empty Tenant is a hub-wide entry.
+type AuditEntry struct {
+	ID     string
+	Tenant string
+	At     time.Time
+	Who    string
+	Action string
+	Detail string
+}
+
+// Control is tenant control, credentials, config activation and the audit log.
+type Control interface {
+	SetFlag(ctx context.Context, tenant string, f Flag) error
+	ClearFlag(ctx context.Context, tenant string, kind FlagKind, scope string) error
+	Flags(ctx context.Context, tenant string) ([]Flag, error)
+
+	// PutCredential stores the tenant's sealed credential blob (opaque).
+	PutCredential(ctx context.Context, tenant string, sealed []byte) error
+	// Credential returns the sealed blob or ErrNotFound.
+	Credential(ctx context.Context, tenant string) ([]byte, error)
+	DeleteCredential(ctx context.Context, tenant string) error
+
+	// ActivateConfig makes v the active config. A lower version than the
+	// active one, or any version once superseded, is refused with
+	// ErrSuperseded unless force; activating the active version again is a
+	// no-op. It returns the active version afterwards.
+	ActivateConfig(ctx context.Context, v ConfigVersion, force bool) (ConfigVersion, error)
+	// ActiveConfig returns the active version; ok is false when none.
+	ActiveConfig(ctx context.Context) (v ConfigVersion, ok bool, err error)
+
+	// AppendAudit appends to the tenant's log and to the hub log (an empty
+	// tenant appends to the hub log only).
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// Audit pages a log ("" tenant: the hub log) after an id.
+	Audit(ctx context.Context, tenant, after string, limit int) (entries []AuditEntry, next string, err error)
+}
+
+// Scans hold reconcile scan ids, written page by page by CommitPage.
+type Scans interface {
+	// ScanPages calls fn for every stored page of the scan, in no
+	// particular order, without loading the whole set at once.
+	ScanPages(ctx context.Context, tenant, resource, scanID string, fn func(page int64, ids []string) error) error
+	DeleteScan(ctx context.Context, tenant, resource, scanID string) error
+}
