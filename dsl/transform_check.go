@@ -1,0 +1,178 @@
+package dsl
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// refScope is what a mapping (root "record") or reverse (root "row")
+// expression may refer to. fields, when not nil, are the root's known
+// fields: a reference to any other is a plan error, not a null at run time.
+type refScope struct {
+	root, other  string
+	fields       map[string]string
+	vars, locals cty.Value
+}
+
+// check reports every reference in expr the scope does not allow.
+func (s refScope) check(expr hcl.Expression) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range expr.Variables() {
+		diags = append(diags, s.checkTraversal(tr)...)
+	}
+	return diags
+}
+
+func (s refScope) checkTraversal(tr hcl.Traversal) hcl.Diagnostics {
+	rng := tr.SourceRange()
+	root := tr.RootName()
+	switch root {
+	case s.root:
+		return s.checkField(tr)
+	case "tenant":
+		return nil
+	case "var":
+		return checkObjectRef(tr, s.vars, "variable")
+	case "local":
+		return checkObjectRef(tr, s.locals, "local value")
+	case "record":
+		return hcl.Diagnostics{errorDiag(rng, "Invalid use of record",
+			"reverse expressions read the destination row, not the source record; write row.<field>, naming a mapped field.")}
+	case "row":
+		return hcl.Diagnostics{errorDiag(rng, "Invalid use of row",
+			"row (the destination record) is only available in reverse; mapping and filter expressions read the source record: write record.<field>.")}
+	}
+	allowed := []string{s.root, "tenant", "var", "local"}
+	return hcl.Diagnostics{errorDiag(rng, "Unknown name "+root,
+		fmt.Sprintf("There is nothing named %q here; these expressions can use %s, tenant, var and local.%s",
+			root, s.root, nameSuggestion(root, allowed)))}
+}
+
+// checkField reports root.x when the root's fields are known and x is not
+// one of them.
+func (s refScope) checkField(tr hcl.Traversal) hcl.Diagnostics {
+	if s.fields == nil || len(tr) < 2 {
+		return nil
+	}
+	name, ok := stepName(tr[1])
+	if !ok {
+		return nil
+	}
+	if typ, known := s.fields[name]; known {
+		if len(tr) > 2 && typ != "json" {
+			return hcl.Diagnostics{errorDiag(tr.SourceRange(), fmt.Sprintf("Invalid reference into %s.%s", s.root, name),
+				fmt.Sprintf("%s.%s is a %s; it has no attributes or elements. Write %s.%s.", s.root, name, typ, s.root, name))}
+		}
+		return nil
+	}
+	whose := "The record's schema"
+	if s.root == "row" {
+		whose = "The mapping"
+	}
+	names := sortedNames(s.fields)
+	return hcl.Diagnostics{errorDiag(tr.SourceRange(), fmt.Sprintf("Unknown field %s.%s", s.root, name),
+		fmt.Sprintf("%s has no field %q.%s Known fields: %v.", whose, name, nameSuggestion(name, names), names))}
+}
+
+// checkObjectRef reports var.x or local.x when obj has no attribute x.
+func checkObjectRef(tr hcl.Traversal, obj cty.Value, what string) hcl.Diagnostics {
+	root := tr.RootName()
+	if len(tr) < 2 {
+		return hcl.Diagnostics{errorDiag(tr.SourceRange(), "Invalid reference to "+root,
+			fmt.Sprintf("%s needs a name after it, like %s.example.", root, root))}
+	}
+	name, ok := stepName(tr[1])
+	if !ok || !obj.Type().IsObjectType() || obj.Type().HasAttribute(name) {
+		return nil
+	}
+	names := make([]string, 0, len(obj.Type().AttributeTypes()))
+	for n := range obj.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return hcl.Diagnostics{errorDiag(tr.SourceRange(), "Reference to undeclared "+what,
+		fmt.Sprintf("No %s named %q is declared.%s", what, name, nameSuggestion(name, names)))}
+}
+
+// inferContext evaluates expressions at compile time over unknown values:
+// obj stands for every record, and the tenant for every tenant. What
+// survives is each expression's result type, and any error that would
+// fail every record.
+func (t *Transform) inferContext(root string, obj cty.Value) *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{root: obj, "tenant": cty.DynamicVal, "var": t.vars, "local": t.locals},
+		Functions: t.funcs,
+	}
+}
+
+// unknownObject is an object of unknown values of the given field types,
+// or an unknown value of any type when the fields are not known.
+func unknownObject(types map[string]string) cty.Value {
+	if types == nil {
+		return cty.DynamicVal
+	}
+	attrs := make(map[string]cty.Value, len(types))
+	for name, t := range types {
+		attrs[name] = cty.UnknownVal(schemaCtyType(t))
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// inferType evaluates expr over unknowns and names its result type.
+func inferType(expr hcl.Expression, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return "json", diags
+	}
+	switch v.Type() {
+	case cty.String:
+		return "string", diags
+	case cty.Number:
+		return "number", diags
+	case cty.Bool:
+		return "bool", diags
+	}
+	return "json", diags
+}
+
+// checkFilterType reports a filter that cannot be true or false.
+func checkFilterType(expr hcl.Expression, ctx *hcl.EvalContext) hcl.Diagnostics {
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	if ty := v.Type(); ty != cty.Bool && ty != cty.DynamicPseudoType {
+		diags = append(diags, errorDiag(expr.Range(), "Filter is not a condition",
+			fmt.Sprintf("The filter yields a %s; it must be true or false, like record.membership_status != \"REMOVED\".", ty.FriendlyName())))
+	}
+	return diags
+}
+
+// nameSuggestion is " Did you mean "x"?" for the candidate closest to a
+// misspelled name (an edit distance below 3), or "".
+func nameSuggestion(given string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := levenshtein.Distance(given, c, nil); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// sortedNames returns a schema's field names in order.
+func sortedNames(fields map[string]string) []string {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
