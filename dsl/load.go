@@ -1,9 +1,20 @@
 package dsl
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+	_ "time/tzdata" // the binary embeds the IANA time zones tenants name
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Mode says what the configuration is loaded for. It decides how values
@@ -43,4 +54,300 @@ type Result struct {
 	Plan        *Plan
 	Diagnostics hcl.Diagnostics
 	Files       map[string]*hcl.File
+}
+
+// rootSchema lists the top-level blocks; each kind has its own decoder.
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "siphon"},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "source", LabelNames: []string{"name"}},
+		{Type: "resource", LabelNames: []string{"name"}},
+		{Type: "destination", LabelNames: []string{"name"}},
+		{Type: "pipeline", LabelNames: []string{"name"}},
+		{Type: "tenant", LabelNames: []string{"name"}},
+		{Type: "lane", LabelNames: []string{"name"}},
+		{Type: "flag", LabelNames: []string{"name"}},
+		{Type: "region", LabelNames: []string{"name"}},
+	},
+}
+
+// Load reads every *.hcl file of dir (not recursively; *.auto.vars.hcl are
+// variable files and *.test.hcl mapping tests), then decodes, validates
+// and compiles them.
+func Load(dir string, opts Options) *Result {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return &Result{Diagnostics: hcl.Diagnostics{{Severity: hcl.DiagError,
+			Summary: "Cannot read the configuration directory", Detail: err.Error()}}}
+	}
+	files := map[string][]byte{}
+	var diags hcl.Diagnostics
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a configuration file", Detail: err.Error()})
+			continue
+		}
+		files[name] = src
+	}
+	if diags.HasErrors() {
+		return &Result{Diagnostics: diags}
+	}
+	res := load(dir, files, opts)
+	res.Diagnostics = append(diags, res.Diagnostics...)
+	return res
+}
+
+// LoadFiles is Load over files held in memory, keyed by name; the names
+// decide which are config, variable files (*.auto.vars.hcl) or ignored
+// (*.test.hcl, anything not *.hcl). Relative file() paths and -var-file
+// paths are read through opts.ReadFile as given.
+func LoadFiles(files map[string][]byte, opts Options) *Result {
+	return load("", files, opts)
+}
+
+func load(dir string, files map[string][]byte, opts Options) *Result {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	parser := hclparse.NewParser()
+	res := &Result{}
+	var configNames, varNames []string
+	for _, name := range sortedKeys(files) {
+		base := filepath.Base(name)
+		switch {
+		case strings.HasSuffix(base, ".test.hcl"):
+		case strings.HasSuffix(base, ".auto.vars.hcl"):
+			varNames = append(varNames, name)
+		case strings.HasSuffix(base, ".hcl"):
+			configNames = append(configNames, name)
+		}
+	}
+	var diags hcl.Diagnostics
+	if len(configNames) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
+			Detail: fmt.Sprintf("There are no *.hcl files in %q (other than *.auto.vars.hcl and *.test.hcl); point plan at the directory that holds your pipelines.", dir)})
+	}
+	for _, name := range append(append([]string{}, configNames...), varNames...) {
+		_, pd := parser.ParseHCL(files[name], name)
+		diags = append(diags, pd...)
+	}
+	res.Files = parser.Files()
+	if diags.HasErrors() {
+		res.Diagnostics = diags
+		return res
+	}
+
+	var blocks hcl.Blocks
+	for _, name := range configNames {
+		content, cd := res.Files[name].Body.Content(rootSchema)
+		diags = append(diags, cd...)
+		blocks = append(blocks, content.Blocks...)
+	}
+	cfg, funcs, dd := decodeConfig(dir, blocks, parser, varNames, opts)
+	diags = append(diags, dd...)
+	res.Files = parser.Files()
+	if diags.HasErrors() {
+		res.Diagnostics = diags
+		return res
+	}
+	plan, cd := compile(cfg, funcs, opts)
+	diags = append(diags, cd...)
+	if !diags.HasErrors() {
+		plan.ConfigHash = configHash(files, configNames, varNames, cfg.varValues)
+		res.Plan = plan
+	}
+	res.Diagnostics = diags
+	return res
+}
+
+// decodeConfig decodes the blocks: variables and locals first (everything
+// else may use them), then every other kind with its own decoder.
+func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNames []string, opts Options) (*config, map[string]function.Function, hcl.Diagnostics) {
+	cfg := &config{
+		dir: dir, files: parser.Files(),
+		variables: map[string]*variableBlock{}, locals: map[string]*localDecl{},
+		sources: map[string]*sourceBlock{}, resources: map[string]*resourceBlock{},
+		destinations: map[string]*destinationBlock{}, pipelines: map[string]*pipelineBlock{},
+		tenants: map[string]*tenantBlock{}, lanes: map[string]*laneBlock{},
+		flags: map[string]*flagBlock{}, regions: map[string]*regionBlock{},
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]map[string]hcl.Range{}
+	unique := func(b *hcl.Block) bool {
+		diags = append(diags, checkLabel(b)...)
+		if seen[b.Type] == nil {
+			seen[b.Type] = map[string]hcl.Range{}
+		}
+		name := b.Labels[0]
+		if prev, dup := seen[b.Type][name]; dup {
+			diags = append(diags, errorAt(b.LabelRanges[0], fmt.Sprintf("Duplicate %s %q", b.Type, name),
+				fmt.Sprintf("A %s named %q is already declared at %s; names are unique within a block kind. Rename or remove one.", b.Type, name, prev)))
+			return false
+		}
+		seen[b.Type][name] = b.DefRange
+		return true
+	}
+	for _, b := range blocks {
+		switch b.Type {
+		case "variable":
+			if unique(b) {
+				v, vd := decodeVariableBlock(b)
+				diags = append(diags, vd...)
+				cfg.variables[v.Name] = v
+			}
+		case "locals":
+			ls, ld := decodeLocalsBlock(b)
+			diags = append(diags, ld...)
+			for _, l := range ls {
+				if prev, dup := cfg.locals[l.Name]; dup {
+					diags = append(diags, errorAt(l.DeclRange, fmt.Sprintf("Duplicate local %q", l.Name),
+						fmt.Sprintf("local.%s is already defined at %s. Rename or remove one.", l.Name, prev.DeclRange)))
+					continue
+				}
+				cfg.locals[l.Name] = l
+			}
+		}
+	}
+
+	funcs := functionTable(opts.LookupEnv, opts.ReadFile, dir, opts.Mode)
+	assigned := map[string]varAssignment{}
+	for _, name := range varNames {
+		diags = append(diags, assignVarFile(parser.Files()[name], cfg.variables, assigned)...)
+	}
+	for _, path := range opts.VarFiles {
+		src, err := opts.ReadFile(path)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a -var-file", Detail: err.Error()})
+			continue
+		}
+		f, pd := parser.ParseHCL(src, path)
+		diags = append(diags, pd...)
+		if !pd.HasErrors() {
+			diags = append(diags, assignVarFile(f, cfg.variables, assigned)...)
+		}
+	}
+	diags = append(diags, assignVarFlags(opts.Vars, cfg.variables, assigned)...)
+	varObj, vd := finalVars(cfg.variables, assigned, funcs)
+	diags = append(diags, vd...)
+	cfg.varValues = varObj
+
+	d := &decoder{
+		ctx: &hcl.EvalContext{
+			Variables: map[string]cty.Value{"var": varObj, "local": cty.EmptyObjectVal},
+			Functions: funcs,
+		},
+		mode: opts.Mode, cfg: cfg, locations: map[string]*time.Location{}, files: parser.Files(),
+	}
+	diags = append(diags, d.evalLocals()...)
+
+	for _, b := range blocks {
+		switch b.Type {
+		case "variable", "locals":
+			continue
+		case "siphon":
+			if cfg.siphon != nil {
+				diags = append(diags, errorAt(b.DefRange, "Duplicate siphon block",
+					fmt.Sprintf("The siphon block is already declared at %s; merge them.", cfg.siphon.DeclRange)))
+				continue
+			}
+			s, sd := d.decodeSiphonBlock(b)
+			diags = append(diags, sd...)
+			cfg.siphon = s
+			continue
+		}
+		if !unique(b) {
+			continue
+		}
+		var bd hcl.Diagnostics
+		switch b.Type {
+		case "source":
+			var v *sourceBlock
+			v, bd = d.decodeSourceBlock(b)
+			cfg.sources[v.Name] = v
+		case "resource":
+			var v *resourceBlock
+			v, bd = d.decodeResourceBlock(b)
+			cfg.resources[v.Name] = v
+		case "destination":
+			var v *destinationBlock
+			v, bd = d.decodeDestinationBlock(b)
+			cfg.destinations[v.Name] = v
+		case "pipeline":
+			var v *pipelineBlock
+			v, bd = d.decodePipelineBlock(b)
+			cfg.pipelines[v.Name] = v
+		case "tenant":
+			var v *tenantBlock
+			v, bd = d.decodeTenantBlock(b)
+			cfg.tenants[v.ID] = v
+		case "lane":
+			var v *laneBlock
+			v, bd = d.decodeLaneBlock(b)
+			cfg.lanes[v.Name] = v
+		case "flag":
+			var v *flagBlock
+			v, bd = d.decodeFlagBlock(b)
+			cfg.flags[v.Name] = v
+		case "region":
+			var v *regionBlock
+			v, bd = d.decodeRegionBlock(b)
+			cfg.regions[v.Name] = v
+		}
+		diags = append(diags, bd...)
+	}
+	return cfg, funcs, diags
+}
+
+// evalLocals evaluates the locals in dependency order into the context.
+// Locals on a cycle (reported by localOrder) stay unknown, so that what
+// uses them reports nothing further.
+func (d *decoder) evalLocals() hcl.Diagnostics {
+	order, onCycle, diags := localOrder(d.cfg.locals)
+	values := map[string]cty.Value{}
+	for _, l := range order {
+		v := cty.DynamicVal
+		if !onCycle[l.Name] {
+			ev, ed := d.eval(l.Expr)
+			diags = append(diags, ed...)
+			if !ed.HasErrors() {
+				v = ev
+			}
+		}
+		values[l.Name] = v
+		d.ctx.Variables["local"] = cty.ObjectVal(values)
+	}
+	d.cfg.localValues = d.ctx.Variables["local"]
+	return diags
+}
+
+// configHash identifies a configuration: the config and variable files'
+// names and contents, and the variable values they resolved to (so -var
+// flags change it too). File names are hashed without their directory, so
+// the same configuration hashes alike wherever it is checked out.
+func configHash(files map[string][]byte, configNames, varNames []string, vars cty.Value) string {
+	h := sha256.New()
+	for _, name := range append(append([]string{}, configNames...), varNames...) {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(files[name]))
+		h.Write(files[name])
+	}
+	plain, _ := vars.UnmarkDeep()
+	if plain.IsWhollyKnown() {
+		if b, err := ctyjson.Marshal(plain, plain.Type()); err == nil {
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,0 +1,46 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+var regionSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "store"}},
+}
+
+// decodeRegionBlock decodes a `region` block: a data-residency region whose
+// tenants keep their state in its store (or the hub's when it has none).
+func (d *decoder) decodeRegionBlock(block *hcl.Block) (*regionBlock, hcl.Diagnostics) {
+	r := &regionBlock{Name: block.Labels[0], DeclRange: block.DefRange}
+	content, diags := block.Body.Content(regionSchema)
+	if attr, ok := content.Attributes["store"]; ok {
+		v, vd := d.value(attr)
+		diags = append(diags, vd...)
+		r.Store, r.StoreRange = &v, attr.Expr.Range()
+		switch {
+		case v.Known && v.Text != "":
+			diags = append(diags, checkStoreURL(v.Text, attr.Expr.Range())...)
+		case v.Known && d.mode == ModeRun:
+			diags = append(diags, errorAt(attr.Expr.Range(), "Region store is empty",
+				fmt.Sprintf("Region %s declares a store, but it is empty: its tenants' data must stay in the region, so run will not fall back to the hub's store. Set the value (for example the environment variable it reads), or remove store to use the hub's.", r.Name)))
+		}
+	}
+	return r, diags
+}
+
+// checkStoreURL reports a store address of a scheme Siphon cannot open.
+func checkStoreURL(s string, rng hcl.Range) hcl.Diagnostics {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return nil // file:PATH or a bare path: the embedded file store
+	}
+	switch scheme {
+	case "redis", "rediss", "redis+cluster":
+		return nil
+	}
+	return hcl.Diagnostics{errorAt(rng, "Unsupported store",
+		fmt.Sprintf("A store is file:PATH or a path (the embedded file store), redis://, rediss:// or redis+cluster://h1:p1,h2:p2; %q is none of these.", scheme+"://"))}
+}

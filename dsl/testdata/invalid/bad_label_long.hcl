@@ -1,0 +1,4 @@
+# error: Invalid lane name
+# at: bad_label_long.hcl:3
+lane "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {}
+source "vomo" {}

@@ -1,0 +1,23 @@
+# error: Duplicate tenant "acme"
+# at: duplicate_tenant.hcl:21
+source "vomo" {}
+resource "users" {
+  source = source.vomo
+  path   = "/users"
+}
+destination "db" {
+  plugin = "sqlite"
+}
+pipeline "volunteers" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    email = record.email
+  }
+}
+tenant "acme" {
+  pipelines = [pipeline.volunteers]
+}
+tenant "acme" {
+  pipelines = []
+}

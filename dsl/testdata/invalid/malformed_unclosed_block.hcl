@@ -1,0 +1,4 @@
+# error: Unclosed configuration block
+# at: malformed_unclosed_block.hcl:3
+source "vomo" {
+  kind = "vomo"

@@ -1,0 +1,20 @@
+# error: Did you mean "volunteers"
+# at: missing_pipeline.hcl:19
+source "vomo" {}
+resource "users" {
+  source = source.vomo
+  path   = "/users"
+}
+destination "db" {
+  plugin = "sqlite"
+}
+pipeline "volunteers" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    email = record.email
+  }
+}
+tenant "acme" {
+  pipelines = [pipeline.volunteer]
+}

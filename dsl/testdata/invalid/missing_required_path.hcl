@@ -1,0 +1,6 @@
+# error: Missing required argument
+
+source "vomo" {}
+resource "users" {
+  source = source.vomo
+}

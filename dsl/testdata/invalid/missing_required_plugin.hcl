@@ -1,0 +1,4 @@
+# error: Missing required argument
+
+destination "db" {
+}

@@ -1,0 +1,20 @@
+# error: Reserved field name
+# at: reserved_field_name.hcl:15
+source "vomo" {}
+resource "users" {
+  source = source.vomo
+  path   = "/users"
+}
+destination "db" {
+  plugin = "sqlite"
+}
+pipeline "volunteers" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    tenant = record.email
+  }
+}
+tenant "acme" {
+  pipelines = [pipeline.volunteers]
+}
