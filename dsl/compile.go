@@ -281,13 +281,7 @@ func reverseMap(p *pipelineBlock) map[string]string {
 }
 
 // exprText is an expression's source text.
-func exprText(cfg *config, expr hcl.Expression) string {
-	rng := expr.Range()
-	if f, ok := cfg.files[rng.Filename]; ok && rng.End.Byte <= len(f.Bytes) && rng.Start.Byte <= rng.End.Byte {
-		return string(rng.SliceBytes(f.Bytes))
-	}
-	return ""
-}
+func exprText(cfg *config, expr hcl.Expression) string { return sourceText(cfg.files, expr.Range()) }
 
 // mappingHash identifies what a record maps to: the filter, fields and
 // reverse as written, plus the values of every variable and local they

@@ -29,13 +29,19 @@ type decoder struct {
 	cfg  *config
 	// locations caches time zones by name.
 	locations map[string]*time.Location
+	// warnedEnv holds the environment variables already warned about.
+	warnedEnv map[string]bool
 	// files are the parsed files, for the source text of expressions.
 	files map[string]*hcl.File
 }
 
 // text returns the source text of a range, as written.
-func (d *decoder) text(rng hcl.Range) string {
-	f, ok := d.files[rng.Filename]
+func (d *decoder) text(rng hcl.Range) string { return sourceText(d.files, rng) }
+
+// sourceText returns the text of a range of one of files, or "" when the
+// range is not in them.
+func sourceText(files map[string]*hcl.File, rng hcl.Range) string {
+	f, ok := files[rng.Filename]
 	if !ok || rng.End.Byte > len(f.Bytes) || rng.Start.Byte > rng.End.Byte {
 		return ""
 	}
@@ -133,7 +139,26 @@ func (d *decoder) value(attr *hcl.Attribute) (Value, hcl.Diagnostics) {
 		return Value{}, append(diags, errorAt(attr.Expr.Range(), "Incorrect value type for "+attr.Name,
 			fmt.Sprintf("%s must be a string; this is a %s.", attr.Name, v.Type().FriendlyName())))
 	}
-	return toValue(cv), diags
+	return toValue(cv), append(diags, d.warnUnknown(v, attr.Expr.Range())...)
+}
+
+// warnUnknown warns, once per environment variable, that a value will be
+// known only at run time: plan shows it as "(from env X)", and run fails
+// if X is still unset then.
+func (d *decoder) warnUnknown(v cty.Value, rng hcl.Range) hcl.Diagnostics {
+	if v.IsWhollyKnown() {
+		return nil
+	}
+	name := envName(v)
+	if d.warnedEnv[name] {
+		return nil
+	}
+	d.warnedEnv[name] = true
+	detail := "This value depends on something known only at run time; plan shows it as unknown."
+	if name != "" {
+		detail = fmt.Sprintf("The environment variable %s is not set, so plan shows this value as (from env %s). run will fail unless it is set then; give env() a default if it may stay unset.", name, name)
+	}
+	return hcl.Diagnostics{warningAt(rng, "Value known only at run time", detail)}
 }
 
 func (d *decoder) boolean(attr *hcl.Attribute) (bool, hcl.Diagnostics) {

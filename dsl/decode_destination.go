@@ -65,6 +65,7 @@ func (d *decoder) decodeDestinationBlock(block *hcl.Block) (*destinationBlock, h
 					"config must be an object, like { path = \"data.db\" }."))
 			} else {
 				dst.Config = v
+				diags = append(diags, d.warnUnknown(v, attr.Expr.Range())...)
 			}
 		}
 	}

@@ -250,6 +250,7 @@ func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNam
 			Functions: funcs,
 		},
 		mode: opts.Mode, cfg: cfg, locations: map[string]*time.Location{}, files: parser.Files(),
+		warnedEnv: map[string]bool{},
 	}
 	diags = append(diags, d.evalLocals()...)
 
