@@ -461,8 +461,8 @@ source "vomo" {
   base_url = local.all
 }
 `,
-		"1.auto.vars.hcl": "b = \"auto1\"\nc = \"auto1\"\nd = \"auto1\"\nmissing = 1\n",
-		"2.auto.vars.hcl": "c = \"auto2\"\nd = \"auto2\"\n",
+		"1.auto.vars.hcl":  "b = \"auto1\"\nc = \"auto1\"\nd = \"auto1\"\nmissing = 1\n",
+		"2.auto.vars.hcl":  "c = \"auto2\"\nd = \"auto2\"\n",
 		"ignored.test.hcl": "this is not { config",
 	}
 	opts := loadOptions()
