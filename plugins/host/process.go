@@ -106,6 +106,8 @@ func (d *Destination) explainStart(err error) error {
 			return fmt.Errorf("%w (and hashing it failed: %v)", err, herr)
 		}
 		return fmt.Errorf("refusing to launch: its sha256 is now %s but the configuration pins %s", got, d.cfg.SHA256)
+	case strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
+		return errors.New("exited without completing the handshake and printed nothing to stdout (is it a Siphon destination plugin that calls sdk.Serve?)")
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
 		return fmt.Errorf("not a Siphon destination plugin, or a plugin that printed to stdout before its handshake (plugins must log to stderr, stdout carries the handshake); its first stdout line was %q", first)

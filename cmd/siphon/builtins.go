@@ -1,0 +1,7 @@
+package main
+
+// The built-in destinations register themselves with plugins/destinations
+// when imported; `siphon plugin serve NAME` finds them there.
+import (
+	_ "github.com/siphonhq/siphon/plugins/destinations/sqlite"
+)
