@@ -403,6 +403,7 @@ func (c *Client) attempt(ctx context.Context, target, token string, rq request, 
 	}
 	e := mk(nil)
 	e.Status = code
+	e.Fields = map[string][]string{}
 	msg, fields := errorBody(body)
 	e.Message = shorten(msg, token)
 	switch {
@@ -414,7 +415,12 @@ func (c *Client) attempt(ctx context.Context, target, token string, rq request, 
 		e.Kind = ErrNotFound
 	case code == http.StatusUnprocessableEntity:
 		e.Kind = ErrValidation
-		e.Fields = fields
+		for f, msgs := range fields {
+			for i := range msgs {
+				msgs[i] = shorten(msgs[i], token)
+			}
+			e.Fields[shorten(f, token)] = msgs
+		}
 	case code == http.StatusTooManyRequests:
 		e.Kind = ErrRateLimited
 		ra, ok := retryAfter(res.Header, now)

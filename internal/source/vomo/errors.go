@@ -115,7 +115,7 @@ func shorten(msg, token string) string {
 	}, msg)
 	msg = strings.TrimSpace(msg)
 	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+		msg = strings.ToValidUTF8(msg[:200], "") + "…"
 	}
 	return msg
 }

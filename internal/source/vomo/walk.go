@@ -65,6 +65,9 @@ func (c *Client) NewWalk(ctx context.Context, res Resource, checkpoint time.Time
 // window fixes a cap from the clock and the source's offset, probing the
 // source once when the offset is unknown.
 func (c *Client) window(ctx context.Context, res Resource) (time.Time, error) {
+	if _, err := expandPath(res.Path, res.Parent); err != nil {
+		return time.Time{}, err
+	}
 	if _, known := c.off.Offset(); !known {
 		if err := c.probe(ctx, res); err != nil {
 			return time.Time{}, err

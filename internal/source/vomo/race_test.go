@@ -1,0 +1,5 @@
+//go:build race
+
+package vomo
+
+func init() { raceEnabled = true }
