@@ -54,9 +54,13 @@ func (d *Destination) spawn() (*instance, error) {
 		Stderr:           d.stderr,
 		SyncStdout:       &lineLogger{l: d.log, stream: "stdout", t: d.stderr},
 		SyncStderr:       &lineLogger{l: d.log, stream: "stderr", t: d.stderr},
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(destpb.MaxMessageBytes),
-			grpc.MaxCallSendMsgSize(destpb.MaxMessageBytes))},
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(
+				grpc.MaxCallRecvMsgSize(destpb.MaxMessageBytes),
+				grpc.MaxCallSendMsgSize(destpb.MaxMessageBytes)),
+			grpc.WithInitialWindowSize(destpb.WindowBytes),
+			grpc.WithInitialConnWindowSize(destpb.WindowBytes),
+		},
 	})
 	rpc, err := startOnLockedThread(client)
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	destpb "github.com/siphonhq/siphon/plugins/proto"
 	"github.com/siphonhq/siphon/plugins/sdk"
 )
@@ -96,9 +94,15 @@ func prepare(records []sdk.Record, results []sdk.Result) []item {
 			results[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("encode %s/%s: %v", records[i].Object, records[i].Key, err)}
 			continue
 		}
-		items = append(items, item{index: i, rec: rec, size: proto.Size(rec) + 8})
+		items = append(items, item{index: i, rec: rec, size: wireSize(rec)})
 	}
 	return items
+}
+
+// wireSize bounds the encoded size of rec from above without encoding it:
+// its variable parts plus room for the tags, lengths and version numbers.
+func wireSize(rec *destpb.Record) int {
+	return len(rec.Object) + len(rec.Key) + len(rec.ContentHash) + len(rec.IdempotencyKey) + len(rec.Fields) + 128
 }
 
 // split cuts items into parts of at most MaxPartBytes (less room for the

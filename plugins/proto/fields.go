@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 )
 
@@ -13,8 +12,9 @@ import (
 // of sdk.Record.Fields apart on the wire: int64 stays int64 and float64
 // stays float64 (msgpack-style), and time.Time round-trips to the
 // nanosecond, in UTC (the location is not kept). Other integer and float
-// types are widened to int64 and float64, []byte travels as a string, and
-// map keys are written in sorted order so equal maps encode to equal bytes.
+// types are widened to int64 and float64, and []byte travels as a string.
+// Map entries are written in Go's map order: equal maps need not encode to
+// equal bytes (content hashes are computed before encoding).
 const (
 	tagNull byte = iota
 	tagFalse
@@ -35,7 +35,7 @@ func EncodeFields(fields map[string]any) ([]byte, error) {
 	if len(fields) == 0 {
 		return nil, nil
 	}
-	return appendValue(make([]byte, 0, 64*len(fields)), fields, 0)
+	return appendValue(make([]byte, 0, 256+96*len(fields)), fields, 0)
 }
 
 // DecodeFields is the inverse of EncodeFields; nil decodes to a nil map.
@@ -111,15 +111,10 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		return b, nil
 	case map[string]any:
 		b = binary.AppendUvarint(append(b, tagMap), uint64(len(x)))
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var err error
-		for _, k := range keys {
+		for k, v := range x {
 			b = appendString(b, k)
-			if b, err = appendValue(b, x[k], depth+1); err != nil {
+			if b, err = appendValue(b, v, depth+1); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 		}

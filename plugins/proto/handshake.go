@@ -22,3 +22,8 @@ var Handshake = plugin.HandshakeConfig{
 // default is 4 MiB; the host still splits batches at 4 MiB, so the larger
 // limit only matters for a single huge record or a big Read.
 const MaxMessageBytes = 256 << 20
+
+// WindowBytes is the HTTP/2 flow-control window both sides use, large
+// enough for one whole split batch, so a Write is not paced by window
+// updates.
+const WindowBytes = 8 << 20

@@ -41,7 +41,11 @@ func Serve(impl Destination) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts,
 				grpc.MaxRecvMsgSize(destpb.MaxMessageBytes),
-				grpc.MaxSendMsgSize(destpb.MaxMessageBytes))...)
+				grpc.MaxSendMsgSize(destpb.MaxMessageBytes),
+				// Batches are ~0.5-4 MiB: a window that holds one whole
+				// request avoids a flow-control round trip per 64 KiB.
+				grpc.InitialWindowSize(destpb.WindowBytes),
+				grpc.InitialConnWindowSize(destpb.WindowBytes))...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     pluginStderr,
