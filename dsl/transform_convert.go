@@ -141,22 +141,23 @@ func schemaCtyType(t string) cty.Type {
 }
 
 // lookupPath reads record.a.b… straight from the decoded record. An absent
-// or null step reads as null; a step into a value that is not an object is
-// an error, as it is when HCL evaluates the same reference.
-func lookupPath(rec map[string]any, path []string) (any, error) {
+// or null step reads as null; viaNull tells that a step before the last
+// was null. A step into a value that is not an object is an error, as it
+// is when HCL evaluates the same reference.
+func lookupPath(rec map[string]any, path []string) (v any, viaNull bool, err error) {
 	var cur any = rec
 	for i, name := range path {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			if cur == nil {
-				return nil, nil
+				return nil, i > 0, nil
 			}
-			return nil, fmt.Errorf("record.%s is %s, not an object, so it has no attribute %q",
+			return nil, false, fmt.Errorf("record.%s is %s, not an object, so it has no attribute %q",
 				strings.Join(path[:i], "."), goKind(cur), name)
 		}
 		cur = m[name]
 	}
-	return cur, nil
+	return cur, false, nil
 }
 
 // goKind names a decoded value's kind the way the language does.

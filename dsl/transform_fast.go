@@ -12,13 +12,16 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// The shapes most mappings are made of — a plain reference, lower(x),
-// "${a} ${b}", x != "LITERAL" — are computed here in plain Go on the
+// The shapes most mappings are made of — lower(x), "${a} ${b}",
+// coalesce(x, ""), x != "LITERAL" — are computed here in plain Go on the
 // decoded record, without cty. Each gives exactly what HCL would, and
 // declines (ok = false) whenever the input is not the simple case it
-// handles (a null, a number where a string was expected, …): the
-// expression is then evaluated by HCL, which gives the same answer or the
-// error message users know.
+// handles (a number where a string was expected, a null object on the
+// way, …): the expression is then evaluated by HCL, which gives the same
+// answer or the error message users know.
+//
+// A plain reference (record.a.b) is not evaluated by HCL at all: it reads
+// the record directly, and reads as null when a or b is absent or null.
 
 // fastExpr computes a field's value from the decoded record.
 type fastExpr interface {
@@ -29,7 +32,7 @@ type fastExpr interface {
 type pathExpr struct{ path []string }
 
 func (p pathExpr) eval(rec map[string]any) (any, bool, error) {
-	v, err := lookupPath(rec, p.path)
+	v, _, err := lookupPath(rec, p.path)
 	if err != nil {
 		return nil, true, err
 	}
@@ -37,21 +40,61 @@ func (p pathExpr) eval(rec map[string]any) (any, bool, error) {
 	return v, true, err
 }
 
-// stringFuncExpr is lower, upper or trimspace of a reference to a string.
+// strOperand is a string read from the record: a reference that must hold
+// a string, or coalesce(reference, "literal") when fallback is set.
+type strOperand struct {
+	path     []string
+	fallback *string
+}
+
+// get returns the operand's string, NFC-normalized as cty normalizes every
+// string; ok is false when the record holds something else (HCL then
+// decides).
+func (o strOperand) get(rec map[string]any) (string, bool) {
+	v, viaNull, err := lookupPath(rec, o.path)
+	if err != nil || viaNull {
+		return "", false
+	}
+	switch x := v.(type) {
+	case string:
+		if !norm.NFC.IsNormalString(x) {
+			x = ctystrings.Normalize(x)
+		}
+		return x, true
+	case nil:
+		if o.fallback != nil {
+			return *o.fallback, true
+		}
+	}
+	return "", false
+}
+
+// operandExpr is coalesce(reference, "literal") as a field.
+type operandExpr struct{ op strOperand }
+
+func (o operandExpr) eval(rec map[string]any) (any, bool, error) {
+	s, ok := o.op.get(rec)
+	if !ok {
+		return nil, false, nil
+	}
+	return s, true, nil
+}
+
+// stringFuncExpr is lower, upper or trimspace of a string operand.
 type stringFuncExpr struct {
-	path []string
-	fn   func(string) string
+	arg strOperand
+	fn  func(string) string
 }
 
 func (s stringFuncExpr) eval(rec map[string]any) (any, bool, error) {
-	str, ok := lookupString(rec, s.path)
+	str, ok := s.arg.get(rec)
 	if !ok {
 		return nil, false, nil
 	}
 	return ctystrings.Normalize(s.fn(str)), true, nil
 }
 
-// templateExpr is a template of literal text and references to strings.
+// templateExpr is a template of literal text and string operands.
 type templateExpr struct {
 	parts []templatePart
 	size  int
@@ -59,42 +102,25 @@ type templateExpr struct {
 
 type templatePart struct {
 	text string
-	// path is nil for literal text.
-	path []string
+	// op is nil for literal text.
+	op *strOperand
 }
 
 func (t templateExpr) eval(rec map[string]any) (any, bool, error) {
 	var b strings.Builder
 	b.Grow(t.size)
 	for _, p := range t.parts {
-		if p.path == nil {
+		if p.op == nil {
 			b.WriteString(p.text)
 			continue
 		}
-		s, ok := lookupString(rec, p.path)
+		s, ok := p.op.get(rec)
 		if !ok {
 			return nil, false, nil
 		}
 		b.WriteString(s)
 	}
 	return ctystrings.Normalize(b.String()), true, nil
-}
-
-// lookupString reads a reference that holds a string, NFC-normalized as
-// cty normalizes every string; ok is false for anything else.
-func lookupString(rec map[string]any, path []string) (string, bool) {
-	v, err := lookupPath(rec, path)
-	if err != nil {
-		return "", false
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", false
-	}
-	if !norm.NFC.IsNormalString(s) {
-		s = ctystrings.Normalize(s)
-	}
-	return s, true
 }
 
 // fastCond is a filter computed from the decoded record.
@@ -111,8 +137,8 @@ type compareExpr struct {
 }
 
 func (c compareExpr) keep(rec map[string]any) (bool, bool) {
-	v, err := lookupPath(rec, c.path)
-	if err != nil {
+	v, viaNull, err := lookupPath(rec, c.path)
+	if err != nil || viaNull {
 		return false, false
 	}
 	var equal bool
@@ -149,14 +175,17 @@ func fastFor(expr hcl.Expression, root string, funcs map[string]function.Functio
 	if path := plainPath(expr, root); path != nil {
 		return pathExpr{path: path}
 	}
+	if op, ok := operandFor(expr, root, funcs); ok {
+		return operandExpr{op: op}
+	}
 	switch e := expr.(type) {
 	case *hclsyntax.FunctionCallExpr:
 		f, ok := fastStringFuncs[e.Name]
 		if !ok || len(e.Args) != 1 || e.ExpandFinal || funcs[e.Name] != f.std {
 			return nil
 		}
-		if path := plainPath(e.Args[0], root); path != nil {
-			return stringFuncExpr{path: path, fn: f.fn}
+		if op, ok := operandFor(e.Args[0], root, funcs); ok {
+			return stringFuncExpr{arg: op, fn: f.fn}
 		}
 	case *hclsyntax.TemplateExpr:
 		if e.IsStringLiteral() {
@@ -169,16 +198,34 @@ func fastFor(expr hcl.Expression, root string, funcs map[string]function.Functio
 				t.size += len(lit)
 				continue
 			}
-			path := plainPath(part, root)
-			if path == nil {
+			op, ok := operandFor(part, root, funcs)
+			if !ok {
 				return nil
 			}
-			t.parts = append(t.parts, templatePart{path: path})
+			t.parts = append(t.parts, templatePart{op: &op})
 			t.size += 16
 		}
 		return t
 	}
 	return nil
+}
+
+// operandFor recognizes a string operand: root.a.b, or
+// coalesce(root.a.b, "literal") with the standard coalesce.
+func operandFor(expr hcl.Expression, root string, funcs map[string]function.Function) (strOperand, bool) {
+	if path := plainPath(expr, root); path != nil {
+		return strOperand{path: path}, true
+	}
+	call, ok := expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "coalesce" || len(call.Args) != 2 || call.ExpandFinal || funcs["coalesce"] != stdlib.CoalesceFunc {
+		return strOperand{}, false
+	}
+	path := plainPath(call.Args[0], root)
+	lit, ok := stringLiteral(call.Args[1])
+	if path == nil || !ok {
+		return strOperand{}, false
+	}
+	return strOperand{path: path, fallback: &lit}, true
 }
 
 // fastFilterFor returns the Go computation of a filter, or nil.

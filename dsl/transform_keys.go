@@ -76,7 +76,7 @@ func (k *KeyFunc) Keys(rec map[string]any) (keys []string, err error) {
 	}()
 	var v any
 	if k.path != nil {
-		raw, err := lookupPath(rec, k.path)
+		raw, _, err := lookupPath(rec, k.path)
 		if err != nil {
 			return nil, fmt.Errorf("parent_key: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -96,20 +97,20 @@ func decodeBoth(tb testing.TB, doc string) map[string]map[string]any {
 	return map[string]map[string]any{"float64": plain, "json.Number": numbers}
 }
 
-// withoutFastPaths returns a copy of tr that evaluates every expression
-// with HCL, to check the Go fast paths give the same answers.
+// withoutFastPaths returns a copy of the compiled m whose expressions
+// are all evaluated by HCL, except plain references (which HCL never
+// evaluates), to check the Go fast paths give the same answers.
 func withoutFastPaths(tb testing.TB, m testMapping) *Transform {
 	tb.Helper()
 	tr := compileForTest(tb, m)
-	slow := &Transform{pipeline: tr.pipeline, names: tr.names, filter: tr.filter, implicit: tr.implicit,
-		schema: tr.schema, vars: tr.vars, locals: tr.locals, funcs: tr.funcs, reads: &readShape{}}
-	spec := specForTest(tb, m)
-	for _, f := range spec.Fields {
-		slow.fields = append(slow.fields, compiledField{name: f.Name, expr: f.Expr})
-		collectReads(slow.reads, f.Expr, "record")
-	}
-	if spec.Filter != nil {
-		collectReads(slow.reads, spec.Filter, "record")
+	slow := &Transform{pipeline: tr.pipeline, names: tr.names, filter: tr.filter, reverse: tr.reverse,
+		implicit: tr.implicit, reads: tr.reads, rowReads: tr.rowReads, schema: tr.schema,
+		vars: tr.vars, locals: tr.locals, funcs: tr.funcs}
+	for _, f := range tr.fields {
+		if _, plain := f.fast.(pathExpr); !plain {
+			f.fast = nil
+		}
+		slow.fields = append(slow.fields, f)
 	}
 	return slow
 }
@@ -162,6 +163,13 @@ func TestApply(t *testing.T) {
 			m:    testMapping{fields: []string{"city = record.address.city", "c = coalesce(record.other.city, \"none\")", "t = try(record.address.city, \"x\")"}},
 			rec:  `{"other": null}`,
 			want: map[string]any{"city": nil, "c": "none", "t": nil},
+		},
+		{
+			name: "coalesce with a literal",
+			m: testMapping{fields: []string{`a = coalesce(record.nick, "none")`, `b = lower(coalesce(record.nick, "X"))`,
+				`c = "${coalesce(record.first, "")} ${coalesce(record.nick, "?")}"`, `d = coalesce(record.num, "x")`}},
+			rec:  `{"first": "Ada", "num": 5}`,
+			want: map[string]any{"a": "none", "b": "x", "c": "Ada ?", "d": "5"},
 		},
 		{
 			name:    "attribute of a string",
@@ -498,4 +506,25 @@ func jsonText(tb testing.TB, v any) string {
 		tb.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestApplyConcurrent runs one Transform from many goroutines, as the
+// runtime's workers do (run with -race).
+func TestApplyConcurrent(t *testing.T) {
+	tr := compileForTest(t, fuzzMapping)
+	recs := benchUsers(t, 64)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, rec := range recs {
+				if _, _, err := tr.Apply(rec, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,0 +1,66 @@
+package dsl
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fuzzMapping exercises every Go fast path and the HCL evaluator.
+var fuzzMapping = testMapping{
+	fields: []string{
+		`email = lower(record.email)`,
+		`full_name = "${record.first_name} ${record.last_name}"`,
+		`phone = record.phone`,
+		`city = record.address.city`,
+		`address = record.address`,
+		`tags = record.tags`,
+		`shout = upper(trimspace(record.first_name))`,
+		`label = "${coalesce(record.first_name, "?")}/${record.id}"`,
+		`n = try(length(record.tags), 0)`,
+		`json = jsonencode(record.address)`,
+		`dash = record["first-name"]`,
+	},
+	filter: `record.membership_status != "REMOVED"`,
+}
+
+// FuzzTransformApply runs random JSON records through a compiled mapping:
+// Apply must never panic, and the Go fast paths must agree with HCL on
+// every record.
+func FuzzTransformApply(f *testing.F) {
+	for _, doc := range []string{
+		`{}`,
+		`{"email": "A@B.org", "first_name": "Ada", "last_name": "L", "membership_status": "ACTIVE"}`,
+		`{"email": null, "address": {"city": null}, "tags": []}`,
+		`{"address": "x", "tags": {"a": 1}, "id": 1e400}`,
+		`{"first_name": 12, "last_name": true, "membership_status": 3}`,
+		`{"email": "e\u0301", "first-name": [1, 2.5, {"x": null}]}`,
+	} {
+		f.Add([]byte(doc), false)
+		f.Add([]byte(doc), true)
+	}
+	fast := compileForTest(f, fuzzMapping)
+	slow := withoutFastPaths(f, fuzzMapping)
+	f.Fuzz(func(t *testing.T, doc []byte, useNumber bool) {
+		var rec map[string]any
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		if useNumber {
+			dec.UseNumber()
+		}
+		if dec.Decode(&rec) != nil {
+			return
+		}
+		row, keep, err := fast.Apply(rec, nil)
+		slowRow, slowKeep, slowErr := slow.Apply(rec, nil)
+		for _, e := range []error{err, slowErr} {
+			if e != nil && strings.Contains(e.Error(), "internal error") {
+				t.Fatalf("Apply panicked on %s: %v", doc, e)
+			}
+		}
+		if (err == nil) != (slowErr == nil) || keep != slowKeep || !reflect.DeepEqual(row, slowRow) {
+			t.Fatalf("fast and HCL paths disagree on %s:\nfast %v %v %v\nhcl  %v %v %v", doc, row, keep, err, slowRow, slowKeep, slowErr)
+		}
+	})
+}
