@@ -13,9 +13,9 @@ func userPage(n int) []byte {
 		id := 100000 + i
 		data[i] = map[string]any{
 			"type": "user", "id": id, "first_name": "Ana", "last_name": "Silva", "full_name": "Ana Silva",
-			"email": fmt.Sprintf("ana.silva.%d@example.org", id),
+			"email":   fmt.Sprintf("ana.silva.%d@example.org", id),
 			"address": map[string]any{"street": "12 Elm Street", "city": "Springfield", "state": "IL", "zip": "62701", "country": "US"},
-			"phone": "+1-555-0100", "birthday": "1990-05-17", "gender": "F", "user_status": "ACTIVE",
+			"phone":   "+1-555-0100", "birthday": "1990-05-17", "gender": "F", "user_status": "ACTIVE",
 			"membership_status": "ACTIVE", "membership_role": "VOLUNTEER",
 			"created_at": "2024-01-02T03:04:05.000000Z", "updated_at": "2026-03-04T15:22:10.000000Z",
 		}
