@@ -180,6 +180,10 @@ func (wb *batchWriter) apply(ctx context.Context, i int) error {
 		wb.results[i] = rejected(fmt.Sprintf("object %s does not exist; EnsureObject creates it", rec.Object))
 		return nil
 	}
+	if err := layout.CheckKey(rec.Key); err != nil {
+		wb.results[i] = rejected(err.Error())
+		return nil
+	}
 	h := ow.held[rec.Key]
 	switch sdk.Decide(h, rec) {
 	case sdk.Skip:

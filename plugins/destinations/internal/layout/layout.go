@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TombstoneTable is the side table (or directory) holding deleted keys.
@@ -72,4 +73,15 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return t.UTC(), nil
+}
+
+// CheckKey rejects key text no database can store: invalid UTF-8 or a NUL.
+func CheckKey(key string) error {
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("key %q is not valid UTF-8", key)
+	}
+	if strings.IndexByte(key, 0) >= 0 {
+		return fmt.Errorf("key %q holds a NUL character", key)
+	}
+	return nil
 }

@@ -1,0 +1,197 @@
+// Package pgtest starts a throwaway PostgreSQL server for a package's tests:
+// initdb into a temporary directory, postgres on a free port bound to
+// 127.0.0.1 with its socket in that directory, one server per test binary
+// (start it in TestMain). It never touches a server already running on the
+// machine.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNotInstalled is returned by Start when no PostgreSQL binaries exist.
+var ErrNotInstalled = errors.New("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; `make deps` installs it)")
+
+// startTimeout bounds how long the new server may take to accept
+// connections.
+const startTimeout = 60 * time.Second
+
+// Server is a running throwaway PostgreSQL.
+type Server struct {
+	bin  string
+	dir  string
+	data string
+	port int
+	cmd  *exec.Cmd
+	// exited is closed when the server process has exited.
+	exited chan struct{}
+	// runAs is the user the server runs as ("" when not root).
+	runAs string
+	log   string
+}
+
+// Start initialises and starts a server.
+func Start() (*Server, error) {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		return nil, ErrNotInstalled
+	}
+	sort.Slice(bins, func(i, j int) bool { return version(bins[i]) > version(bins[j]) })
+	s := &Server{bin: filepath.Dir(bins[0])}
+	dir, err := os.MkdirTemp("", "siphon-pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	s.dir, s.data, s.log = dir, filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log")
+	if os.Geteuid() == 0 {
+		// postgres refuses to run as root.
+		s.runAs = "postgres"
+		if err := chownTo(dir, s.runAs); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+	}
+	if out, err := s.command("initdb", "-D", s.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions").CombinedOutput(); err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("pgtest initdb: %w: %s", err, out)
+	}
+	if s.port, err = freePort(); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	logf, err := os.Create(s.log)
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	defer logf.Close()
+	if s.runAs != "" {
+		if err := chownTo(s.log, s.runAs); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+	}
+	s.cmd = s.command("postgres", "-D", s.data, "-p", strconv.Itoa(s.port), "-k", s.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// If the test binary dies, the server goes with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("pgtest start postgres: %w", err)
+	}
+	s.exited = make(chan struct{})
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DSN returns a connection string for database db.
+func (s *Server) DSN(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+// CreateDatabase creates database name and returns its DSN.
+func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("pgtest create database %s: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("pgtest create database %s: %w", name, err)
+	}
+	return s.DSN(name), nil
+}
+
+// Stop shuts the server down (fast shutdown) and removes its directory.
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		// Signal the process group: with runuser in between, the group
+		// reaches postgres itself.
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT)
+		<-s.exited
+	}
+	s.cleanup()
+}
+
+func (s *Server) cleanup() { os.RemoveAll(s.dir) }
+
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(s.bin, name)
+	if s.runAs == "" {
+		return exec.Command(path, args...)
+	}
+	return exec.Command("runuser", append([]string{"-u", s.runAs, "--", path}, args...)...)
+}
+
+func (s *Server) waitReady() error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(s.log)
+			return fmt.Errorf("pgtest: postgres did not accept connections within %s: %w\n%s", startTimeout, err, log)
+		}
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(s.log)
+			return fmt.Errorf("pgtest: postgres exited: %s", log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func chownTo(path, name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("pgtest: user %s: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(path, uid, gid); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// version is the major version in an initdb path, for picking the newest.
+func version(initdb string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
+	return n
+}
