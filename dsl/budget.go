@@ -34,7 +34,6 @@ func (c *compiler) tenantBudgets(t *Tenant, tb *tenantBlock) hcl.Diagnostics {
 		rate := t.RateLimits[src]
 		b := &TenantBudget{Source: src, RequestsPerHour: used[src], LimitPerHour: rate.PerHour()}
 		t.Budgets = append(t.Budgets, b)
-		c.hub[src] += used[src]
 		if b.RequestsPerHour <= b.LimitPerHour+1e-9 {
 			continue
 		}

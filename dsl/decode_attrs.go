@@ -80,6 +80,18 @@ func checkLabel(block *hcl.Block) hcl.Diagnostics {
 // eval evaluates a plain value expression: it may use var, local and the
 // functions, nothing else.
 func (d *decoder) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	// Most attributes are literals; a hub of thousands of tenants is
+	// thousands of them, so they skip the general evaluation.
+	switch e := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return e.Val, nil
+	case *hclsyntax.TemplateExpr:
+		if len(e.Parts) == 1 {
+			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+				return lit.Val, nil
+			}
+		}
+	}
 	diags := d.checkRefs(expr)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags

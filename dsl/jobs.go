@@ -2,6 +2,8 @@ package dsl
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -15,20 +17,39 @@ const nextRunCount = 3
 // schedules, budgets and rollout variants. Its cost is linear in tenants ×
 // pipelines: everything shared (mappings, fetch chains, flags) was
 // compiled once before.
+// Tenants are independent of each other, so they compile in parallel.
 func (c *compiler) compileTenants() hcl.Diagnostics {
+	ids := sortedKeys(c.cfg.tenants)
+	tenants := make([]*Tenant, len(ids))
+	tenantDiags := make([]hcl.Diagnostics, len(ids))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(ids)/100))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cache := map[reconcileKey][]RunKind{}
+			for i := w; i < len(ids); i += workers {
+				tenants[i], tenantDiags[i] = c.compileTenant(c.cfg.tenants[ids[i]], cache)
+			}
+		}()
+	}
+	wg.Wait()
 	var diags hcl.Diagnostics
-	for _, id := range sortedKeys(c.cfg.tenants) {
-		tb := c.cfg.tenants[id]
-		t, td := c.compileTenant(tb)
-		diags = append(diags, td...)
-		if t != nil {
-			c.plan.Tenants = append(c.plan.Tenants, t)
+	for i, t := range tenants {
+		diags = append(diags, tenantDiags[i]...)
+		if t == nil {
+			continue
+		}
+		c.plan.Tenants = append(c.plan.Tenants, t)
+		for _, b := range t.Budgets {
+			c.hub[b.Source] += b.RequestsPerHour
 		}
 	}
 	return diags
 }
 
-func (c *compiler) compileTenant(tb *tenantBlock) (*Tenant, hcl.Diagnostics) {
+func (c *compiler) compileTenant(tb *tenantBlock, cache map[reconcileKey][]RunKind) (*Tenant, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	t := &Tenant{
 		ID: tb.ID, Name: tb.Name, Timezone: tb.Timezone, Lane: tb.Lane.Name, Cohort: tb.Cohort,
@@ -84,7 +105,7 @@ func (c *compiler) compileTenant(tb *tenantBlock) (*Tenant, hcl.Diagnostics) {
 	t.scope = tenantScope(tb.Attrs)
 	t.Active, t.Variants = c.rollouts(t)
 	c.buildJobs(t, overrides)
-	c.reconciles(t)
+	c.reconciles(t, cache)
 	diags = append(diags, c.tenantBudgets(t, tb)...)
 	return t, diags
 }
@@ -168,21 +189,36 @@ func (c *compiler) job(t *Tenant, id, shape string, cadence time.Duration, pipel
 	return j
 }
 
+// reconcileKey identifies a reconcile schedule: tenants in one time zone
+// with the same policy have the same upcoming runs.
+type reconcileKey struct {
+	zone   string
+	daily  Clock
+	weekly Weekly
+	hasW   bool
+}
+
 // reconciles schedules each active pipeline's reconcile in the tenant's
-// time zone; on the weekly day the weekly run replaces the daily.
-func (c *compiler) reconciles(t *Tenant) {
+// time zone; on the weekly day the weekly run replaces the daily. cache
+// holds the schedules already computed by this worker.
+func (c *compiler) reconciles(t *Tenant, cache map[reconcileKey][]RunKind) {
 	for _, name := range t.Active {
 		rec := c.pipelines[name].Reconcile
 		rp := &ReconcilePlan{Pipeline: name, Daily: rec.Daily, Weekly: rec.Weekly}
 		if t.Enabled {
-			var w Weekly
+			key := reconcileKey{zone: t.Timezone, daily: rec.Daily, hasW: rec.Weekly != nil}
 			if rec.Weekly != nil {
-				w = *rec.Weekly
+				key.weekly = *rec.Weekly
 			}
-			for _, r := range schedule.NextReconciles(c.plan.Now, t.Location, rec.Daily.Hour, rec.Daily.Minute,
-				rec.Weekly != nil, w.Day, w.At.Hour, w.At.Minute, nextRunCount) {
-				rp.Next = append(rp.Next, RunKind{Kind: r.Kind, RunTime: RunTime{UTC: r.At.UTC(), Local: localTime(r.At, t.Location)}})
+			next, ok := cache[key]
+			if !ok {
+				for _, r := range schedule.NextReconciles(c.plan.Now, t.Location, rec.Daily.Hour, rec.Daily.Minute,
+					key.hasW, key.weekly.Day, key.weekly.At.Hour, key.weekly.At.Minute, nextRunCount) {
+					next = append(next, RunKind{Kind: r.Kind, RunTime: RunTime{UTC: r.At.UTC(), Local: localTime(r.At, t.Location)}})
+				}
+				cache[key] = next
 			}
+			rp.Next = append([]RunKind(nil), next...)
 		}
 		t.Reconciles = append(t.Reconciles, rp)
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // the binary embeds the IANA time zones tenants name
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -122,8 +124,7 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
-	parser := hclparse.NewParser()
-	res := &Result{}
+	res := &Result{Files: map[string]*hcl.File{}}
 	var configNames, varNames []string
 	for _, name := range sortedKeys(files) {
 		base := filepath.Base(name)
@@ -140,11 +141,7 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
 			Detail: fmt.Sprintf("There are no *.hcl files in %q (other than *.auto.vars.hcl and *.test.hcl); point plan at the directory that holds your pipelines.", dir)})
 	}
-	for _, name := range append(append([]string{}, configNames...), varNames...) {
-		_, pd := parser.ParseHCL(files[name], name)
-		diags = append(diags, pd...)
-	}
-	res.Files = parser.Files()
+	diags = append(diags, parseFiles(files, append(append([]string{}, configNames...), varNames...), res.Files)...)
 	if diags.HasErrors() {
 		res.Diagnostics = diags
 		return res
@@ -156,9 +153,8 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 		diags = append(diags, cd...)
 		blocks = append(blocks, content.Blocks...)
 	}
-	cfg, funcs, dd := decodeConfig(dir, blocks, parser, varNames, opts)
+	cfg, funcs, dd := decodeConfig(dir, blocks, res.Files, varNames, opts)
 	diags = append(diags, dd...)
-	res.Files = parser.Files()
 	if diags.HasErrors() {
 		res.Diagnostics = diags
 		return res
@@ -173,11 +169,43 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 	return res
 }
 
+// parseFiles parses the named files into out, several at a time: a large
+// hub's configuration is mostly tenant blocks spread over many files, and
+// parsing is most of the cost of a plan.
+func parseFiles(files map[string][]byte, names []string, out map[string]*hcl.File) hcl.Diagnostics {
+	parsed := make([]*hcl.File, len(names))
+	fileDiags := make([]hcl.Diagnostics, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				parsed[i], fileDiags[i] = hclsyntax.ParseConfig(files[names[i]], names[i], hcl.InitialPos)
+			}
+		}()
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var diags hcl.Diagnostics
+	for i, name := range names {
+		if parsed[i] != nil {
+			out[name] = parsed[i]
+		}
+		diags = append(diags, fileDiags[i]...)
+	}
+	return diags
+}
+
 // decodeConfig decodes the blocks: variables and locals first (everything
 // else may use them), then every other kind with its own decoder.
-func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNames []string, opts Options) (*config, map[string]function.Function, hcl.Diagnostics) {
+func decodeConfig(dir string, blocks hcl.Blocks, files map[string]*hcl.File, varNames []string, opts Options) (*config, map[string]function.Function, hcl.Diagnostics) {
 	cfg := &config{
-		dir: dir, files: parser.Files(),
+		dir: dir, files: files,
 		variables: map[string]*variableBlock{}, locals: map[string]*localDecl{},
 		sources: map[string]*sourceBlock{}, resources: map[string]*resourceBlock{},
 		destinations: map[string]*destinationBlock{}, pipelines: map[string]*pipelineBlock{},
@@ -225,7 +253,7 @@ func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNam
 	funcs := functionTable(opts.LookupEnv, opts.ReadFile, dir, opts.Mode)
 	assigned := map[string]varAssignment{}
 	for _, name := range varNames {
-		diags = append(diags, assignVarFile(parser.Files()[name], cfg.variables, assigned)...)
+		diags = append(diags, assignVarFile(files[name], cfg.variables, assigned)...)
 	}
 	for _, path := range opts.VarFiles {
 		src, err := opts.ReadFile(path)
@@ -233,7 +261,8 @@ func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNam
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a -var-file", Detail: err.Error()})
 			continue
 		}
-		f, pd := parser.ParseHCL(src, path)
+		f, pd := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		files[path] = f
 		diags = append(diags, pd...)
 		if !pd.HasErrors() {
 			diags = append(diags, assignVarFile(f, cfg.variables, assigned)...)
@@ -249,7 +278,7 @@ func decodeConfig(dir string, blocks hcl.Blocks, parser *hclparse.Parser, varNam
 			Variables: map[string]cty.Value{"var": varObj, "local": cty.EmptyObjectVal},
 			Functions: funcs,
 		},
-		mode: opts.Mode, cfg: cfg, locations: map[string]*time.Location{}, files: parser.Files(),
+		mode: opts.Mode, cfg: cfg, locations: map[string]*time.Location{}, files: files,
 		warnedEnv: map[string]bool{},
 	}
 	diags = append(diags, d.evalLocals()...)
