@@ -121,7 +121,7 @@ func BenchmarkPlan10kTenants(b *testing.B) {
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/plan")
-	b.ReportMetric((planCPU() - cpu).Seconds()/float64(b.N), "cpu-s/plan")
+	b.ReportMetric((planCPU()-cpu).Seconds()/float64(b.N), "cpu-s/plan")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/tenant")
 }
 
