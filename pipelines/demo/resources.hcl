@@ -1,6 +1,7 @@
 # What is read from VOMO. users and projects can be filtered by update time
 # (cursor); forms cannot, so they are fully scanned each cycle, and each
-# form's completions are read under it (parent/child).
+# form's completions are read under it (parent/child). Projects and form
+# completions share a cadence, so each tenant polls them in one job.
 resource "users" {
   source      = source.vomo
   path        = "/users"
@@ -26,12 +27,12 @@ resource "projects" {
 resource "forms" {
   source  = source.vomo
   path    = "/forms"
-  cadence = "30m"
+  cadence = "15m"
 }
 
 resource "form_completions" {
   source  = source.vomo
   path    = "/forms/{form_id}/completions"
   parent  = resource.forms
-  cadence = "30m"
+  cadence = "15m"
 }
