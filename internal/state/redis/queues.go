@@ -1,0 +1,359 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+func checkQueue(q state.QueueRef) error {
+	if err := state.CheckName("tenant", q.Tenant); err != nil {
+		return err
+	}
+	if err := state.CheckName("destination", q.Destination); err != nil {
+		return err
+	}
+	return state.CheckName("lane", q.Lane)
+}
+
+func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.CommitResult, error) {
+	l := c.Lease
+	fail := func(err error) (state.CommitResult, error) {
+		return state.CommitResult{}, fmt.Errorf("commit page %s/%s: %w", l.Tenant, l.Job, err)
+	}
+	if err := checkJob(l.Tenant, l.Job); err != nil {
+		return fail(err)
+	}
+	ks := []string{s.k.op(l.Tenant, newID()), s.k.job(l.Tenant, l.Job), s.k.seq(l.Tenant)}
+	hasScan := "0"
+	if c.Scan != nil {
+		hasScan = "1"
+	}
+	args := append(make([]any, 0, 16+len(c.Walks)*7), opTTL)
+	args = append(args, fenceArgs(l)...)
+	args = append(args, len(c.Walks), len(c.Enqueue), hasScan, group)
+	for _, w := range c.Walks {
+		if err := state.CheckName("pipeline", w.Pipeline); err != nil {
+			return fail(err)
+		}
+		ks = append(ks, s.k.checkpoint(l.Tenant, w.Pipeline))
+		complete := "0"
+		if w.Complete {
+			complete = "1"
+		}
+		args = append(args, w.Pipeline, w.Generation, us(w.Walk.After), us(w.Walk.Cap), w.Walk.Position, w.Walk.Total, complete)
+	}
+	for _, eq := range c.Enqueue {
+		if err := checkQueue(eq.Queue); err != nil {
+			return fail(err)
+		}
+		if eq.Queue.Tenant != l.Tenant {
+			return fail(fmt.Errorf("%w: queue of tenant %q in a commit of %q", state.ErrInvalid, eq.Queue.Tenant, l.Tenant))
+		}
+		ks = append(ks, s.k.stream(l.Tenant, eq.Queue.Destination))
+		args = append(args, len(eq.Entries))
+		for _, e := range eq.Entries {
+			args = append(args, e.Pipeline, e.Key, e.Op, us(e.Version), e.ConfigGeneration, e.Seq, e.ContentHash, e.Payload, e.Trace)
+		}
+	}
+	if c.Scan != nil {
+		if err := state.CheckName("resource", c.Scan.Resource); err != nil {
+			return fail(err)
+		}
+		ks = append(ks, s.k.scan(l.Tenant, c.Scan.Resource, c.Scan.ScanID))
+		args = append(args, c.Scan.Page, state.EncodeIDs(c.Scan.IDs))
+	}
+	res, err := commitPageScript.Run(ctx, s.rdb, ks, args...).Slice()
+	if err != nil {
+		return fail(err)
+	}
+	if asInt(res[0]) == -1 {
+		return fail(state.ErrFenced)
+	}
+	now := asInt(res[1])
+	var out state.CommitResult
+	for i, w := range c.Walks {
+		if asInt(res[2+i]) == 1 {
+			out.Applied = append(out.Applied, w.Pipeline)
+		} else {
+			out.Skipped = append(out.Skipped, w.Pipeline)
+		}
+	}
+	// The ready index is outside the tenant's slot: mark the queues that
+	// got entries as ready now, in one pipeline. ZADD LT only ever lowers a
+	// score, so repeating it or racing a drain is harmless.
+	pipe := s.rdb.Pipeline()
+	for i, eq := range c.Enqueue {
+		n := asInt(res[2+len(c.Walks)+i])
+		out.Enqueued += int(n)
+		if n > 0 {
+			s.readyAdd(ctx, pipe, eq.Queue, now)
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return out, fmt.Errorf("commit page %s/%s: mark ready: %w", l.Tenant, l.Job, err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) readyAdd(ctx context.Context, c goredis.Cmdable, q state.QueueRef, at int64) {
+	m := state.Member(q.Tenant, q.Destination)
+	c.ZAddLT(ctx, s.k.readyShardOf(q.Lane, m), goredis.Z{Score: float64(at), Member: m})
+}
+
+// settleReady updates the ready index after a step that may have emptied
+// the stream. A queue leaves the index (or waits for its earliest retry)
+// only when its stream is empty; the state is read again afterwards, so an
+// enqueue that raced the removal is never lost: either the re-check sees
+// its entries, or its own ZADD came after the removal.
+func (s *Store) settleReady(ctx context.Context, q state.QueueRef, length, retryAt int64) error {
+	if length > 0 {
+		return nil
+	}
+	m := state.Member(q.Tenant, q.Destination)
+	key := s.k.readyShardOf(q.Lane, m)
+	var err error
+	if retryAt >= 0 {
+		err = s.rdb.ZAdd(ctx, key, goredis.Z{Score: float64(retryAt), Member: m}).Err()
+	} else {
+		err = s.rdb.ZRem(ctx, key, m).Err()
+	}
+	if err != nil {
+		return err
+	}
+	res, err := queueStateScript.Run(ctx, s.rdb, []string{s.k.stream(q.Tenant, q.Destination), s.k.retry(q.Tenant, q.Destination)}).Slice()
+	if err != nil {
+		return err
+	}
+	switch l, at, now := asInt(res[0]), asInt(res[1]), asInt(res[2]); {
+	case l > 0:
+		s.readyAdd(ctx, s.rdb, q, now)
+	case at >= 0:
+		s.readyAdd(ctx, s.rdb, q, at)
+	}
+	return nil
+}
+
+func (s *Store) queueKeys(q state.QueueRef) (stream, retry, retryData string) {
+	return s.k.stream(q.Tenant, q.Destination), s.k.retry(q.Tenant, q.Destination), s.k.retryData(q.Tenant, q.Destination)
+}
+
+func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n int) ([]state.Entry, error) {
+	if err := checkQueue(q); err != nil {
+		return nil, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, rd := s.queueKeys(q)
+	res, err := claimScript.Run(ctx, s.rdb, []string{st, r, rd}, group, consumer, n).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return entriesOf(res), nil
+}
+
+// entriesOf decodes {{id, {field, value, …}}, …}.
+func entriesOf(res []any) []state.Entry {
+	out := make([]state.Entry, 0, len(res))
+	for _, raw := range res {
+		e := asSlice(raw)
+		if len(e) < 2 {
+			continue
+		}
+		out = append(out, entryOf(asString(e[0]), fieldMap(asSlice(e[1]))))
+	}
+	return out
+}
+
+func fieldMap(f []any) map[string]string {
+	m := make(map[string]string, len(f)/2)
+	for i := 0; i+1 < len(f); i += 2 {
+		m[asString(f[i])] = asString(f[i+1])
+	}
+	return m
+}
+
+func entryOf(id string, f map[string]string) state.Entry {
+	num := func(k string) int64 {
+		n, _ := strconv.ParseInt(f[k], 10, 64)
+		return n
+	}
+	return state.Entry{
+		ID: id, Pipeline: f["p"], Key: f["k"], Op: f["o"], Version: fromUS(num("v")),
+		ConfigGeneration: num("g"), Seq: num("s"), ContentHash: f["h"], Payload: []byte(f["d"]),
+		Trace: f["t"], Attempts: int(num("a")), LastError: f["e"],
+	}
+}
+
+func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	if err := checkQueue(q); err != nil {
+		return 0, fmt.Errorf("ack %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, _ := s.queueKeys(q)
+	args := append([]any{group, consumer}, anys(validIDs(ids))...)
+	res, err := ackScript.Run(ctx, s.rdb, []string{st, r}, args...).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("ack %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	if err := s.settleReady(ctx, q, asInt(res[1]), asInt(res[2])); err != nil {
+		return int(asInt(res[0])), fmt.Errorf("ack %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+	}
+	return int(asInt(res[0])), nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, failures []state.Failure, maxAttempts int) (state.FailResult, error) {
+	if err := checkQueue(q); err != nil {
+		return state.FailResult{}, fmt.Errorf("fail %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, rd := s.queueKeys(q)
+	args := []any{group, consumer, maxAttempts, q.Destination}
+	for _, f := range failures {
+		if streamID.MatchString(f.ID) {
+			args = append(args, f.ID, f.Error, f.RetryAfter.Microseconds())
+		}
+	}
+	res, err := failScript.Run(ctx, s.rdb, []string{st, r, rd, s.k.dlq(q.Tenant)}, args...).Slice()
+	if err != nil {
+		return state.FailResult{}, fmt.Errorf("fail %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	out := state.FailResult{Retried: int(asInt(res[0])), Dead: int(asInt(res[1]))}
+	if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
+		return out, fmt.Errorf("fail %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+	}
+	return out, nil
+}
+
+func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
+	if err := checkQueue(q); err != nil {
+		return state.ReclaimResult{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, _ := s.queueKeys(q)
+	res, err := reclaimScript.Run(ctx, s.rdb, []string{st, r, s.k.dlq(q.Tenant)},
+		group, consumer, minIdle.Milliseconds(), n, maxAttempts, q.Destination).Slice()
+	if err != nil {
+		return state.ReclaimResult{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	out := state.ReclaimResult{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
+	if out.Dead > 0 {
+		if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
+			return out, fmt.Errorf("reclaim %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) Extend(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	if err := checkQueue(q); err != nil {
+		return 0, fmt.Errorf("extend %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	args := append([]any{group, consumer}, anys(validIDs(ids))...)
+	n, err := extendScript.Run(ctx, s.rdb, []string{s.k.stream(q.Tenant, q.Destination)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("extend %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return n, nil
+}
+
+func (s *Store) RemoveConsumer(ctx context.Context, q state.QueueRef, consumer string) (bool, error) {
+	if err := checkQueue(q); err != nil {
+		return false, fmt.Errorf("remove consumer %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	n, err := removeConsumerScript.Run(ctx, s.rdb, []string{s.k.stream(q.Tenant, q.Destination)}, group, consumer).Int()
+	if err != nil {
+		return false, fmt.Errorf("remove consumer %s/%s %s: %w", q.Tenant, q.Destination, consumer, err)
+	}
+	return n == 1, nil
+}
+
+func (s *Store) Depth(ctx context.Context, q state.QueueRef) (state.Depth, error) {
+	if err := checkQueue(q); err != nil {
+		return state.Depth{}, fmt.Errorf("depth %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, _ := s.queueKeys(q)
+	res, err := depthScript.Run(ctx, s.rdb, []string{st, r, s.k.dlq(q.Tenant)}, group).Slice()
+	if err != nil {
+		return state.Depth{}, fmt.Errorf("depth %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return state.Depth{Stream: asInt(res[0]), Pending: asInt(res[1]), Retry: asInt(res[2]), Dead: asInt(res[3])}, nil
+}
+
+// Ready reads the lowest-scored members of every shard of the lane together
+// with the server's time, in one pipeline.
+func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
+	if err := state.CheckName("lane", lane); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	pipe := s.rdb.Pipeline()
+	tm := pipe.Time(ctx)
+	cmds := make([]*goredis.ZSliceCmd, s.k.shards)
+	for i := range cmds {
+		cmds[i] = pipe.ZRangeWithScores(ctx, s.k.readyShard(lane, i), 0, int64(limit-1))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("ready %s: %w", lane, err)
+	}
+	now := tm.Val().UnixMicro()
+	var out []state.ReadyQueue
+	for _, c := range cmds {
+		for _, z := range c.Val() {
+			if int64(z.Score) > now {
+				break
+			}
+			t, d, _ := state.SplitMember(z.Member.(string))
+			out = append(out, state.ReadyQueue{Tenant: t, Destination: d, At: fromUS(int64(z.Score))})
+		}
+	}
+	slices.SortFunc(out, func(a, b state.ReadyQueue) int { return a.At.Compare(b.At) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// SweepReady recomputes the given queues' index entries from their state.
+func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.Cmd, len(qs))
+	for i, q := range qs {
+		if err := checkQueue(q); err != nil {
+			return fmt.Errorf("sweep ready index: %w", err)
+		}
+		st, r, _ := s.queueKeys(q)
+		cmds[i] = queueStateScript.Eval(ctx, pipe, []string{st, r})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("sweep ready index: %w", err)
+	}
+	for i, q := range qs {
+		res, err := cmds[i].Slice()
+		if err != nil {
+			return fmt.Errorf("sweep ready index %s/%s: %w", q.Tenant, q.Destination, err)
+		}
+		l, at, now := asInt(res[0]), asInt(res[1]), asInt(res[2])
+		if l > 0 {
+			s.readyAdd(ctx, s.rdb, q, now)
+			continue
+		}
+		if err := s.settleReady(ctx, q, l, at); err != nil {
+			return fmt.Errorf("sweep ready index %s/%s: %w", q.Tenant, q.Destination, err)
+		}
+	}
+	return nil
+}

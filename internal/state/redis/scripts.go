@@ -1,0 +1,467 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Every state change of a tenant is one of these scripts, run in the
+// tenant's hash slot (all KEYS carry the {tenant} tag), so each step is
+// atomic and legal on Redis Cluster.
+//
+// Retries. go-redis re-sends a command after a network error (MaxRetries on
+// a Client; on a ClusterClient also up to MaxRedirects times, whatever
+// MaxRetries says), and the first send may have run. So every script is
+// safe to run twice, and each says how:
+//   - op key: the script records its reply under an operation id chosen per
+//     call; a re-run finds the record and returns the same reply
+//     (acquire, commitPage, appendAudit);
+//   - ownership: it acts only on entries XPENDING shows the caller holding,
+//     which the first run already moved (ack, fail, extend);
+//   - presence: it acts only on items still where they were (replay, the
+//     retry move in claim);
+//   - harmless: a second run repeats an idempotent write, or re-delivers to
+//     the same consumer (claim, reclaim, renew, release, schedule), or bumps
+//     a generation once more (setCheckpoint: any in-flight walk is refused
+//     either way).
+//
+// Times are microseconds. Numbers go back into Redis through n2s, because
+// Lua would print a large double in exponent form.
+
+// prelude is prepended to every script.
+const prelude = `
+local function n2s(x) return string.format('%.0f', x) end
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+-- op_seen/op_done: KEYS[1] is the operation key, ARGV[1] its TTL in seconds.
+local function op_seen()
+  local v = redis.call('GET', KEYS[1])
+  if v then return cmsgpack.unpack(v) end
+  return nil
+end
+local function op_done(res)
+  redis.call('SET', KEYS[1], cmsgpack.pack(res), 'EX', ARGV[1])
+  return res
+end
+-- ensure_group creates a stream with its consumer group on first use.
+local function ensure_group(key, group)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
+  end
+end
+-- queue_state is what the ready index needs: entries in the stream and
+-- the earliest retry time (-1 when none).
+local function queue_state(stream, retry)
+  local r = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
+  local at = -1
+  if r[2] then at = tonumber(r[2]) end
+  return redis.call('XLEN', stream), at
+end
+-- owns: is the entry pending with this consumer?
+local function owns(stream, group, id, consumer)
+  local p = redis.call('XPENDING', stream, group, id, id, 1)
+  return p[1] ~= nil and p[1][2] == consumer
+end
+`
+
+func script(body string) *goredis.Script { return goredis.NewScript(prelude + body) }
+
+// acquireScript grants a job's lease when it is free and, with a due check,
+// the job is due; it then advances the authoritative due time in the same
+// step. The fence counter is max(stored + 1, server µs).
+// KEYS: op, job. ARGV: opTTL, owner, ttl µs, epoch, now (scheduler µs), next due ("" = no due check).
+// Reply: {granted, owner, counter, expires, due, epoch}.
+var acquireScript = script(`
+local seen = op_seen()
+if seen then return seen end
+local now = server_now()
+local h = redis.call('HMGET', KEYS[2], 'owner', 'ctr', 'exp', 'due', 'ep')
+local owner, ctr = h[1] or '', tonumber(h[2]) or 0
+local exp, due = tonumber(h[3]) or 0, tonumber(h[4]) or 0
+if owner ~= '' and exp > now then
+  return op_done({0, owner, ctr, exp, due, h[5] or ''})
+end
+if ARGV[6] ~= '' and due ~= 0 and due > tonumber(ARGV[5]) then
+  return op_done({0, '', ctr, 0, due, ''})
+end
+ctr = math.max(ctr + 1, now)
+exp = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[2], 'owner', ARGV[2], 'ctr', n2s(ctr), 'exp', n2s(exp), 'ep', ARGV[4])
+if ARGV[6] ~= '' then
+  due = tonumber(ARGV[6])
+  redis.call('HSET', KEYS[2], 'due', ARGV[6])
+end
+return op_done({1, ARGV[2], ctr, exp, due, ARGV[4]})
+`)
+
+// renewScript extends a lease still held by this token.
+// KEYS: job. ARGV: owner, counter, epoch, ttl µs. Reply: {1, expires, due} or {0}.
+var renewScript = script(`
+local h = redis.call('HMGET', KEYS[1], 'owner', 'ctr', 'ep', 'due')
+if ARGV[1] == '' or h[1] ~= ARGV[1] or h[2] ~= ARGV[2] or h[3] ~= ARGV[3] then return {0} end
+local exp = server_now() + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'exp', n2s(exp))
+return {1, exp, tonumber(h[4]) or 0}
+`)
+
+// releaseScript frees a lease still held by this token; the counter stays
+// so the next grant's is higher.
+// KEYS: job. ARGV: owner, counter, epoch. Reply: 1 if released.
+var releaseScript = script(`
+local h = redis.call('HMGET', KEYS[1], 'owner', 'ctr', 'ep')
+if ARGV[1] == '' or h[1] ~= ARGV[1] or h[2] ~= ARGV[2] or h[3] ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', '', 'exp', '0')
+return 1
+`)
+
+// scheduleScript sets a job's due time if it has none (or always, with
+// replace) and returns the authoritative one.
+// KEYS: job. ARGV: due µs, replace ("1"). Reply: due µs (string).
+var scheduleScript = script(`
+local d = redis.call('HGET', KEYS[1], 'due')
+if not d or ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'due', ARGV[1])
+  d = ARGV[1]
+end
+return d
+`)
+
+// jobDueScript reads the authoritative due times of jobs for the repair
+// sweep (one tenant per call keeps it in one slot).
+// KEYS: jobs. Reply: due µs per job, "" when none.
+var jobDueScript = script(`
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], 'due') or '' end
+return out
+`)
+
+// setCheckpointScript is the operator's set/reset: bump the generation, drop
+// the walk, set (or clear) the cursor.
+// KEYS: checkpoint. ARGV: cursor µs ("" = reset). Reply: new generation.
+var setCheckpointScript = script(`
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HDEL', KEYS[1], 'after', 'cap', 'pos', 'total', 'cursor')
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
+return gen
+`)
+
+// commitPageScript is the page step: check the fence, advance each member
+// walk whose generation still matches (a completed walk moves the cursor to
+// its cap), enqueue the page's entries except those of skipped members
+// (assigning seqs), and store the scan page's id blob.
+// KEYS: op, job, seq, checkpoint × nw, stream × nq, [scan].
+// ARGV: opTTL, owner, counter, epoch, nw, nq, hasScan, group; per walk
+// (pipeline, generation, after, cap, pos, total, complete); per queue a
+// count, then per entry (pipeline, key, op, version, confgen, seq, hash,
+// payload, trace); [scan page, blob].
+// Reply: {-1} when fenced, else {1, now, applied × nw, enqueued × nq}.
+var commitPageScript = script(`
+local seen = op_seen()
+if seen then return seen end
+local h = redis.call('HMGET', KEYS[2], 'owner', 'ctr', 'ep')
+if (h[1] or '') == '' or h[1] ~= ARGV[2] or h[2] ~= ARGV[3] or h[3] ~= ARGV[4] then
+  return {-1}
+end
+local now = server_now()
+local nw, nq = tonumber(ARGV[5]), tonumber(ARGV[6])
+local res = {1, now}
+local skipped = {}
+local a = 9
+for i = 1, nw do
+  local key = KEYS[3 + i]
+  local gen = tonumber(redis.call('HGET', key, 'gen') or '0')
+  if gen ~= tonumber(ARGV[a + 1]) then
+    skipped[ARGV[a]] = true
+    res[#res + 1] = 0
+  else
+    if ARGV[a + 6] == '1' then
+      redis.call('HSET', key, 'cursor', ARGV[a + 3])
+      redis.call('HDEL', key, 'after', 'cap', 'pos', 'total')
+    else
+      redis.call('HSET', key, 'after', ARGV[a + 2], 'cap', ARGV[a + 3], 'pos', ARGV[a + 4], 'total', ARGV[a + 5])
+    end
+    res[#res + 1] = 1
+  end
+  a = a + 7
+end
+local seq = tonumber(redis.call('GET', KEYS[3]) or '0')
+for i = 1, nq do
+  local key = KEYS[3 + nw + i]
+  local cnt = tonumber(ARGV[a])
+  a = a + 1
+  local enq = 0
+  for _ = 1, cnt do
+    if not skipped[ARGV[a]] then
+      if enq == 0 then ensure_group(key, ARGV[8]) end
+      local s = ARGV[a + 5]
+      if s == '0' then
+        seq = seq + 1
+        s = n2s(seq)
+      end
+      redis.call('XADD', key, '*', 'p', ARGV[a], 'k', ARGV[a + 1], 'o', ARGV[a + 2], 'v', ARGV[a + 3],
+        'g', ARGV[a + 4], 's', s, 'h', ARGV[a + 6], 'd', ARGV[a + 7], 't', ARGV[a + 8], 'a', '0')
+      enq = enq + 1
+    end
+    a = a + 9
+  end
+  res[#res + 1] = enq
+end
+redis.call('SET', KEYS[3], n2s(seq))
+if ARGV[7] == '1' then
+  redis.call('HSET', KEYS[#KEYS], ARGV[a], ARGV[a + 1])
+end
+return op_done(res)
+`)
+
+// claimScript moves due retries back into the stream, then reads the
+// consumer's own pending entries and, if fewer than n, new ones. Entries
+// deleted while pending are acked away.
+// KEYS: stream, retry, retryData. ARGV: group, consumer, n.
+// Reply: {{id, {field, value, …}}, …}.
+var claimScript = script(`
+local now = server_now()
+local n = tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', n2s(now), 'LIMIT', 0, n)
+for _, id in ipairs(due) do
+  local data = redis.call('HGET', KEYS[3], id)
+  if data then
+    ensure_group(KEYS[1], ARGV[1])
+    redis.call('XADD', KEYS[1], '*', unpack(cmsgpack.unpack(data)))
+  end
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local out = {}
+local function take(reply)
+  if not reply then return end
+  for _, e in ipairs(reply[1][2]) do
+    if e[2] then
+      out[#out + 1] = e
+    else
+      redis.call('XACK', KEYS[1], ARGV[1], e[1])
+    end
+  end
+end
+take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', KEYS[1], '0'))
+if #out < n then
+  take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>'))
+end
+return out
+`)
+
+// ackScript acks and deletes (never trims) the entries this consumer holds.
+// KEYS: stream, retry. ARGV: group, consumer, ids…
+// Reply: {acked, stream length, earliest retry or -1, now}.
+var ackScript = script(`
+local acked = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for i = 3, #ARGV do
+    if owns(KEYS[1], ARGV[1], ARGV[i], ARGV[2]) then
+      redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+      redis.call('XDEL', KEYS[1], ARGV[i])
+      acked = acked + 1
+    end
+  end
+end
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {acked, len, at, server_now()}
+`)
+
+// failScript records a failed write on each entry this consumer holds:
+// attempts + 1 and the error, then the retry set (due after the delay) or,
+// at maxAttempts, the DLQ.
+// KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, maxAttempts,
+// destination, then (id, error, delay µs) triples.
+// Reply: {retried, dead, stream length, earliest retry or -1, now}.
+var failScript = script(`
+local now = server_now()
+local retried, dead = 0, 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for i = 5, #ARGV, 3 do
+    local id = ARGV[i]
+    if owns(KEYS[1], ARGV[1], id, ARGV[2]) then
+      local e = redis.call('XRANGE', KEYS[1], id, id)
+      if e[1] then
+        local f, out, attempts = e[1][2], {}, 0
+        for j = 1, #f, 2 do
+          if f[j] == 'a' then
+            attempts = tonumber(f[j + 1])
+          elseif f[j] ~= 'e' then
+            out[#out + 1] = f[j]
+            out[#out + 1] = f[j + 1]
+          end
+        end
+        attempts = attempts + 1
+        out[#out + 1] = 'a'
+        out[#out + 1] = n2s(attempts)
+        out[#out + 1] = 'e'
+        out[#out + 1] = ARGV[i + 1]
+        if attempts >= tonumber(ARGV[3]) then
+          redis.call('XADD', KEYS[4], '*', 'q', ARGV[4], 'r', 'failed', 'at', n2s(now), unpack(out))
+          dead = dead + 1
+        else
+          redis.call('HSET', KEYS[3], id, cmsgpack.pack(out))
+          redis.call('ZADD', KEYS[2], n2s(now + tonumber(ARGV[i + 2])), id)
+          retried = retried + 1
+        end
+      end
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      redis.call('XDEL', KEYS[1], id)
+    end
+  end
+end
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {retried, dead, len, at, now}
+`)
+
+// reclaimScript takes over entries idle longer than minIdle (XAUTOCLAIM);
+// one delivered more than maxAttempts + 3 times goes to the DLQ as
+// "reclaimed too often" (it crashes or hangs workers, never failing).
+// KEYS: stream, retry, dlq. ARGV: group, consumer, minIdle ms, n, maxAttempts, destination.
+// Reply: {{{id, fields}, …}, dead, stream length, earliest retry or -1, now}.
+var reclaimScript = script(`
+local now = server_now()
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0, 0, -1, now} end
+local n, limit = tonumber(ARGV[4]), tonumber(ARGV[5]) + 3
+local out, dead, cursor = {}, 0, '0-0'
+for _ = 1, 10 do
+  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', n - #out)
+  cursor = r[1]
+  for _, e in ipairs(r[2]) do
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    if p[1] and tonumber(p[1][4]) > limit then
+      redis.call('XADD', KEYS[3], '*', 'q', ARGV[6], 'r', 'reclaimed too often', 'at', n2s(now), unpack(e[2]))
+      redis.call('XACK', KEYS[1], ARGV[1], e[1])
+      redis.call('XDEL', KEYS[1], e[1])
+      dead = dead + 1
+    else
+      out[#out + 1] = e
+    end
+  end
+  if cursor == '0-0' or #out >= n then break end
+end
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {out, dead, len, at, now}
+`)
+
+// extendScript resets the idle time of entries this consumer holds
+// (XCLAIM … JUSTID does not count a delivery).
+// KEYS: stream. ARGV: group, consumer, ids… Reply: count held.
+var extendScript = script(`
+local n = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 3, #ARGV do
+  if owns(KEYS[1], ARGV[1], ARGV[i], ARGV[2]) then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+`)
+
+// removeConsumerScript deletes a consumer only when it holds nothing
+// (XGROUP DELCONSUMER would drop its pending entries).
+// KEYS: stream. ARGV: group, consumer. Reply: 1 if gone.
+var removeConsumerScript = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// depthScript reads a queue's sizes in one call.
+// KEYS: stream, retry, dlq. ARGV: group. Reply: {stream, pending, retry, dead}.
+var depthScript = script(`
+local pending = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+end
+return {redis.call('XLEN', KEYS[1]), pending, redis.call('ZCARD', KEYS[2]), redis.call('XLEN', KEYS[3])}
+`)
+
+// queueStateScript is the lost-wake-up re-check after the ready index
+// dropped or delayed a queue.
+// KEYS: stream, retry. Reply: {stream length, earliest retry or -1, now}.
+var queueStateScript = script(`
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {len, at, server_now()}
+`)
+
+// replayScript moves dead letters back onto their queues with attempts
+// reset, keeping version, config generation and seq; a letter already gone
+// is skipped.
+// KEYS: dlq, streams… ARGV: group, then (id, index into KEYS of its stream) pairs.
+// Reply: count replayed.
+var replayScript = script(`
+local n = 0
+for i = 2, #ARGV, 2 do
+  local e = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  if e[1] then
+    local key, f, out = KEYS[tonumber(ARGV[i + 1])], e[1][2], {}
+    for j = 1, #f, 2 do
+      local k = f[j]
+      if k ~= 'a' and k ~= 'e' and k ~= 'q' and k ~= 'r' and k ~= 'at' then
+        out[#out + 1] = k
+        out[#out + 1] = f[j + 1]
+      end
+    end
+    out[#out + 1] = 'a'
+    out[#out + 1] = '0'
+    ensure_group(key, ARGV[1])
+    redis.call('XADD', key, '*', unpack(out))
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// purgeAllScript empties a tenant's DLQ. KEYS: dlq. Reply: count removed.
+var purgeAllScript = script(`
+local n = redis.call('XLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n
+`)
+
+// activateConfigScript activates config versions in increasing order; a
+// superseded hash never comes back without force.
+// KEYS: config, superseded. ARGV: version, hash, at µs, force ("1").
+// Reply: {ok, version, hash, at} (the active one afterwards).
+var activateConfigScript = script(`
+local cur = redis.call('HMGET', KEYS[1], 'version', 'hash', 'at')
+if cur[1] then
+  if cur[1] == ARGV[1] and cur[2] == ARGV[2] then return {1, cur[1], cur[2], cur[3]} end
+  if ARGV[4] ~= '1' and (tonumber(ARGV[1]) <= tonumber(cur[1]) or redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1) then
+    return {0, cur[1], cur[2], cur[3]}
+  end
+  if cur[2] ~= ARGV[2] then redis.call('SADD', KEYS[2], cur[2]) end
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'hash', ARGV[2], 'at', ARGV[3])
+return {1, ARGV[1], ARGV[2], ARGV[3]}
+`)
+
+// appendAuditScript appends one audit entry to one log.
+// KEYS: op, log. ARGV: opTTL, then field/value pairs. Reply: {id}.
+var appendAuditScript = script(`
+local seen = op_seen()
+if seen then return seen end
+return op_done({redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))})
+`)
+
+// initMetaScript records format and epoch on first open.
+// KEYS: meta. ARGV: format, epoch. Reply: {format, epoch}.
+var initMetaScript = script(`
+if redis.call('HEXISTS', KEYS[1], 'format') == 0 then
+  redis.call('HSET', KEYS[1], 'format', ARGV[1], 'epoch', ARGV[2])
+end
+return redis.call('HMGET', KEYS[1], 'format', 'epoch')
+`)
+
+// allScripts are loaded into every master at Open.
+var allScripts = []*goredis.Script{
+	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
+	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
+	reclaimScript, extendScript, removeConsumerScript, depthScript,
+	queueStateScript, replayScript, purgeAllScript, activateConfigScript,
+	appendAuditScript, initMetaScript,
+}
