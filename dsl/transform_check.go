@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
@@ -75,7 +76,7 @@ func (s refScope) checkField(tr hcl.Traversal) hcl.Diagnostics {
 	}
 	names := sortedNames(s.fields)
 	return hcl.Diagnostics{errorDiag(tr.SourceRange(), fmt.Sprintf("Unknown field %s.%s", s.root, name),
-		fmt.Sprintf("%s has no field %q.%s Known fields: %v.", whose, name, nameSuggestion(name, names), names))}
+		fmt.Sprintf("%s has no field %q.%s Its fields are %s.", whose, name, nameSuggestion(name, names), strings.Join(names, ", ")))}
 }
 
 // checkObjectRef reports var.x or local.x when obj has no attribute x.
