@@ -56,15 +56,59 @@ func countKeys(t *testing.T, d sdk.Destination, tenant, object string) int {
 }
 
 // TestKitThroughPlugin runs the conformance kit against the example
-// destination served as a real plugin process.
+// destination served as a real plugin process. SIPHON_KIT_RECORDS sets the
+// scale case (`make bench` runs it at 1,000,000).
 func TestKitThroughPlugin(t *testing.T) {
+	var opts []plugintest.Option
+	if n, err := strconv.Atoi(os.Getenv("SIPHON_KIT_RECORDS")); err == nil {
+		opts = append(opts, plugintest.WithRecords(n))
+	}
 	plugintest.Run(t, func(t testing.TB) sdk.Destination {
 		d, err := host.Launch(ctx, pluginConfig("faulty"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
+	}, opts...)
+}
+
+// TestKeysAll streams every key across pages in byte-wise order.
+func TestKeysAll(t *testing.T) {
+	d := launch(t, pluginConfig("faulty"))
+	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 250, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	pages := 0
+	err := d.KeysAll(ctx, "acme", "users", 100, func(page []sdk.KeyEntry) error {
+		pages++
+		for _, k := range page {
+			keys = append(keys, k.Key)
+		}
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 250 || pages != 3 || keys[0] != "k000" || keys[249] != "k249" {
+		t.Fatalf("%d keys in %d pages", len(keys), pages)
+	}
+}
+
+// TestKeysAllIdleTimeout: a stream that goes quiet fails with an idle
+// timeout instead of hanging the reconcile.
+func TestKeysAllIdleTimeout(t *testing.T) {
+	cfg := pluginConfig("faulty")
+	cfg.Timeouts.Idle = 300 * time.Millisecond
+	d := launch(t, cfg)
+	err := d.KeysAll(ctx, "hang", "users", 100, func([]sdk.KeyEntry) error { return nil })
+	var te *host.TimeoutError
+	if !errors.As(err, &te) || !te.Idle {
+		t.Fatalf("KeysAll of a hung plugin: %v, want an idle timeout", err)
+	}
+	if err := d.Check(ctx, "acme"); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
 }
 
 // TestKillMidBatchLosesNothing kills the plugin with SIGKILL while it holds

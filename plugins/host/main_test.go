@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 // faulty is the memory destination with faults chosen by the data:
 // a record whose field "fault" is "crash" kills the process, "permanent"
 // fails the whole batch as a statement would; the tenant "down" fails
-// every write; Check of the tenant "hang" never returns.
+// every write; Check and Keys of the tenant "hang" never return.
 type faulty struct{ *memory.Destination }
 
 func (f faulty) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, error) {
@@ -90,6 +90,13 @@ func (f faulty) Check(ctx context.Context, tenant string) error {
 		select {}
 	}
 	return f.Destination.Check(ctx, tenant)
+}
+
+func (f faulty) Keys(ctx context.Context, req sdk.KeysRequest) ([]sdk.KeyEntry, error) {
+	if req.Tenant == "hang" {
+		select {}
+	}
+	return f.Destination.Keys(ctx, req)
 }
 
 // noop accepts every write without storing it: the benchmark's plugin.

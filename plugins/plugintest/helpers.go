@@ -73,13 +73,13 @@ func (e *env) read(ctx context.Context, tenant, key string) (sdk.Row, bool, erro
 	if err != nil {
 		return sdk.Row{}, false, fmt.Errorf("read %s: %w", key, err)
 	}
-	for _, r := range rows {
-		if r.Key == key {
-			return r, true, nil
-		}
-		return sdk.Row{}, false, fmt.Errorf("read %s: got row for key %q", key, r.Key)
+	switch {
+	case len(rows) == 0:
+		return sdk.Row{}, false, nil
+	case len(rows) > 1 || rows[0].Key != key:
+		return sdk.Row{}, false, fmt.Errorf("read %s: got %d rows, the first for key %q", key, len(rows), rows[0].Key)
 	}
-	return sdk.Row{}, false, nil
+	return rows[0], true, nil
 }
 
 // expectLive requires key to be held live with hash.
