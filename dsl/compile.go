@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -124,6 +125,10 @@ func (c *compiler) compileResources() hcl.Diagnostics {
 			if !pd.HasErrors() {
 				out.Parent = r.Parent.Name
 				deps[name] = []string{r.Parent.Name}
+				if parent := c.cfg.resources[r.Parent.Name]; len(parent.PrimaryKey) > 1 && r.ParentKey == nil {
+					diags = append(diags, errorAt(r.Parent.Range, "Parent with a composite key needs parent_key",
+						fmt.Sprintf("Parent %s has the composite primary key %s, so {%s} in the path cannot tell which part to use. Set parent_key = record.<field> on %s.", r.Parent.Name, strings.Join(parent.PrimaryKey, ", "), r.PlaceholderName, name)))
+				}
 				if r.Parent.Name != name && c.cfg.resources[r.Parent.Name].Source.Name != r.Source.Name {
 					diags = append(diags, errorAt(r.Parent.Range, "Parent on another source",
 						fmt.Sprintf("Resource %s reads source %s but its parent %s reads source %s; a parent and its children come from one API.", name, r.Source.Name, r.Parent.Name, c.cfg.resources[r.Parent.Name].Source.Name)))

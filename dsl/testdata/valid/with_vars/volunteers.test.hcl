@@ -1,0 +1,1 @@
+this file holds mapping tests and is not configuration {
