@@ -32,7 +32,7 @@ func init() {
 type Destination struct {
 	mu        sync.Mutex
 	dir       string
-	lock      *os.File                             // the held directory lock, nil until first use
+	lock      *os.File                            // the held directory lock, nil until first use
 	schemas   map[string]map[string]sdk.FieldType // object -> field -> type
 	logs      map[logID]*changeLog
 	lastPurge time.Time
