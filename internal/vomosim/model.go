@@ -15,7 +15,13 @@ type pool struct {
 	m map[string]sym
 }
 
-func newPool() *pool { return &pool{m: map[string]sym{}} }
+// newPool returns a pool where the zero sym is the empty string, so an
+// unset field reads as "".
+func newPool() *pool {
+	p := &pool{m: map[string]sym{}}
+	p.sym("")
+	return p
+}
 
 func (p *pool) sym(s string) sym {
 	if v, ok := p.m[s]; ok {
