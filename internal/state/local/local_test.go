@@ -172,3 +172,15 @@ func crashChild(path string) {
 		}
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	statetest.Bench(b, func(b *testing.B) (state.Store, *state.Trips) {
+		trips := &state.Trips{}
+		s, err := Open(filepath.Join(b.TempDir(), "state.db"), state.Options{Trips: trips})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s, trips
+	})
+}

@@ -33,7 +33,7 @@ func init() {
 
 const (
 	group     = "workers" // the one consumer group of every queue stream
-	opTTL     = "600"     // seconds an operation record answers a retried script
+	opTTL     = "60"      // seconds an operation record answers a retried script (retries come within milliseconds)
 	dueShards = 16
 )
 
@@ -173,22 +173,37 @@ func (s *Store) Info(ctx context.Context) (state.Info, error) {
 }
 
 // tripHook counts commands and pipelines sent: one per network round trip.
+// The handshake of a new pooled connection (HELLO, CLIENT SETINFO, AUTH,
+// SELECT, READONLY) is a one-time cost per connection, not per operation,
+// so it is left out.
 type tripHook struct{ t *state.Trips }
 
 func (h tripHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h tripHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.t.Add()
+		if !handshake(cmd) {
+			h.t.Add()
+		}
 		return next(ctx, cmd)
 	}
 }
 
 func (h tripHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.t.Add()
+		if len(cmds) == 0 || !handshake(cmds[0]) {
+			h.t.Add()
+		}
 		return next(ctx, cmds)
 	}
+}
+
+func handshake(cmd goredis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select", "readonly":
+		return true
+	}
+	return false
 }
 
 // newID is a random operation id or epoch.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
@@ -66,4 +67,65 @@ func TestRefusesNewerFormat(t *testing.T) {
 	if _, err := Open(context.Background(), srv.URL(), state.Options{}); !errors.Is(err, state.ErrFormatTooNew) {
 		t.Fatalf("open newer store: %v", err)
 	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	srv := redistest.Start(b)
+	statetest.Bench(b, func(b *testing.B) (state.Store, *state.Trips) {
+		trips := &state.Trips{}
+		s, err := state.Open(context.Background(), srv.URL(), state.Options{Trips: trips, Prefix: "b" + strconv.FormatInt(prefixes.Add(1), 10)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s, trips
+	})
+}
+
+// TestRoundTrips pins the counted round trips of the hot paths: a page
+// commit and a batch claim + ack each take at most two.
+func TestRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	trips := &state.Trips{}
+	s, err := state.Open(ctx, srv.URL(), state.Options{Trips: trips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	es := make([]state.Entry, 30)
+	for i := range es {
+		es[i] = state.Entry{Pipeline: "users", Key: strconv.Itoa(i), Payload: []byte("{}")}
+	}
+	count := func(what string, max int64, fn func()) {
+		t.Helper()
+		before := trips.Load()
+		fn()
+		if n := trips.Load() - before; n > max {
+			t.Errorf("%s: %d round trips, want ≤ %d", what, n, max)
+		}
+	}
+	count("commit page", 2, func() {
+		if _, err := s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: "users", Walk: state.Walk{Position: 30}}}, Enqueue: []state.Enqueue{{Queue: q, Entries: es}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	count("claim + ack with a backlog", 2, func() {
+		got, err := s.Claim(ctx, q, "c", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(got))
+		for i, e := range got {
+			ids[i] = e.ID
+		}
+		if _, err := s.Ack(ctx, q, "c", ids); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
