@@ -10,6 +10,10 @@ import (
 	"github.com/siphonhq/siphon/internal/schedule"
 )
 
+// parallelTenants is how many tenants each extra compiling goroutine
+// needs to be worth starting.
+const parallelTenants = 200
+
 // nextRunCount is how many upcoming runs plan shows per job and reconcile.
 const nextRunCount = 3
 
@@ -22,19 +26,25 @@ func (c *compiler) compileTenants() hcl.Diagnostics {
 	ids := sortedKeys(c.cfg.tenants)
 	tenants := make([]*Tenant, len(ids))
 	tenantDiags := make([]hcl.Diagnostics, len(ids))
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(ids)/100))
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cache := map[reconcileKey][]RunKind{}
-			for i := w; i < len(ids); i += workers {
-				tenants[i], tenantDiags[i] = c.compileTenant(c.cfg.tenants[ids[i]], cache)
-			}
-		}()
+	work := func(w, workers int) {
+		cache := map[reconcileKey][]RunKind{}
+		for i := w; i < len(ids); i += workers {
+			tenants[i], tenantDiags[i] = c.compileTenant(c.cfg.tenants[ids[i]], cache)
+		}
 	}
-	wg.Wait()
+	if workers := min(runtime.GOMAXPROCS(0), len(ids)/parallelTenants); workers < 2 {
+		work(0, 1)
+	} else {
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				work(w, workers)
+			}()
+		}
+		wg.Wait()
+	}
 	var diags hcl.Diagnostics
 	for i, t := range tenants {
 		diags = append(diags, tenantDiags[i]...)

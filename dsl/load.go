@@ -138,8 +138,12 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 	}
 	var diags hcl.Diagnostics
 	if len(configNames) == 0 {
+		where := "among the given files"
+		if dir != "" {
+			where = fmt.Sprintf("in %s", dir)
+		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
-			Detail: fmt.Sprintf("There are no *.hcl files in %q (other than *.auto.vars.hcl and *.test.hcl); point plan at the directory that holds your pipelines.", dir)})
+			Detail: fmt.Sprintf("There are no *.hcl files %s (other than *.auto.vars.hcl and *.test.hcl); point plan at the directory that holds your pipelines.", where)})
 	}
 	diags = append(diags, parseFiles(files, append(append([]string{}, configNames...), varNames...), res.Files)...)
 	if diags.HasErrors() {
@@ -169,28 +173,45 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 	return res
 }
 
+// parallelParseBytes is the configuration size above which files are
+// parsed in parallel; below it, starting goroutines costs more than it saves.
+const parallelParseBytes = 256 << 10
+
 // parseFiles parses the named files into out, several at a time: a large
 // hub's configuration is mostly tenant blocks spread over many files, and
 // parsing is most of the cost of a plan.
 func parseFiles(files map[string][]byte, names []string, out map[string]*hcl.File) hcl.Diagnostics {
 	parsed := make([]*hcl.File, len(names))
 	fileDiags := make([]hcl.Diagnostics, len(names))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				parsed[i], fileDiags[i] = hclsyntax.ParseConfig(files[names[i]], names[i], hcl.InitialPos)
-			}
-		}()
+	parse := func(i int) {
+		parsed[i], fileDiags[i] = hclsyntax.ParseConfig(files[names[i]], names[i], hcl.InitialPos)
 	}
-	for i := range names {
-		next <- i
+	size := 0
+	for _, name := range names {
+		size += len(files[name])
 	}
-	close(next)
-	wg.Wait()
+	if workers := min(runtime.GOMAXPROCS(0), len(names)); workers < 2 || size < parallelParseBytes {
+		for i := range names {
+			parse(i)
+		}
+	} else {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					parse(i)
+				}
+			}()
+		}
+		for i := range names {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
 	var diags hcl.Diagnostics
 	for i, name := range names {
 		if parsed[i] != nil {
