@@ -197,7 +197,7 @@ func (t *Transform) WriteBackSource(field string) (source string, ok bool) {
 // the record, by HCL otherwise.
 func (f *compiledField) value(st *applyState) (any, error) {
 	if f.fast != nil {
-		if v, ok, err := f.fast.eval(st.rec); ok {
+		if v, ok, err := f.fast.eval(st.rec, st.tenant); ok {
 			return v, err
 		}
 	}

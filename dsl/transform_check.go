@@ -13,10 +13,12 @@ import (
 // refScope is what a mapping (root "record") or reverse (root "row")
 // expression may refer to. fields, when not nil, are the root's known
 // fields: a reference to any other is a plan error, not a null at run time.
+// tenant, when an object, is a tenant's scope, to check tenant.x against.
 type refScope struct {
 	root, other  string
 	fields       map[string]string
 	vars, locals cty.Value
+	tenant       cty.Value
 }
 
 // check reports every reference in expr the scope does not allow.
@@ -35,7 +37,10 @@ func (s refScope) checkTraversal(tr hcl.Traversal) hcl.Diagnostics {
 	case s.root:
 		return s.checkField(tr)
 	case "tenant":
-		return nil
+		if len(tr) < 2 {
+			return nil
+		}
+		return checkObjectRef(tr, s.tenant, "tenant attribute")
 	case "var":
 		return checkObjectRef(tr, s.vars, "variable")
 	case "local":
@@ -79,7 +84,8 @@ func (s refScope) checkField(tr hcl.Traversal) hcl.Diagnostics {
 		fmt.Sprintf("%s has no field %q.%s Its fields are %s.", whose, name, nameSuggestion(name, names), strings.Join(names, ", ")))}
 }
 
-// checkObjectRef reports var.x or local.x when obj has no attribute x.
+// checkObjectRef reports var.x, local.x or tenant.x when obj has no
+// attribute x. An obj that is not an object (not known here) checks nothing.
 func checkObjectRef(tr hcl.Traversal, obj cty.Value, what string) hcl.Diagnostics {
 	root := tr.RootName()
 	if len(tr) < 2 {
@@ -95,6 +101,10 @@ func checkObjectRef(tr hcl.Traversal, obj cty.Value, what string) hcl.Diagnostic
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if root == "tenant" {
+		return hcl.Diagnostics{errorDiag(tr.SourceRange(), "Unknown tenant attribute",
+			fmt.Sprintf("Tenants have no attribute %q.%s Expressions can read tenant.%s.", name, nameSuggestion(name, names), strings.Join(names, ", tenant.")))}
+	}
 	return hcl.Diagnostics{errorDiag(tr.SourceRange(), "Reference to undeclared "+what,
 		fmt.Sprintf("No %s named %q is declared.%s", what, name, nameSuggestion(name, names)))}
 }
@@ -103,9 +113,13 @@ func checkObjectRef(tr hcl.Traversal, obj cty.Value, what string) hcl.Diagnostic
 // obj stands for every record, and the tenant for every tenant. What
 // survives is each expression's result type, and any error that would
 // fail every record.
-func (t *Transform) inferContext(root string, obj cty.Value) *hcl.EvalContext {
+func (t *Transform) inferContext(root string, obj, tenant cty.Value) *hcl.EvalContext {
+	anyTenant := cty.DynamicVal
+	if tenant.Type().IsObjectType() {
+		anyTenant = cty.UnknownVal(tenant.Type())
+	}
 	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{root: obj, "tenant": cty.DynamicVal, "var": t.vars, "local": t.locals},
+		Variables: map[string]cty.Value{root: obj, "tenant": anyTenant, "var": t.vars, "local": t.locals},
 		Functions: t.funcs,
 	}
 }
@@ -123,21 +137,42 @@ func unknownObject(types map[string]string) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// inferType evaluates expr over unknowns and names its result type.
-func inferType(expr hcl.Expression, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+// inferType evaluates expr over unknowns and names its result type. It
+// also returns the value, which is known when expr depends on nothing that
+// varies per record or tenant.
+func inferType(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, string, hcl.Diagnostics) {
 	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {
-		return "json", diags
+		return cty.DynamicVal, "json", diags
 	}
 	switch v.Type() {
 	case cty.String:
-		return "string", diags
+		return v, "string", diags
 	case cty.Number:
-		return "number", diags
+		return v, "number", diags
 	case cty.Bool:
-		return "bool", diags
+		return v, "bool", diags
 	}
-	return "json", diags
+	return v, "json", diags
+}
+
+// constantField returns the value of an expression that reads neither the
+// record nor the tenant, when it is known and primitive.
+func constantField(expr hcl.Expression, v cty.Value) (fastExpr, bool) {
+	for _, tr := range expr.Variables() {
+		if root := tr.RootName(); root != "var" && root != "local" {
+			return nil, false
+		}
+	}
+	plain, _ := v.UnmarkDeep()
+	if !plain.IsKnown() || !(plain.IsNull() || plain.Type().IsPrimitiveType()) {
+		return nil, false
+	}
+	out, err := fromPlainCty(plain)
+	if err != nil {
+		return nil, false
+	}
+	return constExpr{v: out}, true
 }
 
 // checkFilterType reports a filter that cannot be true or false.

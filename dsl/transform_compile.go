@@ -27,6 +27,10 @@ type transformSpec struct {
 	// Vars and Locals are the evaluated var and local objects.
 	Vars, Locals cty.Value
 	Funcs        map[string]function.Function
+	// Tenant is the tenantScope of any one tenant (all tenants have the
+	// same attributes): with it, tenant.x is checked and typed at plan
+	// time. cty.NilVal leaves tenant references unchecked.
+	Tenant cty.Value
 }
 
 // fieldExpr is one `name = expression` entry of fields or reverse.
@@ -66,8 +70,8 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 		funcs:    spec.Funcs,
 	}
 	var diags hcl.Diagnostics
-	mapping := refScope{root: "record", other: "row", fields: spec.Schema, vars: t.vars, locals: t.locals}
-	infer := t.inferContext("record", unknownObject(spec.Schema))
+	mapping := refScope{root: "record", other: "row", fields: spec.Schema, vars: t.vars, locals: t.locals, tenant: spec.Tenant}
+	infer := t.inferContext("record", unknownObject(spec.Schema), spec.Tenant)
 	reads := &readShape{}
 	mapped := make([]MappedField, 0, len(spec.Fields))
 	seen := make(map[string]bool, len(spec.Fields))
@@ -88,9 +92,12 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 			cf.expr = f.Expr
 			collectReads(reads, f.Expr, "record")
 			if !refDiags.HasErrors() {
-				var inferDiags hcl.Diagnostics
-				typ, inferDiags = inferType(f.Expr, infer)
+				v, inferred, inferDiags := inferType(f.Expr, infer)
+				typ = inferred
 				diags = append(diags, inferDiags...)
+				if c, ok := constantField(f.Expr, v); ok && !inferDiags.HasErrors() {
+					cf.fast = c
+				}
 			}
 		}
 		diags = append(diags, nullableTemplates(f.Expr)...)
@@ -130,8 +137,8 @@ func (t *Transform) compileReverse(spec transformSpec, mapped []MappedField) hcl
 	for _, m := range mapped {
 		rowTypes[m.Name] = m.Type
 	}
-	scope := refScope{root: "row", other: "record", fields: rowTypes, vars: t.vars, locals: t.locals}
-	infer := t.inferContext("row", unknownObject(rowTypes))
+	scope := refScope{root: "row", other: "record", fields: rowTypes, vars: t.vars, locals: t.locals, tenant: spec.Tenant}
+	infer := t.inferContext("row", unknownObject(rowTypes), spec.Tenant)
 	reads := &readShape{}
 	seen := make(map[string]bool, len(spec.Reverse))
 	explicit := make(map[string]bool, len(spec.Reverse))
@@ -156,7 +163,7 @@ func (t *Transform) compileReverse(spec transformSpec, mapped []MappedField) hcl
 			cf.expr = f.Expr
 			collectReads(reads, f.Expr, "row")
 			if !refDiags.HasErrors() {
-				_, inferDiags := inferType(f.Expr, infer)
+				_, _, inferDiags := inferType(f.Expr, infer)
 				diags = append(diags, inferDiags...)
 			}
 		}

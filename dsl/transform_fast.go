@@ -25,13 +25,13 @@ import (
 
 // fastExpr computes a field's value from the decoded record.
 type fastExpr interface {
-	eval(rec map[string]any) (v any, ok bool, err error)
+	eval(rec map[string]any, tenant *Tenant) (v any, ok bool, err error)
 }
 
 // pathExpr is a plain reference: record.a.b.
 type pathExpr struct{ path []string }
 
-func (p pathExpr) eval(rec map[string]any) (any, bool, error) {
+func (p pathExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
 	v, _, err := lookupPath(rec, p.path)
 	if err != nil {
 		return nil, true, err
@@ -39,6 +39,27 @@ func (p pathExpr) eval(rec map[string]any) (any, bool, error) {
 	v, err = normalizeValue(v)
 	return v, true, err
 }
+
+// tenantAttrExpr is tenant.x: an attribute of the tenant's precomputed
+// scope, converted without evaluating anything.
+type tenantAttrExpr struct{ name string }
+
+func (e tenantAttrExpr) eval(_ map[string]any, tenant *Tenant) (any, bool, error) {
+	scope := tenantValue(tenant)
+	if !scope.Type().IsObjectType() || !scope.Type().HasAttribute(e.name) {
+		return nil, false, nil
+	}
+	v, err := fromCty(scope.GetAttr(e.name))
+	return v, true, err
+}
+
+// constExpr is an expression that reads neither the record nor the tenant
+// (var.x, local.x, "literal", upper(var.x)) and was evaluated once at
+// compile time. Only primitive values are kept, so that no two rows share
+// a map or a list.
+type constExpr struct{ v any }
+
+func (c constExpr) eval(map[string]any, *Tenant) (any, bool, error) { return c.v, true, nil }
 
 // strOperand is a string read from the record: a reference that must hold
 // a string, or coalesce(reference, "literal") when fallback is set.
@@ -72,7 +93,7 @@ func (o strOperand) get(rec map[string]any) (string, bool) {
 // operandExpr is coalesce(reference, "literal") as a field.
 type operandExpr struct{ op strOperand }
 
-func (o operandExpr) eval(rec map[string]any) (any, bool, error) {
+func (o operandExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
 	s, ok := o.op.get(rec)
 	if !ok {
 		return nil, false, nil
@@ -86,7 +107,7 @@ type stringFuncExpr struct {
 	fn  func(string) string
 }
 
-func (s stringFuncExpr) eval(rec map[string]any) (any, bool, error) {
+func (s stringFuncExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
 	str, ok := s.arg.get(rec)
 	if !ok {
 		return nil, false, nil
@@ -106,7 +127,7 @@ type templatePart struct {
 	op *strOperand
 }
 
-func (t templateExpr) eval(rec map[string]any) (any, bool, error) {
+func (t templateExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
 	var b strings.Builder
 	b.Grow(t.size)
 	for _, p := range t.parts {
@@ -174,6 +195,9 @@ var fastStringFuncs = map[string]fastStringFunc{
 func fastFor(expr hcl.Expression, root string, funcs map[string]function.Function) fastExpr {
 	if path := plainPath(expr, root); path != nil {
 		return pathExpr{path: path}
+	}
+	if path := plainPath(expr, "tenant"); len(path) == 1 {
+		return tenantAttrExpr{name: path[0]}
 	}
 	if op, ok := operandFor(expr, root, funcs); ok {
 		return operandExpr{op: op}

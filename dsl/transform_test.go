@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -22,6 +23,7 @@ type testMapping struct {
 	schema  map[string]string
 	vars    map[string]cty.Value
 	locals  map[string]cty.Value
+	tenant  cty.Value
 }
 
 // parseTestEntry parses "name = expression".
@@ -48,6 +50,7 @@ func specForTest(tb testing.TB, m testMapping) transformSpec {
 		Vars:     cty.ObjectVal(m.vars),
 		Locals:   cty.ObjectVal(m.locals),
 		Funcs:    functionTable(func(string) (string, bool) { return "", false }, nil, ".", ModeRun),
+		Tenant:   m.tenant,
 	}
 	if m.vars == nil {
 		spec.Vars = cty.EmptyObjectVal
@@ -253,6 +256,20 @@ func TestApply(t *testing.T) {
 			want:   map[string]any{"t": "acme", "n": "Acme Food Bank", "v": "us", "l": int64(7)},
 		},
 		{
+			name:   "constants are folded once",
+			m:      testMapping{fields: []string{`c = upper(var.region)`, `n = 3`, `z = null`, `l = [var.region]`, `f = local.f`}, vars: map[string]cty.Value{"region": cty.StringVal("us")}, locals: map[string]cty.Value{"f": cty.NumberFloatVal(2.5)}},
+			rec:    `{}`,
+			tenant: acme,
+			want:   map[string]any{"c": "US", "n": int64(3), "z": nil, "l": []any{"us"}, "f": 2.5},
+		},
+		{
+			name:    "a tenant attribute the tenant lacks",
+			m:       testMapping{fields: []string{"x = tenant.missing"}},
+			rec:     `{}`,
+			tenant:  acme,
+			wantErr: `pipeline volunteers field x: Unsupported attribute`,
+		},
+		{
 			name: "no tenant",
 			m:    testMapping{fields: []string{"t = tenant.id"}},
 			rec:  `{}`,
@@ -373,9 +390,11 @@ func TestMappedFieldTypes(t *testing.T) {
 			"email = lower(record.email)", "phone = record.phone", "id = record.id", "created = record.created_at",
 			`full = "${coalesce(record.first_name, "")} x"`, "address = record.address", "city = record.address.city",
 			"n = length(record.email)", "ok = record.membership_status == \"ACTIVE\"", "wrapped = \"${record.updated_at}\"",
-			"anything = try(record.phone, null)",
+			"anything = try(record.phone, null)", "tenant_name = tenant.name", "constant = upper(var.region)",
 		},
 		schema: vomoUserSchema,
+		tenant: testTenantScope,
+		vars:   map[string]cty.Value{"region": cty.StringVal("us")},
 	}))
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -383,6 +402,7 @@ func TestMappedFieldTypes(t *testing.T) {
 	want := map[string]string{
 		"email": "string", "phone": "string", "id": "number", "created": "timestamp", "full": "string",
 		"address": "json", "city": "json", "n": "number", "ok": "bool", "wrapped": "timestamp", "anything": "json",
+		"tenant_name": "string", "constant": "string",
 	}
 	for _, m := range mapped {
 		if m.Type != want[m.Name] {
@@ -411,6 +431,7 @@ func TestCompileDiagnostics(t *testing.T) {
 		{"plain field not in schema", testMapping{fields: []string{"e = record.Email"}, schema: vomoUserSchema}, hcl.DiagError, "Unknown field record.Email", `Did you mean "email"?`},
 		{"filter field not in schema", testMapping{fields: []string{"e = record.email"}, filter: `record.membership != "x"`, schema: vomoUserSchema}, hcl.DiagError, "Unknown field record.membership", "Its fields are address, birthday,"},
 		{"undeclared variable", testMapping{fields: []string{"e = var.regoin"}, vars: map[string]cty.Value{"region": cty.StringVal("us")}}, hcl.DiagError, "Reference to undeclared variable", `Did you mean "region"?`},
+		{"unknown tenant attribute", testMapping{fields: []string{"t = tenant.nmae"}, tenant: testTenantScope}, hcl.DiagError, "Unknown tenant attribute", `Did you mean "name"? Expressions can read tenant.id, tenant.name.`},
 		{"undeclared local", testMapping{fields: []string{"e = local.x"}}, hcl.DiagError, "Reference to undeclared local value", `No local value named "x"`},
 		{"reserved name", testMapping{fields: []string{"key = record.id"}}, hcl.DiagError, "Reserved field name", `for example to "source_key"`},
 		{"reserved prefix", testMapping{fields: []string{"siphon_seq = record.id"}}, hcl.DiagError, "Reserved field name", `for example to "source_seq"`},
@@ -440,12 +461,17 @@ func TestCompileDiagnostics(t *testing.T) {
 	}
 }
 
+// testTenantScope is a tenant as mapping expressions see it.
+var testTenantScope = tenantScope(map[string]cty.Value{"id": cty.StringVal("acme"), "name": cty.StringVal("Acme")})
+
 func TestCompileCleanMappingHasNoDiagnostics(t *testing.T) {
 	_, _, diags := compileTransform(specForTest(t, testMapping{
 		fields: []string{
 			"email = lower(record.email)", `full_name = "${coalesce(record.first_name, "")} ${coalesce(record.last_name, "")}"`,
 			"phone = record.phone", "city = record.address.city", "tenant_name = tenant.name",
+			"everything = jsonencode(tenant)",
 		},
+		tenant:  testTenantScope,
 		filter:  `record.membership_status != "REMOVED"`,
 		reverse: []string{"phone = row.phone"},
 		schema:  vomoUserSchema,
@@ -527,4 +553,31 @@ func TestApplyConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestFastPathsChosen pins which expressions skip HCL, so that a change
+// cannot silently move the common shapes back to the slow path.
+func TestFastPathsChosen(t *testing.T) {
+	tr := compileForTest(t, testMapping{
+		fields: []string{
+			"a = record.a", "b = record.a.b", `c = "${record.c}"`, "d = lower(record.d)", `e = upper(coalesce(record.e, "x"))`,
+			`f = "${coalesce(record.f, "")} ${record.g}!"`, `g = coalesce(record.g, "")`, "h = tenant.id", "i = var.v", `j = "lit"`,
+			"k = lower(record.a.b)", "slow = jsonencode(record.x)", `h2 = "${tenant.id}"`, "slow3 = lower(trimspace(record.a))",
+		},
+		filter: `record.status != "REMOVED"`,
+		vars:   map[string]cty.Value{"v": cty.StringVal("x")},
+	})
+	want := map[string]string{
+		"a": "dsl.pathExpr", "b": "dsl.pathExpr", "c": "dsl.pathExpr", "d": "dsl.stringFuncExpr", "e": "dsl.stringFuncExpr",
+		"f": "dsl.templateExpr", "g": "dsl.operandExpr", "h": "dsl.tenantAttrExpr", "i": "dsl.constExpr", "j": "dsl.constExpr",
+		"k": "dsl.stringFuncExpr", "slow": "<nil>", "h2": "dsl.tenantAttrExpr", "slow3": "<nil>",
+	}
+	for _, f := range tr.fields {
+		if got := fmt.Sprintf("%T", f.fast); got != want[f.name] {
+			t.Errorf("%s: fast path %s, want %s", f.name, got, want[f.name])
+		}
+	}
+	if _, ok := tr.fastFilter.(compareExpr); !ok {
+		t.Errorf("filter fast path %T", tr.fastFilter)
+	}
 }
