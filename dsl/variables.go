@@ -48,8 +48,8 @@ func assignVarFile(file *hcl.File, vars map[string]*variableBlock, assigned map[
 }
 
 // assignVarFlags reads -var name=value flags. Like Terraform, a string
-// variable takes the text literally; any other type parses it as an HCL
-// expression, so -var 'ids=["a","b"]' works.
+// variable (or one without a type) takes the text literally; any other
+// type parses it as an HCL expression, so -var 'ids=["a","b"]' works.
 func assignVarFlags(flags map[string]string, vars map[string]*variableBlock, assigned map[string]varAssignment) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, name := range sortedKeys(flags) {
@@ -62,7 +62,7 @@ func assignVarFlags(flags map[string]string, vars map[string]*variableBlock, ass
 			continue
 		}
 		var val cty.Value
-		if v.Type == cty.String {
+		if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 			val = cty.StringVal(raw)
 		} else {
 			expr, pd := hclsyntax.ParseExpression([]byte(raw), rng.Filename, hcl.InitialPos)
@@ -73,12 +73,8 @@ func assignVarFlags(flags map[string]string, vars map[string]*variableBlock, ass
 			}
 			ev, ed := expr.Value(nil)
 			if ed.HasErrors() {
-				if v.Type == cty.DynamicPseudoType {
-					ev = cty.StringVal(raw)
-				} else {
-					diags = append(diags, ed...)
-					continue
-				}
+				diags = append(diags, ed...)
+				continue
 			}
 			val = ev
 		}

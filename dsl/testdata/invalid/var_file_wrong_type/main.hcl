@@ -1,0 +1,6 @@
+variable "batch" {
+  type    = number
+  default = 500
+}
+
+source "vomo" {}
