@@ -247,10 +247,12 @@ type Queues interface {
 	CommitPage(ctx context.Context, c PageCommit) (CommitResult, error)
 	// Claim moves due retries back to the stream, then returns up to n
 	// entries: the consumer's own pending entries first, then new ones.
+	// n < 1 claims nothing.
 	Claim(ctx context.Context, q QueueRef, consumer string, n int) ([]Entry, error)
 	// Ack removes entries the consumer holds and returns how many.
 	Ack(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
-	// Fail counts a failed write on each entry the consumer holds.
+	// Fail counts a failed write on each entry the consumer holds;
+	// maxAttempts below 1 counts as 1.
 	Fail(ctx context.Context, q QueueRef, consumer string, failures []Failure, maxAttempts int) (FailResult, error)
 	// Reclaim takes over up to n entries idle longer than minIdle (a dead
 	// worker's). An entry delivered more than maxAttempts+3 times without a
@@ -287,8 +289,10 @@ type DeadLetters interface {
 	// Replay puts letters back on their queues (of the given lane) with
 	// attempts reset, keeping version, config generation and seq.
 	Replay(ctx context.Context, tenant, lane string, ids []string) (int, error)
-	// Purge deletes the given letters, or all of the tenant's with no ids.
+	// Purge deletes the given letters.
 	Purge(ctx context.Context, tenant string, ids []string) (int, error)
+	// PurgeAll empties the tenant's DLQ.
+	PurgeAll(ctx context.Context, tenant string) (int, error)
 }
 
 // FlagKind is a kind of control flag.
@@ -336,6 +340,7 @@ type AuditEntry struct {
 type Control interface {
 	SetFlag(ctx context.Context, tenant string, f Flag) error
 	ClearFlag(ctx context.Context, tenant string, kind FlagKind, scope string) error
+	// Flags lists the tenant's flags ordered by kind, then scope.
 	Flags(ctx context.Context, tenant string) ([]Flag, error)
 
 	// PutCredential stores the tenant's sealed credential blob (opaque).

@@ -138,13 +138,6 @@ func (s *Store) Purge(ctx context.Context, tenantName string, ids []string) (int
 		if err != nil {
 			return err
 		}
-		if ids == nil {
-			if d := tb.Bucket(bDLQ); d != nil {
-				n = d.Stats().KeyN
-				return tb.DeleteBucket(bDLQ)
-			}
-			return nil
-		}
 		d, err := sub(tx, tb, bDLQ)
 		if err != nil {
 			return err
@@ -158,6 +151,26 @@ func (s *Store) Purge(ctx context.Context, tenantName string, ids []string) (int
 				return err
 			}
 			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("dlq purge %s: %w", tenantName, err)
+	}
+	return n, nil
+}
+
+func (s *Store) PurgeAll(ctx context.Context, tenantName string) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		n = 0
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		if d := tb.Bucket(bDLQ); d != nil {
+			n = d.Stats().KeyN
+			return tb.DeleteBucket(bDLQ)
 		}
 		return nil
 	})

@@ -214,6 +214,9 @@ func decodeEntry(k, v []byte) (state.Entry, error) {
 }
 
 func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n int) ([]state.Entry, error) {
+	if n < 1 {
+		return nil, nil
+	}
 	var out []state.Entry
 	err := s.queueTx(q, "claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
 		out = nil
@@ -345,6 +348,7 @@ func putDead(tx *bolt.Tx, tb *bolt.Bucket, dest string, e state.Entry, reason st
 }
 
 func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, failures []state.Failure, maxAttempts int) (state.FailResult, error) {
+	maxAttempts = max(maxAttempts, 1)
 	var res state.FailResult
 	err := s.queueTx(q, "fail", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
 		res = state.FailResult{}
@@ -395,6 +399,9 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 }
 
 func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
+	if n < 1 {
+		return state.ReclaimResult{}, nil
+	}
 	var res state.ReclaimResult
 	err := s.queueTx(q, "reclaim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
 		res = state.ReclaimResult{}

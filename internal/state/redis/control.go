@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,6 +57,9 @@ func (s *Store) Flags(ctx context.Context, tenant string) ([]state.Flag, error) 
 		}
 		out = append(out, f)
 	}
+	slices.SortFunc(out, func(a, b state.Flag) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Scope, b.Scope))
+	})
 	return out, nil
 }
 

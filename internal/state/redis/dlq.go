@@ -132,15 +132,23 @@ func (s *Store) Purge(ctx context.Context, tenant string, ids []string) (int, er
 	if err := state.CheckName("tenant", tenant); err != nil {
 		return 0, fmt.Errorf("dlq purge %s: %w", tenant, err)
 	}
-	var n int64
-	var err error
-	if ids == nil {
-		n, err = purgeAllScript.Run(ctx, s.rdb, []string{s.k.dlq(tenant)}).Int64()
-	} else if ids = validIDs(ids); len(ids) > 0 {
-		n, err = s.rdb.XDel(ctx, s.k.dlq(tenant), ids...).Result()
+	if ids = validIDs(ids); len(ids) == 0 {
+		return 0, nil
 	}
+	n, err := s.rdb.XDel(ctx, s.k.dlq(tenant), ids...).Result()
 	if err != nil {
 		return 0, fmt.Errorf("dlq purge %s: %w", tenant, err)
 	}
 	return int(n), nil
+}
+
+func (s *Store) PurgeAll(ctx context.Context, tenant string) (int, error) {
+	if err := state.CheckName("tenant", tenant); err != nil {
+		return 0, fmt.Errorf("dlq purge %s: %w", tenant, err)
+	}
+	n, err := purgeAllScript.Run(ctx, s.rdb, []string{s.k.dlq(tenant)}).Int()
+	if err != nil {
+		return 0, fmt.Errorf("dlq purge %s: %w", tenant, err)
+	}
+	return n, nil
 }

@@ -150,6 +150,9 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n 
 	if err := checkQueue(q); err != nil {
 		return nil, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
+	if n < 1 {
+		return nil, nil
+	}
 	st, r, rd := s.queueKeys(q)
 	res, err := claimScript.Run(ctx, s.rdb, []string{st, r, rd}, group, consumer, n).Slice()
 	if err != nil {
@@ -220,7 +223,7 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 		return state.FailResult{}, fmt.Errorf("fail %s/%s: %w", q.Tenant, q.Destination, err)
 	}
 	st, r, rd := s.queueKeys(q)
-	args := []any{group, consumer, maxAttempts, q.Destination}
+	args := []any{group, consumer, max(maxAttempts, 1), q.Destination}
 	for _, f := range failures {
 		if streamID.MatchString(f.ID) {
 			args = append(args, f.ID, f.Error, f.RetryAfter.Microseconds())
@@ -240,6 +243,9 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
 	if err := checkQueue(q); err != nil {
 		return state.ReclaimResult{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	if n < 1 {
+		return state.ReclaimResult{}, nil
 	}
 	st, r, _ := s.queueKeys(q)
 	res, err := reclaimScript.Run(ctx, s.rdb, []string{st, r, s.k.dlq(q.Tenant)},

@@ -423,6 +423,9 @@ func testQueueClaimAck(t *testing.T, s state.Store) {
 			t.Fatalf("claims %d and %d", len(a), len(b))
 		}
 	}
+	if got := must(s.Claim(ctx, q, "c4", 0))(t); len(got) != 0 {
+		t.Fatalf("claim of 0 returned %d", len(got))
+	}
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 5 || d.Pending != int64(len(a)+len(b)) {
 		t.Fatalf("depth %+v", d)
 	}
@@ -758,7 +761,7 @@ func testDeadLetters(t *testing.T, s state.Store) {
 	if n := must(s.Purge(ctx, "acme", []string{all[2].ID}))(t); n != 1 {
 		t.Fatalf("purged %d", n)
 	}
-	if n := must(s.Purge(ctx, "acme", nil))(t); n != 2 {
+	if n := must(s.PurgeAll(ctx, "acme"))(t); n != 2 {
 		t.Fatalf("purged all %d", n)
 	}
 	if l, _ := mustLetters(t)(s.DeadLetterList(ctx, "acme", "", 10)); len(l) != 0 {
@@ -789,7 +792,7 @@ func testTenantIsolation(t *testing.T, s state.Store) {
 	if n := must(s.Purge(ctx, "globex", ids))(t); n != 0 {
 		t.Fatalf("globex purged %d", n)
 	}
-	must(s.Purge(ctx, "globex", nil))(t)
+	must(s.PurgeAll(ctx, "globex"))(t)
 	if _, err := s.Credential(ctx, "globex"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("globex credential: %v", err)
 	}
@@ -854,8 +857,8 @@ func testFlags(t *testing.T, s state.Store) {
 	}
 	check(t, s.ClearFlag(ctx, "acme", state.FlagAuthPaused, ""))
 	check(t, s.ClearFlag(ctx, "acme", state.FlagForbidden, "users"))
-	if fs := must(s.Flags(ctx, "acme"))(t); len(fs) != 2 {
-		t.Fatalf("after clear %+v", fs)
+	if fs := must(s.Flags(ctx, "acme"))(t); len(fs) != 2 || fs[0].Kind != state.FlagDisabled || fs[1].Kind != state.FlagPipelinePaused {
+		t.Fatalf("after clear (ordered by kind) %+v", fs)
 	}
 	if fs := must(s.Flags(ctx, "globex"))(t); len(fs) != 1 {
 		t.Fatalf("globex %+v", fs)
