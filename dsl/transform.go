@@ -14,10 +14,19 @@ import (
 // built once by compileTransform and is safe for concurrent use.
 //
 // Evaluation is on the sync hot path, so a Transform does as little cty
-// work as it can: a field that is a plain reference (record.email,
-// record.address.city) is read straight from the decoded record, and only
-// the record attributes that the other expressions actually read are
-// converted to cty values, once per record.
+// work as it can: plain references (record.email, record.address.city,
+// tenant.id), constants and the common string shapes (lower(x),
+// "${a} ${b}", coalesce(x, ""), x != "LITERAL") are computed in Go from
+// the decoded record (see transform_fast.go); only the record attributes
+// the remaining expressions read are converted to cty values, once per
+// record.
+//
+// A plain reference through an absent or null object (record.address.city
+// for a record without an address) reads as null. An expression HCL
+// evaluates sees the same, unless it, or another evaluated expression of
+// the pipeline, also uses that object whole (jsonencode(record.address)):
+// HCL then reports the null object, and try(record.address.city, null)
+// is the way to write it.
 type Transform struct {
 	pipeline string
 	fields   []compiledField
@@ -44,10 +53,11 @@ type Transform struct {
 // compiledField is one output of a mapping.
 type compiledField struct {
 	name string
-	// fast computes the common shapes of expression in Go; nil when expr
-	// is not one of them.
+	// fast computes the field in Go when its expression has one of the
+	// common shapes; nil otherwise.
 	fast fastExpr
-	// expr is evaluated by HCL when fast is nil or declines the record.
+	// expr is evaluated by HCL when fast is nil or declines the record;
+	// nil for a plain reference, whose fast form never declines.
 	expr hcl.Expression
 }
 
@@ -132,7 +142,9 @@ func (t *Transform) keep(st *applyState) (bool, error) {
 	if diags.HasErrors() {
 		return false, diagError(diags)
 	}
-	v, _ = v.UnmarkDeep()
+	if v.ContainsMarked() {
+		v, _ = v.UnmarkDeep()
+	}
 	switch {
 	case !v.IsKnown():
 		return false, fmt.Errorf("the filter's value is not known")

@@ -267,7 +267,9 @@ func normalizeFloat(f float64) (any, error) {
 // fromCty converts an evaluated value to the field types destinations take.
 // Secrets are unmarked: mapping one into a field is the author's choice.
 func fromCty(v cty.Value) (any, error) {
-	v, _ = v.UnmarkDeep()
+	if v.ContainsMarked() {
+		v, _ = v.UnmarkDeep()
+	}
 	return fromPlainCty(v)
 }
 
