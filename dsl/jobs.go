@@ -114,10 +114,41 @@ func (c *compiler) compileTenant(tb *tenantBlock, cache map[reconcileKey][]RunKi
 	}
 	t.scope = tenantScope(tb.Attrs)
 	t.Active, t.Variants = c.rollouts(t)
+	if d := c.checkObjects(t, tb); d.HasErrors() {
+		return nil, d
+	}
 	c.buildJobs(t, overrides)
 	c.reconciles(t, cache)
 	diags = append(diags, c.tenantBudgets(t, tb)...)
 	return t, diags
+}
+
+// checkObjects refuses two active pipelines of a tenant that write the same
+// destination object: their writes would overwrite each other's rows. (A
+// v1/v2 pair on one object is fine: a flag and its negation never both
+// apply.)
+func (c *compiler) checkObjects(t *Tenant, tb *tenantBlock) hcl.Diagnostics {
+	type target struct{ destination, object string }
+	writers := map[target]string{}
+	var diags hcl.Diagnostics
+	for _, name := range t.Active {
+		p := c.pipelines[name]
+		key := target{p.Destination, p.Object}
+		prev, taken := writers[key]
+		if !taken {
+			writers[key] = name
+			continue
+		}
+		rng := tb.DeclRange
+		for _, r := range tb.Pipelines {
+			if r.Name == name {
+				rng = r.Range
+			}
+		}
+		diags = append(diags, errorAt(rng, "Two pipelines write one object",
+			fmt.Sprintf("For tenant %s, pipelines %s and %s both write object %q of destination %s, so each would overwrite the other's rows. Give one a different object, or make them a rollout pair (rollout = flag.x and !flag.x).", t.ID, prev, name, p.Object, p.Destination)))
+	}
+	return diags
 }
 
 // effectiveCadence is a pipeline's cadence for a tenant: the tenant's
@@ -182,7 +213,7 @@ func (c *compiler) job(t *Tenant, id, shape string, cadence time.Duration, pipel
 		for _, res := range c.chains[p.Resource] {
 			if _, ok := index[res]; !ok {
 				index[res] = len(j.Fetches)
-				j.Fetches = append(j.Fetches, Fetch{Resource: res, Parent: c.resources[res].Parent})
+				j.Fetches = append(j.Fetches, Fetch{Resource: res, Pipelines: []string{}, Parent: c.resources[res].Parent})
 			}
 		}
 		f := &j.Fetches[index[p.Resource]]
