@@ -191,9 +191,16 @@ func testLeaseExpiryAndFencing(t *testing.T, s state.Store) {
 
 func testLeaseRenewRelease(t *testing.T, s state.Store) {
 	l := acquire(t, s, "acme", "poll", "w1", 80*time.Millisecond)
+	// Renewing keeps the lease across more than its first TTL. (A renewal
+	// that came late still works: nobody took the lease meanwhile.)
 	for range 3 {
 		time.Sleep(40 * time.Millisecond)
 		l = must(s.Renew(ctx, l, 80*time.Millisecond))(t)
+	}
+	// From here on, a long TTL keeps a slow machine from expiring it.
+	l = must(s.Renew(ctx, l, time.Minute))(t)
+	if !l.Expires.After(time.Now().Add(30 * time.Second)) {
+		t.Fatalf("renewed lease expires at %v", l.Expires)
 	}
 	if _, ok, _ := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w2", TTL: time.Minute}); ok {
 		t.Fatal("renewed lease was taken")
@@ -583,11 +590,13 @@ func testQueueExtendAndConsumers(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1"))
 	got := must(s.Claim(ctx, q, "slow", 1))(t)
-	time.Sleep(60 * time.Millisecond)
+	// Idle for 300ms, then extended: a 200ms visibility timeout no longer
+	// applies (with 200ms to spare for a slow machine).
+	time.Sleep(300 * time.Millisecond)
 	if n := must(s.Extend(ctx, q, "slow", idsOf(got)))(t); n != 1 {
 		t.Fatalf("extended %d", n)
 	}
-	if r := must(s.Reclaim(ctx, q, "other", 40*time.Millisecond, 10, 5))(t); len(r.Entries) != 0 {
+	if r := must(s.Reclaim(ctx, q, "other", 200*time.Millisecond, 10, 5))(t); len(r.Entries) != 0 {
 		t.Fatalf("reclaimed an extended entry: %+v", r)
 	}
 	if ok := must(s.RemoveConsumer(ctx, q, "slow"))(t); ok {
