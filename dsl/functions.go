@@ -83,10 +83,27 @@ func functionTable(env func(string) (string, bool), readFile func(string) ([]byt
 		"try": tryfunc.TryFunc,
 		"can": tryfunc.CanFunc,
 		// the outside world
-		"env":  makeEnvFunc(env, mode),
-		"file": makeFileFunc(readFile, baseDir),
+		"env":          makeEnvFunc(env, mode),
+		"file":         makeFileFunc(readFile, baseDir),
+		"nonsensitive": nonsensitiveFunc,
 	}
 }
+
+// nonsensitiveFunc is nonsensitive(value): value without its secret marks,
+// for the rare mapping that must write a configured secret to the
+// destination and says so (plan warns about any other).
+var nonsensitiveFunc = function.New(&function.Spec{
+	Description: "Returns the value no longer marked as a secret.",
+	Params: []function.Parameter{{
+		Name: "value", Type: cty.DynamicPseudoType,
+		AllowMarked: true, AllowNull: true, AllowUnknown: true, AllowDynamicType: true,
+	}},
+	Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v, _ := args[0].UnmarkDeep()
+		return v, nil
+	},
+})
 
 // makeEnvFunc builds env(name[, default]). Every value it returns is a
 // secret marked with the variable's name: configuration read from the

@@ -186,6 +186,21 @@ func TestFunctionDefaults(t *testing.T) {
 	}
 }
 
+func TestNonsensitive(t *testing.T) {
+	funcs := functionTable(testEnv, testFiles, "/conf", ModePlan)
+	v, diags := evalTest(t, funcs, `nonsensitive(upper(env("DSN")))`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if isSensitive(v) || toValue(v).String() != "POSTGRES://U:P@DB/X" {
+		t.Fatalf("nonsensitive kept the mark: %+v", toValue(v))
+	}
+	v, diags = evalTest(t, funcs, `nonsensitive(env("UNSET"))`)
+	if diags.HasErrors() || v.IsKnown() || isSensitive(v) {
+		t.Fatalf("nonsensitive of an unknown: %#v %s", v, diags)
+	}
+}
+
 func TestMarkSensitive(t *testing.T) {
 	v := cty.ObjectVal(map[string]cty.Value{"a": markSensitive(cty.StringVal("x"))})
 	if !isSensitive(v) || toValue(v).String() != "(sensitive)" {

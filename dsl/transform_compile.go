@@ -98,6 +98,15 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 				if c, ok := constantField(f.Expr, v); ok && !inferDiags.HasErrors() {
 					cf.fast = c
 				}
+				if isSensitive(v) {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagWarning,
+						Summary:  "Secret written to the destination",
+						Detail: fmt.Sprintf("The field %q is computed from a secret (an env() value or a sensitive variable), and the destination will store it in clear. If it should, write nonsensitive(...) around the expression; otherwise leave the secret out of the mapping.",
+							f.Name),
+						Subject: f.Range.Ptr(),
+					})
+				}
 			}
 		}
 		diags = append(diags, nullableTemplates(f.Expr)...)

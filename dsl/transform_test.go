@@ -437,6 +437,7 @@ func TestCompileDiagnostics(t *testing.T) {
 		{"reserved prefix", testMapping{fields: []string{"siphon_seq = record.id"}}, hcl.DiagError, "Reserved field name", `for example to "source_seq"`},
 		{"duplicate field", testMapping{fields: []string{"a = record.id", "a = record.x"}}, hcl.DiagError, "Duplicate field", `"a" is mapped twice`},
 		{"nullable template", testMapping{fields: []string{`full = "${record.first_name} ${record.last_name}"`}, schema: vomoUserSchema}, hcl.DiagWarning, "Template over a field that may be null", `${coalesce(record.first_name, "")}`},
+		{"secret in a field", testMapping{fields: []string{`k = "${var.key}:${record.id}"`}, vars: map[string]cty.Value{"key": markSensitive(cty.StringVal("s3"))}}, hcl.DiagWarning, "Secret written to the destination", "nonsensitive(...)"},
 		{"string filter", testMapping{fields: []string{"a = record.id"}, filter: `"yes"`}, hcl.DiagError, "Filter is not a condition", "yields a string"},
 		{"type error over the schema", testMapping{fields: []string{"a = record.created_at.year"}, schema: vomoUserSchema}, hcl.DiagError, "Invalid reference into record.created_at", "is a timestamp"},
 		{"type error found by evaluation", testMapping{fields: []string{"a = length(record.id)"}, schema: vomoUserSchema}, hcl.DiagError, "Invalid function argument", "length needs a string"},
@@ -469,8 +470,9 @@ func TestCompileCleanMappingHasNoDiagnostics(t *testing.T) {
 		fields: []string{
 			"email = lower(record.email)", `full_name = "${coalesce(record.first_name, "")} ${coalesce(record.last_name, "")}"`,
 			"phone = record.phone", "city = record.address.city", "tenant_name = tenant.name",
-			"everything = jsonencode(tenant)",
+			"everything = jsonencode(tenant)", "key_id = nonsensitive(var.key)",
 		},
+		vars:    map[string]cty.Value{"key": markSensitive(cty.StringVal("k"))},
 		tenant:  testTenantScope,
 		filter:  `record.membership_status != "REMOVED"`,
 		reverse: []string{"phone = row.phone"},
