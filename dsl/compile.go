@@ -252,6 +252,7 @@ func (c *compiler) compilePipelines() hcl.Diagnostics {
 		t, fields, td := compileTransform(transformSpec{
 			Pipeline: name, Fields: p.Fields, Filter: p.Filter, Reverse: p.Reverse, Schema: schema,
 			Vars: c.cfg.varValues, Locals: c.cfg.localValues, Funcs: c.funcs,
+			Tenant: tenantScope(tenantAttrs(&tenantBlock{})),
 		})
 		diags = append(diags, td...)
 		out.Transform, out.Fields = t, fields

@@ -107,11 +107,20 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 		diags = append(diags, cd...)
 		t.BackfillAt = c
 	}
+	t.Attrs = tenantAttrs(t)
+	return t, diags
+}
+
+// tenantAttrs are a tenant's values as mapping expressions see them
+// (tenant.name, tenant.id, …). Every tenant has the same attributes, so
+// mappings can be checked against any one of them.
+func tenantAttrs(t *tenantBlock) map[string]cty.Value {
 	region := ""
 	if t.Region != nil {
 		region = t.Region.Name
 	}
-	t.Attrs = map[string]cty.Value{
+	return map[string]cty.Value{
+		"id":          cty.StringVal(t.ID),
 		"name":        cty.StringVal(t.Name),
 		"region":      cty.StringVal(region),
 		"timezone":    cty.StringVal(t.Timezone),
@@ -119,9 +128,7 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 		"cohort":      cty.StringVal(t.Cohort),
 		"credentials": cty.StringVal(t.Credentials),
 		"enabled":     cty.BoolVal(t.Enabled),
-		"id":          cty.StringVal(id),
 	}
-	return t, diags
 }
 
 // location loads a time zone once per load: thousands of tenants share a
