@@ -77,39 +77,8 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 	seen := make(map[string]bool, len(spec.Fields))
 	for _, f := range spec.Fields {
 		diags = append(diags, checkOutputName(f, seen)...)
-		refDiags := mapping.check(f.Expr)
-		diags = append(diags, refDiags...)
-		cf := compiledField{name: f.Name, fast: fastFor(f.Expr, "record", spec.Funcs)}
-		typ := "json"
-		if path := plainPath(f.Expr, "record"); path != nil {
-			if len(path) == 1 {
-				t.implicit = append(t.implicit, writeBack{field: f.Name, source: path[0]})
-				if st, ok := spec.Schema[path[0]]; ok {
-					typ = st
-				}
-			}
-		} else {
-			cf.expr = f.Expr
-			collectReads(reads, f.Expr, "record")
-			if !refDiags.HasErrors() {
-				v, inferred, inferDiags := inferType(f.Expr, infer)
-				typ = inferred
-				diags = append(diags, inferDiags...)
-				if c, ok := constantField(f.Expr, v); ok && !inferDiags.HasErrors() {
-					cf.fast = c
-				}
-				if isSensitive(v) {
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagWarning,
-						Summary:  "Secret written to the destination",
-						Detail: fmt.Sprintf("The field %q is computed from a secret (an env() value or a sensitive variable), and the destination will store it in clear. If it should, write nonsensitive(...) around the expression; otherwise leave the secret out of the mapping.",
-							f.Name),
-						Subject: f.Range.Ptr(),
-					})
-				}
-			}
-		}
-		diags = append(diags, nullableTemplates(f.Expr)...)
+		cf, typ, fieldDiags := t.compileField(f, mapping, infer, reads)
+		diags = append(diags, fieldDiags...)
 		t.fields = append(t.fields, cf)
 		t.names = append(t.names, f.Name)
 		mapped = append(mapped, MappedField{Name: f.Name, Type: typ, Expr: f.Text, Range: f.Range})
@@ -133,6 +102,45 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 		return nil, mapped, diags
 	}
 	return t, mapped, diags
+}
+
+// compileField checks one mapped field, infers its type and picks how it
+// is computed; what its evaluated expression reads is added to reads.
+func (t *Transform) compileField(f fieldExpr, scope refScope, infer *hcl.EvalContext, reads *readShape) (compiledField, string, hcl.Diagnostics) {
+	diags := scope.check(f.Expr)
+	refErrors := diags.HasErrors()
+	diags = append(diags, nullableTemplates(f.Expr)...)
+	cf := compiledField{name: f.Name, fast: fastFor(f.Expr, "record", t.funcs)}
+	if path := plainPath(f.Expr, "record"); path != nil {
+		typ := "json"
+		if len(path) == 1 {
+			t.implicit = append(t.implicit, writeBack{field: f.Name, source: path[0]})
+			if st, ok := t.schema[path[0]]; ok {
+				typ = st
+			}
+		}
+		return cf, typ, diags
+	}
+	cf.expr = f.Expr
+	collectReads(reads, f.Expr, "record")
+	if refErrors {
+		return cf, "json", diags
+	}
+	v, typ, inferDiags := inferType(f.Expr, infer)
+	diags = append(diags, inferDiags...)
+	if c, ok := constantField(f.Expr, v); ok && !inferDiags.HasErrors() {
+		cf.fast = c
+	}
+	if isSensitive(v) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Secret written to the destination",
+			Detail: fmt.Sprintf("The field %q is computed from a secret (an env() value or a sensitive variable), and the destination will store it in clear. If it should, write nonsensitive(...) around the expression; otherwise leave the secret out of the mapping.",
+				f.Name),
+			Subject: f.Range.Ptr(),
+		})
+	}
+	return cf, typ, diags
 }
 
 // compileReverse checks and compiles the reverse entries, which read the
