@@ -197,6 +197,8 @@ func (s *Store) ScanPages(ctx context.Context, tenant, resource, scanID string, 
 		return fmt.Errorf("scan %s/%s %s: %w", tenant, resource, scanID, err)
 	}
 	key := s.k.scan(tenant, resource, scanID)
+	// HSCAN may return a field twice while the hash is rehashed.
+	seen := map[string]bool{}
 	var cursor uint64
 	for {
 		kv, next, err := s.rdb.HScan(ctx, key, cursor, "", 16).Result()
@@ -204,6 +206,10 @@ func (s *Store) ScanPages(ctx context.Context, tenant, resource, scanID string, 
 			return fmt.Errorf("scan %s/%s %s: %w", tenant, resource, scanID, err)
 		}
 		for i := 0; i+1 < len(kv); i += 2 {
+			if seen[kv[i]] {
+				continue
+			}
+			seen[kv[i]] = true
 			page, _ := strconv.ParseInt(kv[i], 10, 64)
 			ids, err := state.DecodeIDs([]byte(kv[i+1]))
 			if err != nil {

@@ -141,7 +141,11 @@ func (s *Store) checkDurable(ctx context.Context, unsafe bool) error {
 	check := func(ctx context.Context, c *goredis.Client) error {
 		cfg, err := c.ConfigGet(ctx, "*").Result()
 		if err != nil {
-			return fmt.Errorf("read server config at %s: %w", c.Options().Addr, err)
+			if unsafe {
+				return nil
+			}
+			// Managed services often disable CONFIG.
+			return fmt.Errorf("%w: cannot read the config of redis at %s (%v); make sure it runs with appendonly yes and maxmemory-policy noeviction, then pass --unsafe-store", state.ErrUnsafeStore, c.Options().Addr, err)
 		}
 		var problems []string
 		if v := cfg["appendonly"]; v != "yes" {

@@ -77,11 +77,13 @@ local now = server_now()
 local h = redis.call('HMGET', KEYS[2], 'owner', 'ctr', 'exp', 'due', 'ep')
 local owner, ctr = h[1] or '', tonumber(h[2]) or 0
 local exp, due = tonumber(h[3]) or 0, tonumber(h[4]) or 0
+-- A refusal changes nothing, so it is not recorded: schedulers that lose
+-- the race write nothing.
 if owner ~= '' and exp > now then
-  return op_done({0, owner, ctr, exp, due, h[5] or ''})
+  return {0, owner, ctr, exp, due, h[5] or ''}
 end
 if ARGV[6] ~= '' and due ~= 0 and due > tonumber(ARGV[5]) then
-  return op_done({0, '', ctr, 0, due, ''})
+  return {0, '', ctr, 0, due, ''}
 end
 ctr = math.max(ctr + 1, now)
 exp = now + tonumber(ARGV[3])

@@ -23,6 +23,9 @@ import (
 type Server struct {
 	Addr string
 	Dir  string
+	t    testing.TB
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 }
 
@@ -118,19 +121,40 @@ func launch(t testing.TB, bin, dir string, port int, args []string) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, cmd: cmd}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, t: t, bin: bin, args: args, cmd: cmd}
 	t.Cleanup(s.Stop)
+	s.waitUp()
+	return s
+}
+
+func (s *Server) waitUp() {
+	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// PING answers LOADING while the AOF is replayed; wait for PONG.
 		if out, err := command(s.Addr, "PING"); err == nil && out == "PONG" {
-			return s
+			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			t.Fatalf("redis-server on %s did not start:\n%s", s.Addr, log)
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+			s.t.Fatalf("redis-server on %s did not start:\n%s", s.Addr, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Restart kills the server (like a crash: no shutdown save) and starts it
+// again on the same port and directory, so it recovers from its AOF.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("restart redis-server: %v", err)
+	}
+	s.cmd = cmd
+	s.waitUp()
 }
 
 // Stop kills the server; safe to call twice.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"CommitPageAtomic", testCommitPageAtomic},
 		{"CommitPageMembers", testCommitPageMembers},
 		{"QueueClaimAck", testQueueClaimAck},
+		{"QueueConcurrentClaimers", testQueueConcurrentClaimers},
 		{"QueueOwnership", testQueueOwnership},
 		{"QueueFailRetryDLQ", testQueueFailRetryDLQ},
 		{"QueueReclaim", testQueueReclaim},
@@ -453,6 +454,56 @@ func testQueueClaimAck(t *testing.T, s state.Store) {
 	}
 	if len(must(s.Claim(ctx, q, "c3", 10))(t))+len(a)+len(b) != 5 {
 		t.Fatal("entries lost")
+	}
+}
+
+// testQueueConcurrentClaimers drains a queue with several consumers at once:
+// every entry is delivered to exactly one of them.
+func testQueueConcurrentClaimers(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	const total = 120
+	keys := make([]string, total)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+	enqueue(t, s, q, entries("users", keys...))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			consumer := "c" + strconv.Itoa(c)
+			for {
+				es, err := s.Claim(ctx, q, consumer, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(es) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, e := range es {
+					seen[e.Key]++
+				}
+				mu.Unlock()
+				if n, err := s.Ack(ctx, q, consumer, idsOf(es)); err != nil || n != len(es) {
+					t.Errorf("%s acked %d of %d: %v", consumer, n, len(es), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != total {
+		t.Fatalf("delivered %d distinct entries of %d", len(seen), total)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("entry %s delivered %d times", k, n)
+		}
 	}
 }
 
