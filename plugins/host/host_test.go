@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/siphonhq/siphon/plugins/host"
 	"github.com/siphonhq/siphon/plugins/plugintest"
 	"github.com/siphonhq/siphon/plugins/sdk"
@@ -322,5 +324,15 @@ func TestLaunchErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigureKeepsUnknowns: values unknown at plan time reach the plugin
+// as unknown, and warnings come back with their attribute path.
+func TestConfigureKeepsUnknowns(t *testing.T) {
+	d := launch(t, pluginConfig("faulty"))
+	diags := d.Configure(ctx, sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"probe": cty.UnknownVal(cty.String)})})
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "probe is unknown" || diags[0].Path[0] != "probe" {
+		t.Fatalf("%#v", diags)
 	}
 }

@@ -99,6 +99,19 @@ func (f faulty) Keys(ctx context.Context, req sdk.KeysRequest) ([]sdk.KeyEntry, 
 	return f.Destination.Keys(ctx, req)
 }
 
+// Configure reports, as a warning, whether the attribute "probe" arrived
+// unknown, so a test can see unknown values survive the trip.
+func (f faulty) Configure(ctx context.Context, cfg sdk.Config) sdk.Diagnostics {
+	if probe := cfg.Attr("probe"); !probe.IsNull() {
+		known := "known"
+		if !cfg.Known("probe") {
+			known = "unknown"
+		}
+		return sdk.Diagnostics{{Severity: sdk.SeverityWarning, Summary: "probe is " + known, Path: []string{"probe"}}}
+	}
+	return f.Destination.Configure(ctx, cfg)
+}
+
 // noop accepts every write without storing it: the benchmark's plugin.
 type noop struct{ *memory.Destination }
 

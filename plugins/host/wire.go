@@ -47,25 +47,50 @@ func versionFromWire(v *destpb.Version) sdk.Version {
 	return sdk.Version{Source: destpb.TimeOfMicros(v.SourceUnixMicros), Generation: v.Generation, Seq: v.Seq}
 }
 
-func recordToWire(r *sdk.Record) (*destpb.Record, error) {
-	fields, err := destpb.EncodeFields(r.Fields)
-	if err != nil {
-		return nil, err
+// recordsToWire encodes records for one Write. The records, their versions
+// and their fields share a few allocations per batch instead of several
+// per record. A record whose fields cannot be encoded is reported in errs
+// (by index) and left nil.
+func recordsToWire(records []sdk.Record, idx []int) (out []*destpb.Record, errs map[int]error) {
+	recs := make([]destpb.Record, len(idx))
+	versions := make([]destpb.Version, len(idx))
+	out = make([]*destpb.Record, len(idx))
+	var buf []byte
+	for j, i := range idx {
+		r := &records[i]
+		start := len(buf)
+		var err error
+		if buf, err = destpb.AppendFields(buf, r.Fields); err != nil {
+			if errs == nil {
+				errs = map[int]error{}
+			}
+			errs[i] = err
+			buf = buf[:start]
+			continue
+		}
+		if start == 0 && len(idx) > 1 {
+			// Size the shared buffer from the first record: batches are
+			// usually records of one shape.
+			grown := make([]byte, len(buf), len(buf)*len(idx)*5/4+4096)
+			copy(grown, buf)
+			buf = grown
+		}
+		versions[j] = destpb.Version{SourceUnixMicros: destpb.MicrosOf(r.Version.Source), Generation: r.Version.Generation, Seq: r.Version.Seq}
+		w := &recs[j]
+		w.Op = destpb.Op(r.Op)
+		w.Object = r.Object
+		w.Key = r.Key
+		w.Version = &versions[j]
+		w.ContentHash = r.ContentHash
+		w.Fields = buf[start:len(buf):len(buf)]
+		w.IdempotencyKey = r.IdempotencyKey
+		if r.Expect != nil {
+			w.Expect = destpb.ExpectKind(r.Expect.Kind)
+			w.ExpectVersion = versionToWire(r.Expect.Version)
+		}
+		out[j] = w
 	}
-	out := &destpb.Record{
-		Op:             destpb.Op(r.Op),
-		Object:         r.Object,
-		Key:            r.Key,
-		Version:        versionToWire(r.Version),
-		ContentHash:    r.ContentHash,
-		Fields:         fields,
-		IdempotencyKey: r.IdempotencyKey,
-	}
-	if r.Expect != nil {
-		out.Expect = destpb.ExpectKind(r.Expect.Kind)
-		out.ExpectVersion = versionToWire(r.Expect.Version)
-	}
-	return out, nil
+	return out, errs
 }
 
 func rowsFromWire(rows []*destpb.Row) ([]sdk.Row, error) {

@@ -87,14 +87,14 @@ func prepare(records []sdk.Record, results []sdk.Result) []item {
 			kept = append(kept, i)
 		}
 	}
+	wire, errs := recordsToWire(records, kept)
 	items := make([]item, 0, len(kept))
-	for _, i := range kept {
-		rec, err := recordToWire(&records[i])
-		if err != nil {
+	for j, i := range kept {
+		if err := errs[i]; err != nil {
 			results[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("encode %s/%s: %v", records[i].Object, records[i].Key, err)}
 			continue
 		}
-		items = append(items, item{index: i, rec: rec, size: wireSize(rec)})
+		items = append(items, item{index: i, rec: wire[j], size: wireSize(wire[j])})
 	}
 	return items
 }

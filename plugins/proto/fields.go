@@ -38,12 +38,23 @@ func EncodeFields(fields map[string]any) ([]byte, error) {
 	return appendValue(make([]byte, 0, 256+96*len(fields)), fields, 0)
 }
 
+// AppendFields appends the encoding of fields to dst, so a batch's records
+// can share one buffer. Empty fields append nothing.
+func AppendFields(dst []byte, fields map[string]any) ([]byte, error) {
+	if len(fields) == 0 {
+		return dst, nil
+	}
+	return appendValue(dst, fields, 0)
+}
+
 // DecodeFields is the inverse of EncodeFields; nil decodes to a nil map.
 func DecodeFields(b []byte) (map[string]any, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	d := decoder{b: b}
+	// One string holds every text of the record; decoded strings are
+	// slices of it, which saves an allocation per string field.
+	d := decoder{b: string(b)}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, fmt.Errorf("decode fields: %w", err)
@@ -127,26 +138,33 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-type decoder struct{ b []byte }
+type decoder struct{ b string }
 
 var errShort = errors.New("truncated value")
 
 func (d *decoder) uvarint() (uint64, error) {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		return 0, errShort
+	var v uint64
+	for i := 0; i < len(d.b) && i < binary.MaxVarintLen64; i++ {
+		c := d.b[i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return 0, errors.New("varint overflows 64 bits")
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			d.b = d.b[i+1:]
+			return v, nil
+		}
 	}
-	d.b = d.b[n:]
-	return v, nil
+	return 0, errShort
 }
 
 func (d *decoder) varint() (int64, error) {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		return 0, errShort
+	u, err := d.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	d.b = d.b[n:]
-	return v, nil
+	return x, err
 }
 
 func (d *decoder) str() (string, error) {
@@ -157,7 +175,7 @@ func (d *decoder) str() (string, error) {
 	if n > uint64(len(d.b)) {
 		return "", errShort
 	}
-	s := string(d.b[:n])
+	s := d.b[:n]
 	d.b = d.b[n:]
 	return s, nil
 }
@@ -197,7 +215,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if len(d.b) < 8 {
 			return nil, errShort
 		}
-		f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		f := math.Float64frombits(binary.LittleEndian.Uint64([]byte(d.b[:8])))
 		d.b = d.b[8:]
 		return f, nil
 	case tagString:

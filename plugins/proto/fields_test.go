@@ -1,6 +1,7 @@
 package destpb
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ func TestFieldsRoundTrip(t *testing.T) {
 		"yes":    true,
 		"no":     false,
 		"int":    int64(-1 << 60),
+		"min":    int64(math.MinInt64),
+		"max":    int64(math.MaxInt64),
 		"float":  1.5,
 		"whole":  float64(3),
 		"text":   "héllo",
