@@ -42,10 +42,9 @@ type ref struct {
 }
 
 type siphonBlock struct {
-	Store      Value
-	StoreSet   bool
-	StoreRange hcl.Range
-	DeclRange  hcl.Range
+	Store     Value
+	StoreSet  bool
+	DeclRange hcl.Range
 }
 
 type variableBlock struct {
@@ -53,7 +52,6 @@ type variableBlock struct {
 	Type        cty.Type
 	Defaults    *typeexpr.Defaults
 	Default     cty.Value // cty.NilVal when the variable is required
-	Description string
 	Sensitive   bool
 	Validations []*variableValidation
 	DeclRange   hcl.Range
@@ -95,9 +93,7 @@ type resourceBlock struct {
 	VersionHash     bool
 	VersionField    string
 	Schema          map[string]string
-	SchemaOrder     []string
 	DeclRange       hcl.Range
-	CadenceRange    hcl.Range
 	PlaceholderName string
 }
 
@@ -105,7 +101,6 @@ type destinationBlock struct {
 	Name            string
 	Plugin          string
 	PluginBuiltin   bool
-	PluginRange     hcl.Range
 	SHA256          string
 	Config          cty.Value
 	ConfigExpr      hcl.Expression
@@ -124,7 +119,6 @@ type pipelineBlock struct {
 	Object      string
 	Filter      hcl.Expression
 	Fields      []fieldExpr
-	FieldsRange hcl.Range
 	Reverse     []fieldExpr
 	Delivery    string
 	Isolate     bool
@@ -153,7 +147,6 @@ type tenantBlock struct {
 	Name           string
 	Region         *ref
 	Timezone       string
-	TimezoneRange  hcl.Range
 	Location       *time.Location
 	Lane           ref
 	Cohort         string
@@ -189,8 +182,7 @@ type flagBlock struct {
 }
 
 type regionBlock struct {
-	Name       string
-	Store      *Value
-	StoreRange hcl.Range
-	DeclRange  hcl.Range
+	Name      string
+	Store     *Value
+	DeclRange hcl.Range
 }

@@ -39,7 +39,7 @@ func (d *decoder) decodeDestinationBlock(block *hcl.Block) (*destinationBlock, h
 	if attr, ok := a["plugin"]; ok {
 		p, pd := d.str(attr, `"sqlite"`)
 		diags = append(diags, pd...)
-		dst.Plugin, dst.PluginRange = p, attr.Expr.Range()
+		dst.Plugin = p
 		if !pd.HasErrors() && !labelPattern.MatchString(p) {
 			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid plugin name",
 				fmt.Sprintf("plugin is a built-in destination (%s) or the NAME of a binary siphon-destination-NAME on the plugin path; %q is neither.", builtinList(), p)))

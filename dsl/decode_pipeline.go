@@ -64,7 +64,7 @@ func (d *decoder) decodePipelineBlock(block *hcl.Block) (*pipelineBlock, hcl.Dia
 		p.Filter = attr.Expr
 	}
 	if attr, ok := a["fields"]; ok {
-		p.Fields, p.FieldsRange = d.fieldExprs(attr, &diags), attr.Expr.Range()
+		p.Fields = d.fieldExprs(attr, &diags)
 	}
 	if attr, ok := a["reverse"]; ok {
 		p.Reverse = d.fieldExprs(attr, &diags)

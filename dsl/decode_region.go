@@ -19,7 +19,7 @@ func (d *decoder) decodeRegionBlock(block *hcl.Block) (*regionBlock, hcl.Diagnos
 	if attr, ok := content.Attributes["store"]; ok {
 		v, vd := d.value(attr)
 		diags = append(diags, vd...)
-		r.Store, r.StoreRange = &v, attr.Expr.Range()
+		r.Store = &v
 		switch {
 		case v.Known && v.Text != "":
 			diags = append(diags, checkStoreURL(v.Text, attr.Expr.Range())...)

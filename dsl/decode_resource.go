@@ -32,7 +32,7 @@ var placeholderPattern = regexp.MustCompile(`\{([^{}]*)\}`)
 // decodeResourceBlock decodes a `resource` block: one API collection of a
 // source, how it is read incrementally, and how often.
 func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Diagnostics) {
-	r := &resourceBlock{Name: block.Labels[0], PrimaryKey: []string{"id"}, Cadence: defaultCadence, DeclRange: block.DefRange, CadenceRange: block.DefRange}
+	r := &resourceBlock{Name: block.Labels[0], PrimaryKey: []string{"id"}, Cadence: defaultCadence, DeclRange: block.DefRange}
 	content, diags := block.Body.Content(resourceSchema)
 	a := content.Attributes
 	if attr, ok := a["source"]; ok {
@@ -55,7 +55,7 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 	if attr, ok := a["cadence"]; ok {
 		c, cd := d.duration(attr, minCadence)
 		diags = append(diags, cd...)
-		r.Cadence, r.CadenceRange = c, attr.Expr.Range()
+		r.Cadence = c
 	}
 	if attr, ok := a["parent"]; ok {
 		ref, rd := reference(attr, "resource")
@@ -183,7 +183,6 @@ func (d *decoder) decodeSchema(b *hcl.Block, r *resourceBlock) hcl.Diagnostics {
 		diags = append(diags, td...)
 		if !td.HasErrors() {
 			r.Schema[name] = t
-			r.SchemaOrder = append(r.SchemaOrder, name)
 		}
 	}
 	return diags

@@ -13,7 +13,7 @@ func (d *decoder) decodeSiphonBlock(block *hcl.Block) (*siphonBlock, hcl.Diagnos
 	if attr, ok := content.Attributes["store"]; ok {
 		v, vd := d.value(attr)
 		diags = append(diags, vd...)
-		s.Store, s.StoreSet, s.StoreRange = v, true, attr.Expr.Range()
+		s.Store, s.StoreSet = v, true
 		if v.Known && v.Text != "" {
 			diags = append(diags, checkStoreURL(v.Text, attr.Expr.Range())...)
 		}

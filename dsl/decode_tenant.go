@@ -52,7 +52,6 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 				t.Timezone, t.Location = s, loc
 			}
 		}
-		t.TimezoneRange = attr.Expr.Range()
 	}
 	if attr, ok := a["lane"]; ok {
 		s, sd := d.str(attr, `"standard"`)

@@ -35,11 +35,9 @@ func decodeVariableBlock(block *hcl.Block) (*variableBlock, hcl.Diagnostics) {
 		}
 	}
 	if attr, ok := content.Attributes["description"]; ok {
-		s, sd := literal(attr, cty.String)
+		// Documentation for readers of the file; checked, not kept.
+		_, sd := literal(attr, cty.String)
 		diags = append(diags, sd...)
-		if !sd.HasErrors() && !s.IsNull() {
-			v.Description = s.AsString()
-		}
 	}
 	if attr, ok := content.Attributes["sensitive"]; ok {
 		b, bd := literal(attr, cty.Bool)
