@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // fuzzMapping exercises every Go fast path and the HCL evaluator.
@@ -28,7 +31,8 @@ var fuzzMapping = testMapping{
 
 // FuzzTransformApply runs random JSON records through a compiled mapping:
 // Apply must never panic, and the Go fast paths must agree with HCL on
-// every record.
+// every record. The same records go through parent_key functions, which
+// must not panic either.
 func FuzzTransformApply(f *testing.F) {
 	for _, doc := range []string{
 		`{}`,
@@ -43,6 +47,15 @@ func FuzzTransformApply(f *testing.F) {
 	}
 	fast := compileForTest(f, fuzzMapping)
 	slow := withoutFastPaths(f, fuzzMapping)
+	var keyFuncs []*KeyFunc
+	for _, src := range []string{"record.id", "record.tags", "[for t in record.tags : t.id]"} {
+		expr, diags := hclsyntax.ParseExpression([]byte(src), "fuzz.hcl", hcl.InitialPos)
+		k, kd := compileKeyFunc(expr, fast.funcs)
+		if diags.HasErrors() || kd.HasErrors() {
+			f.Fatalf("parent_key %s: %s %s", src, diags, kd)
+		}
+		keyFuncs = append(keyFuncs, k)
+	}
 	f.Fuzz(func(t *testing.T, doc []byte, useNumber bool) {
 		var rec map[string]any
 		dec := json.NewDecoder(bytes.NewReader(doc))
@@ -61,6 +74,11 @@ func FuzzTransformApply(f *testing.F) {
 		}
 		if (err == nil) != (slowErr == nil) || keep != slowKeep || !reflect.DeepEqual(row, slowRow) {
 			t.Fatalf("fast and HCL paths disagree on %s:\nfast %v %v %v\nhcl  %v %v %v", doc, row, keep, err, slowRow, slowKeep, slowErr)
+		}
+		for _, k := range keyFuncs {
+			if _, err := k.Keys(rec); err != nil && strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("Keys panicked on %s: %v", doc, err)
+			}
 		}
 	})
 }
