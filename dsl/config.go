@@ -41,12 +41,16 @@ type ref struct {
 	Range hcl.Range
 }
 
+// siphonBlock is the hub-wide `siphon` block; StoreSet tells an empty
+// store apart from none, so an env() default of "" falls back to the file store.
 type siphonBlock struct {
 	Store     Value
 	StoreSet  bool
 	DeclRange hcl.Range
 }
 
+// variableBlock is a `variable` declaration; its value is resolved from
+// the default, variable files and flags.
 type variableBlock struct {
 	Name        string
 	Type        cty.Type
@@ -57,18 +61,21 @@ type variableBlock struct {
 	DeclRange   hcl.Range
 }
 
+// variableValidation is one `validation` block of a variable.
 type variableValidation struct {
 	Condition    hcl.Expression
 	ErrorMessage hcl.Expression
 	DeclRange    hcl.Range
 }
 
+// localDecl is one named expression of a `locals` block, evaluated once.
 type localDecl struct {
 	Name      string
 	Expr      hcl.Expression
 	DeclRange hcl.Range
 }
 
+// sourceBlock is a decoded `source`, defaults applied.
 type sourceBlock struct {
 	Name            string
 	Kind            string
@@ -80,6 +87,8 @@ type sourceBlock struct {
 	DeclRange       hcl.Range
 }
 
+// resourceBlock is a decoded `resource`; ParentKey stays an expression
+// because it is compiled against the parent record.
 type resourceBlock struct {
 	Name            string
 	Source          ref
@@ -97,6 +106,8 @@ type resourceBlock struct {
 	PlaceholderName string
 }
 
+// destinationBlock is a decoded `destination`; Config keeps unknown values
+// so a plugin can be configured with what plan could not know.
 type destinationBlock struct {
 	Name            string
 	Plugin          string
@@ -112,6 +123,8 @@ type destinationBlock struct {
 	DeclRange       hcl.Range
 }
 
+// pipelineBlock is a decoded `pipeline`; its filter, fields and reverse
+// stay expressions until the mapping compiles against its resource schema.
 type pipelineBlock struct {
 	Name        string
 	Resource    ref
@@ -142,6 +155,8 @@ type rolloutRef struct {
 	Negate bool
 }
 
+// tenantBlock is a decoded `tenant`; lane and region are names resolved at
+// compile time, like references.
 type tenantBlock struct {
 	ID             string
 	Name           string
@@ -168,12 +183,14 @@ type tenantCadence struct {
 	Cadence  time.Duration
 }
 
+// laneBlock is a decoded `lane`.
 type laneBlock struct {
 	Name      string
 	Weight    int
 	DeclRange hcl.Range
 }
 
+// flagBlock is a decoded `flag`, its stages already checked for order.
 type flagBlock struct {
 	Name      string
 	Stages    []string
@@ -181,6 +198,7 @@ type flagBlock struct {
 	DeclRange hcl.Range
 }
 
+// regionBlock is a decoded `region`; Store is nil when it uses the hub's.
 type regionBlock struct {
 	Name      string
 	Store     *Value
