@@ -58,16 +58,17 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Destination, error) {
 		breakers: newBreakers(cfg.Breaker),
 		objects:  map[string]sdk.ObjectSpec{},
 	}
-	inst, err := d.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := inst.rpc.Info(ctx, &destpb.InfoRequest{})
+	err = d.invoke(ctx, "Info", cfg.Timeouts.Call, func(ctx context.Context, rpc destpb.DestinationClient) error {
+		resp, err := rpc.Info(ctx, &destpb.InfoRequest{})
+		if err == nil {
+			d.info = infoFromWire(resp)
+		}
+		return err
+	})
 	if err != nil {
 		d.Kill()
-		return nil, fmt.Errorf("destination %s: info: %w", cfg.Name, err)
+		return nil, err
 	}
-	d.info = infoFromWire(resp)
 	if !cfg.Config.IsNull() {
 		diags := d.Configure(ctx, sdk.Config{Value: cfg.Config})
 		if diags.HasErrors() {

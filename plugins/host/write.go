@@ -41,6 +41,9 @@ type item struct {
 // parts written before the failure may be applied (the version rule makes
 // the retry harmless).
 func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result, error) {
+	if len(batch.Records) == 0 {
+		return []sdk.Result{}, nil
+	}
 	if err := d.breakers.allow(d.cfg.Name, batch.Tenant); err != nil {
 		return nil, err
 	}
