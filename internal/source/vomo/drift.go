@@ -35,6 +35,14 @@ func stepBackTo(prevStart int, hasPrev bool, start, drop int) int {
 // observe applies a page that starts at or before p.Next to p. It returns
 // the drop that made the walk step back (0 when it did not); p.Done is set
 // when the page ended the list cleanly.
+//
+// A step-back re-reads from the resume position up to the start of the
+// page that showed the drop, then jumps past that page (Resume), whose
+// records were read from the list as it is now. A further drop while that
+// gap is re-read moves the jump back by the same amount, which is safe
+// wherever the records vanished: before the gap they shift the whole read
+// region back, inside it or after it they shift unread records back
+// across the jump target.
 func (p *Progress) observe(lp *ListPage) (drop int) {
 	s, r, total := lp.Start(), len(lp.Records), lp.Total
 	if p.Pages > 0 && total < p.LastTotal {
@@ -57,11 +65,21 @@ func (p *Progress) observe(lp *ListPage) (drop int) {
 	if drop > 0 {
 		p.Next = stepBackTo(prevStart, hasPrev, s, drop)
 		p.StepBacks++
+		if p.Resume > 0 && s < p.GapEnd {
+			p.Resume = max(p.Resume-drop, s+r, p.Next)
+		} else {
+			p.GapEnd, p.Resume = s, s+r
+		}
 		return drop
 	}
 	p.Next = max(p.Next, s+r)
+	if p.Resume > 0 && p.Next >= p.GapEnd {
+		p.Next = max(p.Next, p.Resume)
+		p.GapEnd, p.Resume = 0, 0
+	}
 	if end {
 		p.Done = true
+		p.GapEnd, p.Resume = 0, 0
 	}
 	return 0
 }

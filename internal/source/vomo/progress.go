@@ -49,6 +49,10 @@ type Progress struct {
 	Cap   time.Time `json:"cap"`
 	// Next is the list position (0-based) of the next record to read.
 	Next int `json:"next"`
+	// After a step-back, positions Next..GapEnd are re-read and the walk
+	// then continues at Resume (0: no step-back pending). See drift.go.
+	GapEnd int `json:"gap_end,omitempty"`
+	Resume int `json:"resume,omitempty"`
 	// Pages counts pages read so far; LastStart, LastTotal and PerPage
 	// describe the last one (meaningless while Pages is 0).
 	Pages     int `json:"pages"`
