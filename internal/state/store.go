@@ -265,7 +265,13 @@ type Queues interface {
 	RemoveConsumer(ctx context.Context, q QueueRef, consumer string) (bool, error)
 	Depth(ctx context.Context, q QueueRef) (Depth, error)
 	// Ready lists up to limit queues of the lane with work available now.
+	// A queue whose stream holds only claimed entries stays listed (so dead
+	// workers' entries get reclaimed) until a worker parks it.
 	Ready(ctx context.Context, lane string, limit int) ([]ReadyQueue, error)
+	// Park hides a queue from Ready for d when all its entries are claimed
+	// (a worker found nothing to claim or reclaim), so workers do not spin on
+	// it. New entries and due retries list it again at once.
+	Park(ctx context.Context, q QueueRef, d time.Duration) error
 	// SweepReady recomputes the ready index entries of the given queues.
 	SweepReady(ctx context.Context, qs []QueueRef) error
 }

@@ -577,6 +577,30 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 	return out, nil
 }
 
+func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) error {
+	return s.queueTx(q, "park", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		qb, st, _, re, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		if k, _ := st.Cursor().Seek(u64(getU64(qb.Get(kLast)) + 1)); k != nil {
+			return nil // undelivered entries: stay ready
+		}
+		if k, _ := st.Cursor().First(); k == nil {
+			return refreshReady(tx, tb, q, now)
+		}
+		until := now + d.Microseconds()
+		if k, _ := re.Cursor().First(); k != nil && int64(getU64(k[:8])) < until {
+			until = int64(getU64(k[:8]))
+		}
+		b, err := tx.Bucket(bReady).CreateBucketIfNotExists([]byte(q.Lane))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(state.Member(q.Tenant, q.Destination)), u64(uint64(until)))
+	})
+}
+
 func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		now := s.now().UnixMicro()

@@ -333,6 +333,51 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 	return out, nil
 }
 
+// Park raises the queue's ready score past now only while nothing is
+// undelivered, then reads the state again: an enqueue that raced the park
+// either shows in the re-read or lowers the score after it (ZADD LT).
+func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) error {
+	if err := checkQueue(q); err != nil {
+		return fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, _ := s.queueKeys(q)
+	read := func() (undelivered, length, at, now int64, err error) {
+		res, err := parkStateScript.Run(ctx, s.rdb, []string{st, r}, group).Slice()
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		return asInt(res[0]), asInt(res[1]), asInt(res[2]), asInt(res[3]), nil
+	}
+	undelivered, length, at, now, err := read()
+	if err != nil {
+		return fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	switch {
+	case undelivered > 0:
+		return nil
+	case length == 0:
+		if err := s.settleReady(ctx, q, length, at); err != nil {
+			return fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+		}
+		return nil
+	}
+	until := now + d.Microseconds()
+	if at >= 0 && at < until {
+		until = at
+	}
+	m := state.Member(q.Tenant, q.Destination)
+	if err := s.rdb.ZAddGT(ctx, s.k.readyShardOf(q.Lane, m), goredis.Z{Score: float64(until), Member: m}).Err(); err != nil {
+		return fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	if undelivered, _, _, now, err = read(); err != nil {
+		return fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	if undelivered > 0 {
+		s.readyAdd(ctx, s.rdb, q, now)
+	}
+	return nil
+}
+
 // SweepReady recomputes the given queues' index entries from their state.
 func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
 	pipe := s.rdb.Pipeline()

@@ -389,6 +389,17 @@ local len, at = queue_state(KEYS[1], KEYS[2])
 return {len, at, server_now()}
 `)
 
+// parkStateScript reads what Park needs: entries not yet delivered (every
+// entry in the stream is either pending or undelivered, because acked ones
+// are deleted), the earliest retry and the time.
+// KEYS: stream, retry. ARGV: group. Reply: {undelivered, stream length, earliest retry or -1, now}.
+var parkStateScript = script(`
+local len, at = queue_state(KEYS[1], KEYS[2])
+local pending = 0
+if len > 0 then pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1] end
+return {len - pending, len, at, server_now()}
+`)
+
 // replayScript moves dead letters back onto their queues with attempts
 // reset, keeping version, config generation and seq; a letter already gone
 // is skipped.
@@ -464,6 +475,6 @@ var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	reclaimScript, extendScript, removeConsumerScript, depthScript,
-	queueStateScript, replayScript, purgeAllScript, activateConfigScript,
+	queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
 	appendAuditScript, initMetaScript,
 }

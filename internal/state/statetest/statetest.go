@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"QueueExtendAndConsumers", testQueueExtendAndConsumers},
 		{"ReadyIndex", testReadyIndex},
 		{"ReadyIndexConcurrent", testReadyIndexConcurrent},
+		{"ReadyPark", testReadyPark},
 		{"DeadLetters", testDeadLetters},
 		{"TenantIsolation", testTenantIsolation},
 		{"Flags", testFlags},
@@ -753,6 +754,37 @@ func testReadyIndexConcurrent(t *testing.T, s state.Store) {
 	}
 	if readyHas(t, s, "race", "acme", "db") {
 		t.Fatal("drained queue still ready")
+	}
+}
+
+func testReadyPark(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "park"}
+	enqueue(t, s, q, entries("users", "1"))
+	check(t, s.Park(ctx, q, time.Hour))
+	if !readyHas(t, s, "park", "acme", "db") {
+		t.Fatal("parked a queue with undelivered entries")
+	}
+	held := must(s.Claim(ctx, q, "busy", 10))(t)
+	if !readyHas(t, s, "park", "acme", "db") {
+		t.Fatal("a queue with claimed entries left the index before parking")
+	}
+	check(t, s.Park(ctx, q, time.Hour))
+	if readyHas(t, s, "park", "acme", "db") {
+		t.Fatal("parked queue listed")
+	}
+	enqueue(t, s, q, entries("users", "2"))
+	if !readyHas(t, s, "park", "acme", "db") {
+		t.Fatal("new entries did not wake a parked queue")
+	}
+	rest := must(s.Claim(ctx, q, "other", 10))(t)
+	must(s.Ack(ctx, q, "busy", idsOf(held)))(t)
+	must(s.Ack(ctx, q, "other", idsOf(rest)))(t)
+	check(t, s.Park(ctx, q, time.Hour))
+	if readyHas(t, s, "park", "acme", "db") {
+		t.Fatal("empty queue listed")
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 {
+		t.Fatalf("depth %+v", d)
 	}
 }
 
