@@ -119,6 +119,9 @@ func (c *compiler) compileResources() hcl.Diagnostics {
 		for _, f := range sortedKeys(schema) {
 			out.Schema = append(out.Schema, Field{Name: f, Type: schema[f]})
 		}
+		if schema != nil {
+			diags = append(diags, checkKeyFields(r, schema)...)
+		}
 		if r.Parent != nil {
 			_, pd := resolve(*r.Parent, "resource", c.cfg.resources)
 			diags = append(diags, pd...)
@@ -155,6 +158,35 @@ func (c *compiler) compileResources() hcl.Diagnostics {
 				chain = append(append([]string{}, c.chains[p]...), name)
 			}
 			c.chains[name] = chain
+		}
+	}
+	return diags
+}
+
+// checkKeyFields checks the fields a resource reads records by (primary
+// key, cursor, version) against its schema, where one is known: a typo
+// there would make every record fail at run time.
+func checkKeyFields(r *resourceBlock, schema map[string]string) hcl.Diagnostics {
+	fields := sortedKeys(schema)
+	missing := func(field, role string, rng hcl.Range, fix string) *hcl.Diagnostic {
+		return errorAt(rng, "Unknown field in "+role,
+			fmt.Sprintf("Records of resource %s have no field %q.%s %s", r.Name, field, didYouMean(field, fields), fix))
+	}
+	var diags hcl.Diagnostics
+	for _, k := range r.PrimaryKey {
+		if _, ok := schema[k]; !ok {
+			diags = append(diags, missing(k, "primary_key", r.PrimaryKeyRange,
+				"Set primary_key to the field or fields that identify a record, like [\"project_date_id\", \"user_id\"]."))
+		}
+	}
+	if r.Cursor != nil {
+		if _, ok := schema[r.Cursor.Field]; !ok {
+			diags = append(diags, missing(r.Cursor.Field, "cursor", r.CursorRange, "The cursor field is the record's last-modified time."))
+		}
+	}
+	if r.VersionRange != nil {
+		if _, ok := schema[r.VersionField]; !ok {
+			diags = append(diags, missing(r.VersionField, "version", *r.VersionRange, "Name the field that versions records, or write version = \"hash\"."))
 		}
 	}
 	return diags

@@ -95,6 +95,9 @@ type resourceBlock struct {
 	Path            string
 	PathRange       hcl.Range
 	PrimaryKey      []string
+	PrimaryKeyRange hcl.Range
+	CursorRange     hcl.Range
+	VersionRange    *hcl.Range
 	Cursor          *Cursor
 	Cadence         time.Duration
 	Parent          *ref

@@ -32,7 +32,7 @@ var placeholderPattern = regexp.MustCompile(`\{([^{}]*)\}`)
 // decodeResourceBlock decodes a `resource` block: one API collection of a
 // source, how it is read incrementally, and how often.
 func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Diagnostics) {
-	r := &resourceBlock{Name: block.Labels[0], PrimaryKey: []string{"id"}, Cadence: defaultCadence, DeclRange: block.DefRange}
+	r := &resourceBlock{Name: block.Labels[0], PrimaryKey: []string{"id"}, PrimaryKeyRange: block.DefRange, Cadence: defaultCadence, DeclRange: block.DefRange}
 	content, diags := block.Body.Content(resourceSchema)
 	a := content.Attributes
 	if attr, ok := a["source"]; ok {
@@ -51,6 +51,7 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 	}
 	if attr, ok := a["primary_key"]; ok {
 		diags = append(diags, d.decodePrimaryKey(attr, r)...)
+		r.PrimaryKeyRange = attr.Expr.Range()
 	}
 	if attr, ok := a["cadence"]; ok {
 		c, cd := d.duration(attr, minCadence)
@@ -82,6 +83,8 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 					fmt.Sprintf("version is \"hash\" (the resource has no version field) or the name of the field that versions records, like \"updated_at\"; got %q.", v)))
 			}
 			r.VersionField = v
+			rng := attr.Expr.Range()
+			r.VersionRange = &rng
 		}
 	}
 	diags = append(diags, onlyOne(content.Blocks, "cursor")...)
@@ -89,9 +92,9 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "cursor":
-			c, cd := d.decodeCursor(b)
+			c, rng, cd := d.decodeCursor(b)
 			diags = append(diags, cd...)
-			r.Cursor = c
+			r.Cursor, r.CursorRange = c, rng
 		case "schema":
 			diags = append(diags, d.decodeSchema(b, r)...)
 		}
@@ -147,14 +150,16 @@ func (d *decoder) decodePrimaryKey(attr *hcl.Attribute, r *resourceBlock) hcl.Di
 	return nil
 }
 
-func (d *decoder) decodeCursor(b *hcl.Block) (*Cursor, hcl.Diagnostics) {
+// decodeCursor returns the cursor and the range of its field.
+func (d *decoder) decodeCursor(b *hcl.Block) (*Cursor, hcl.Range, hcl.Diagnostics) {
 	c := &Cursor{Overlap: Duration(2 * time.Minute), Settle: Duration(30 * time.Second)}
 	content, diags := b.Body.Content(cursorSchema)
 	a := content.Attributes
+	fieldRange := b.DefRange
 	if attr, ok := a["field"]; ok {
 		s, sd := d.str(attr, `"updated_at"`)
 		diags = append(diags, sd...)
-		c.Field = s
+		c.Field, fieldRange = s, attr.Expr.Range()
 	}
 	if attr, ok := a["param"]; ok {
 		s, sd := d.str(attr, `"updated_after"`)
@@ -171,7 +176,7 @@ func (d *decoder) decodeCursor(b *hcl.Block) (*Cursor, hcl.Diagnostics) {
 		diags = append(diags, td...)
 		c.Settle = Duration(t)
 	}
-	return c, diags
+	return c, fieldRange, diags
 }
 
 func (d *decoder) decodeSchema(b *hcl.Block, r *resourceBlock) hcl.Diagnostics {

@@ -14,11 +14,12 @@ resource "dates" {
 }
 
 resource "participations" {
-  source     = source.vomo
-  path       = "/projects/date/{date_id}"
-  parent     = resource.dates
-  parent_key = record.id
-  cadence    = "10m"
+  source      = source.vomo
+  path        = "/projects/date/{date_id}"
+  parent      = resource.dates
+  parent_key  = record.id
+  primary_key = ["project_date_id", "user_id"]
+  cadence     = "10m"
 }
 
 destination "out" {
