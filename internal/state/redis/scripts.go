@@ -253,7 +253,7 @@ return out
 
 // ackScript acks and deletes (never trims) the entries this consumer holds.
 // KEYS: stream, retry. ARGV: group, consumer, ids…
-// Reply: {acked, stream length, earliest retry or -1, now}.
+// Reply: {acked, stream length, earliest retry or -1}.
 var ackScript = script(`
 local acked = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -266,7 +266,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
 end
 local len, at = queue_state(KEYS[1], KEYS[2])
-return {acked, len, at, server_now()}
+return {acked, len, at}
 `)
 
 // failScript records a failed write on each entry this consumer holds:
@@ -274,7 +274,7 @@ return {acked, len, at, server_now()}
 // at maxAttempts, the DLQ.
 // KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, maxAttempts,
 // destination, then (id, error, delay µs) triples.
-// Reply: {retried, dead, stream length, earliest retry or -1, now}.
+// Reply: {retried, dead, stream length, earliest retry or -1}.
 var failScript = script(`
 local now = server_now()
 local retried, dead = 0, 0
@@ -313,17 +313,17 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
 end
 local len, at = queue_state(KEYS[1], KEYS[2])
-return {retried, dead, len, at, now}
+return {retried, dead, len, at}
 `)
 
 // reclaimScript takes over entries idle longer than minIdle (XAUTOCLAIM);
 // one delivered more than maxAttempts + 3 times goes to the DLQ as
 // "reclaimed too often" (it crashes or hangs workers, never failing).
 // KEYS: stream, retry, dlq. ARGV: group, consumer, minIdle ms, n, maxAttempts, destination.
-// Reply: {{{id, fields}, …}, dead, stream length, earliest retry or -1, now}.
+// Reply: {{{id, fields}, …}, dead, stream length, earliest retry or -1}.
 var reclaimScript = script(`
 local now = server_now()
-if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0, 0, -1, now} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0, 0, -1} end
 local n, limit = tonumber(ARGV[4]), tonumber(ARGV[5]) + 3
 local out, dead, cursor = {}, 0, '0-0'
 for _ = 1, 10 do
@@ -343,7 +343,7 @@ for _ = 1, 10 do
   if cursor == '0-0' or #out >= n then break end
 end
 local len, at = queue_state(KEYS[1], KEYS[2])
-return {out, dead, len, at, now}
+return {out, dead, len, at}
 `)
 
 // extendScript resets the idle time of entries this consumer holds
