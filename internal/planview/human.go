@@ -60,6 +60,7 @@ func Summary(res *dsl.Result) string {
 // read as plain sequences of lines.
 type printer struct {
 	w   io.Writer
+	now time.Time
 	err error
 }
 
@@ -70,6 +71,7 @@ func (p *printer) line(format string, args ...any) {
 }
 
 func (p *printer) plan(plan *dsl.Plan) {
+	p.now = plan.Now
 	p.line("Plan of %s at %s", plan.ConfigDir, plan.Now.UTC().Format(utcLayout))
 	p.line("  hub store    %s", plan.Store)
 	p.line("  config hash  %s", short(plan.ConfigHash))

@@ -63,7 +63,8 @@ func handPlan() *dsl.Plan {
 				Variants: []dsl.Variant{{Flag: "v2", Selected: false, Reason: "bucket 42 ≥ 10%"}},
 				Jobs: []*dsl.Job{{ID: "every-5m", Shape: "A", Cadence: dsl.Duration(5 * time.Minute),
 					Pipelines: []string{"v1"}, Fetches: []dsl.Fetch{{Resource: "users", Pipelines: []string{"v1"}}},
-					NextRuns: []dsl.RunTime{{UTC: now.Add(5 * time.Minute), Local: "2026-11-26 14:35 IST"}}}}},
+					NextRuns: []dsl.RunTime{{UTC: now.Add(5 * time.Minute), Local: "2026-11-26 14:35 IST"}}}},
+				Reconciles: []*dsl.ReconcilePlan{{Pipeline: "v1", Daily: dsl.Clock{Hour: 3}, Weekly: &dsl.Weekly{Day: time.Sunday, At: dsl.Clock{Hour: 4}}}}},
 		},
 		HubBudgets: []*dsl.HubBudget{{Source: "vomo", RequestsPerHour: 12.5}},
 	}
@@ -96,7 +97,11 @@ func TestHumanHandBuiltPlan(t *testing.T) {
 		"job every-5m: shape A, every 5m, stagger 47s, 12 requests/hour",
 		"next runs 2026-11-26 09:00:47 UTC   2026-11-26 03:00:47 CST",
 		"reconcile v2: daily 03:00, weekly sun 04:00",
-		"next      daily  2026-11-27 09:00:00 UTC   2026-11-27 03:00:00 CST",
+		"next daily  2026-11-27 09:00:00 UTC   2026-11-27 03:00:00 CST",
+		// The plan lists no weekly run; the view finds the next one.
+		"next weekly 2026-11-29 10:00:00 UTC   2026-11-29 04:00:00 CST",
+		// A zone known only by name is loaded to find it.
+		"next weekly 2026-11-28 22:30:00 UTC   2026-11-29 04:00:00 IST",
 		"Tenant zed [disabled: no jobs run, no budget counted]",
 		"rollout   v2 not selected: bucket 42 ≥ 10%",
 		// Without a *time.Location the text dsl rendered is shown.

@@ -3,8 +3,10 @@ package planview
 import (
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/schedule"
 )
 
 // tenant prints one tenant: who and where, its budget and variants, each
@@ -86,7 +88,8 @@ func fetchText(f dsl.Fetch) string {
 }
 
 // reconciles prints the tenant's reconcile schedules, one group per
-// distinct schedule so that pipelines sharing one are listed together.
+// distinct schedule so that pipelines sharing one are listed together, each
+// with its next daily and next weekly run.
 func (p *printer) reconciles(t *dsl.Tenant) {
 	type group struct {
 		pipelines []string
@@ -106,14 +109,50 @@ func (p *printer) reconciles(t *dsl.Tenant) {
 	}
 	for _, g := range groups {
 		p.line("  reconcile %s: %s", strings.Join(g.pipelines, ", "), scheduleText(g.plan))
-		for i, n := range g.plan.Next {
-			label := "    next      "
-			if i > 0 {
-				label = "              "
-			}
-			p.line("%s%-6s %s   %s", label, n.Kind, utc(n.UTC), localTime(t, n.RunTime))
+		if r, ok := firstOf(g.plan.Next, "daily"); ok {
+			p.line("    next daily  %s   %s", utc(r.UTC), localTime(t, r))
+		}
+		if g.plan.Weekly == nil {
+			continue
+		}
+		r, ok := firstOf(g.plan.Next, "weekly")
+		if !ok {
+			r, ok = p.nextWeekly(t, g.plan)
+		}
+		if ok {
+			p.line("    next weekly %s   %s", utc(r.UTC), localTime(t, r))
 		}
 	}
+}
+
+// firstOf finds the first scheduled reconcile of a kind.
+func firstOf(next []dsl.RunKind, kind string) (dsl.RunTime, bool) {
+	for _, n := range next {
+		if n.Kind == kind {
+			return n.RunTime, true
+		}
+	}
+	return dsl.RunTime{}, false
+}
+
+// nextWeekly finds the next weekly reconcile when it falls beyond the few
+// runs the plan lists (a Monday plan of a Sunday weekly), with the same
+// schedule arithmetic the plan uses.
+func (p *printer) nextWeekly(t *dsl.Tenant, r *dsl.ReconcilePlan) (dsl.RunTime, bool) {
+	loc := t.Location
+	if loc == nil {
+		var err error
+		if loc, err = time.LoadLocation(t.Timezone); err != nil {
+			return dsl.RunTime{}, false
+		}
+	}
+	w := r.Weekly
+	for _, next := range schedule.NextReconciles(p.now, loc, r.Daily.Hour, r.Daily.Minute, true, w.Day, w.At.Hour, w.At.Minute, 8) {
+		if next.Kind == "weekly" {
+			return dsl.RunTime{UTC: next.At.UTC(), Local: next.At.Format(localLayout)}, true
+		}
+	}
+	return dsl.RunTime{}, false
 }
 
 // scheduleText is "daily 03:00" or "daily 03:00, weekly sun 04:00 (replaces the daily)".
