@@ -67,6 +67,8 @@ func Serve(impl Destination) {
 // is not always when the host process does; this covers the rest.
 func watchParent(ppid int, every time.Duration) {
 	if ppid <= 1 {
+		// The parent is init: siphon runs as a container's PID 1, and
+		// its exit ends the container, plugin included.
 		return
 	}
 	for range time.Tick(every) {
