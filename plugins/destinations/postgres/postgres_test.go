@@ -186,18 +186,33 @@ func TestRejectedByDatabase(t *testing.T) {
 		desttest.Upsert("1", 1, "h", map[string]any{"name": "good"}),
 		desttest.Upsert("2", 1, "h", map[string]any{"name": "bad"}),
 		desttest.Upsert("3", 1, "h", map[string]any{"name": "good"}),
+		desttest.Delete("4", 1),
+		desttest.Upsert("5", 1, "h", map[string]any{"name": "bad"}),
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Status != sdk.StatusOK || res[1].Status != sdk.StatusPermanent || res[2].Status != sdk.StatusOK {
+	if res[0].Status != sdk.StatusOK || res[1].Status != sdk.StatusPermanent || res[2].Status != sdk.StatusOK ||
+		res[3].Status != sdk.StatusOK || res[4].Status != sdk.StatusPermanent {
 		t.Fatalf("results %+v", res)
+	}
+	if rows, err := d.Read(ctx, "acme", desttest.Object, []string{"4"}); err != nil || len(rows) != 1 || !rows[0].Tombstone {
+		t.Fatalf("the delete of a replayed batch: %+v, %v", rows, err)
+	}
+	// The per-record path fails the same way and is replayed too.
+	res, err = d.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{
+		desttest.Delete("1", 2),
+		desttest.Upsert("6", 1, "h", map[string]any{"name": "bad"}),
+		desttest.Upsert("6", 2, "h", map[string]any{"name": "bad"}),
+	}})
+	if err != nil || res[0].Status != sdk.StatusOK || res[1].Status != sdk.StatusPermanent || res[2].Status != sdk.StatusPermanent {
+		t.Fatalf("results %+v, %v", res, err)
 	}
 	if !strings.Contains(res[1].Message, "no_bad") {
 		t.Errorf("message %q does not name the constraint", res[1].Message)
 	}
 	keys, err := d.Keys(ctx, sdk.KeysRequest{Tenant: "acme", Object: desttest.Object, Limit: 10})
-	if err != nil || len(keys) != 2 {
+	if err != nil || len(keys) != 1 || keys[0].Key != "3" {
 		t.Fatalf("keys %v, %v", keys, err)
 	}
 }

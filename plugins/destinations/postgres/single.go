@@ -10,16 +10,18 @@ import (
 	"github.com/siphonhq/siphon/plugins/sdk"
 )
 
-// singles applies the per-record path in version order under sdk.Decide.
-// Each upsert runs in a savepoint so a record the database rejects undoes
-// only itself.
-func (wb *batchWriter) singles(ctx context.Context) error {
-	if len(wb.single) == 0 {
+// singles applies records idx in version order under sdk.Decide. The
+// decisions are made here from the held versions, so the statements need
+// no answers and go as one pipeline; careful sends them one record at a
+// time, each upsert in a savepoint so that a record the database rejects
+// undoes only itself.
+func (wb *batchWriter) singles(ctx context.Context, idx []int, careful bool) error {
+	if len(idx) == 0 {
 		return nil
 	}
-	sub := make([]sdk.Record, len(wb.single))
+	sub := make([]sdk.Record, len(idx))
 	keys := map[string][]string{}
-	for j, i := range wb.single {
+	for j, i := range idx {
 		sub[j] = wb.recs[i]
 		keys[sub[j].Object] = append(keys[sub[j].Object], sub[j].Key)
 	}
@@ -31,8 +33,9 @@ func (wb *batchWriter) singles(ctx context.Context) error {
 		}
 		held[object] = h
 	}
+	pipe := &pgx.Batch{}
 	for _, j := range layout.ApplyOrder(sub) {
-		i := wb.single[j]
+		i := idx[j]
 		r := wb.recs[i]
 		h := held[r.Object][r.Key]
 		switch sdk.Decide(h, r) {
@@ -43,28 +46,38 @@ func (wb *batchWriter) singles(ctx context.Context) error {
 			wb.results[i] = sdk.Result{Status: sdk.StatusConflict, Message: layout.ConflictMessage(h, *r.Expect)}
 			continue
 		}
-		var err error
+		b := &pgx.Batch{}
 		if r.Op == sdk.OpDelete {
-			err = wb.deleteOne(ctx, wb.tables[r.Object], r)
+			wb.queueDelete(b, wb.tables[r.Object], r)
 		} else {
-			err = pgx.BeginFunc(ctx, wb.tx, func(sp pgx.Tx) error {
-				return wb.upsertOne(ctx, sp, wb.tables[r.Object], i, h)
-			})
+			wb.queueUpsert(b, wb.tables[r.Object], i, h)
 		}
-		if isRecordError(err) {
-			wb.results[i] = rejected(err.Error())
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", r.Object, r.Key, err)
+		if careful {
+			err := pgx.BeginFunc(ctx, wb.tx, func(sp pgx.Tx) error { return sp.SendBatch(ctx, b).Close() })
+			if isRecordError(err) {
+				wb.results[i] = rejected(err.Error())
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", r.Object, r.Key, err)
+			}
+		} else {
+			pipe.QueuedQueries = append(pipe.QueuedQueries, b.QueuedQueries...)
 		}
 		held[r.Object][r.Key] = sdk.Held{Exists: true, Tombstone: r.Op == sdk.OpDelete, Version: r.Version, ContentHash: r.ContentHash}
 		wb.results[i] = sdk.Result{Status: sdk.StatusOK}
 	}
-	return nil
+	if pipe.Len() == 0 {
+		return nil
+	}
+	err := wb.tx.SendBatch(ctx, pipe).Close()
+	if isRecordError(err) {
+		return errReplay
+	}
+	return err
 }
 
-func (wb *batchWriter) upsertOne(ctx context.Context, tx pgx.Tx, t *table, i int, h sdk.Held) error {
+func (wb *batchWriter) queueUpsert(b *pgx.Batch, t *table, i int, h sdk.Held) {
 	cols := append(append([]string(nil), layout.Reserved...), fieldNames(t)...)
 	quoted := make([]string, len(cols))
 	params := make([]string, len(cols))
@@ -76,29 +89,22 @@ func (wb *batchWriter) upsertOne(ctx context.Context, tx pgx.Tx, t *table, i int
 			sets = append(sets, quoted[j]+" = excluded."+quoted[j])
 		}
 	}
-	stmt := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (tenant, key) DO UPDATE SET %s",
-		wb.d.qualified(t.object), strings.Join(quoted, ", "), strings.Join(params, ", "), strings.Join(sets, ", "))
-	if _, err := tx.Exec(ctx, stmt, wb.rows[i][1:]...); err != nil {
-		return err
-	}
+	b.Queue(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (tenant, key) DO UPDATE SET %s",
+		wb.d.qualified(t.object), strings.Join(quoted, ", "), strings.Join(params, ", "), strings.Join(sets, ", ")),
+		wb.rows[i][1:]...)
 	if h.Tombstone {
 		r := wb.recs[i]
-		_, err := tx.Exec(ctx, `DELETE FROM `+wb.d.tombstones()+` WHERE tenant = $1 AND object = $2 AND key = $3`, wb.tenant, r.Object, r.Key)
-		return err
+		b.Queue(`DELETE FROM `+wb.d.tombstones()+` WHERE tenant = $1 AND object = $2 AND key = $3`, wb.tenant, r.Object, r.Key)
 	}
-	return nil
 }
 
-func (wb *batchWriter) deleteOne(ctx context.Context, t *table, r sdk.Record) error {
-	if _, err := wb.tx.Exec(ctx, `INSERT INTO `+wb.d.tombstones()+`
+func (wb *batchWriter) queueDelete(b *pgx.Batch, t *table, r sdk.Record) {
+	b.Queue(`INSERT INTO `+wb.d.tombstones()+`
 (tenant, object, key, source_updated_at, siphon_generation, siphon_seq, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (tenant, object, key) DO UPDATE SET source_updated_at = excluded.source_updated_at,
 siphon_generation = excluded.siphon_generation, siphon_seq = excluded.siphon_seq, deleted_at = excluded.deleted_at`,
-		wb.tenant, r.Object, r.Key, r.Version.Source, r.Version.Generation, r.Version.Seq, wb.now); err != nil {
-		return err
-	}
-	_, err := wb.tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE tenant = $1 AND key = $2`, wb.d.qualified(t.object)), wb.tenant, r.Key)
-	return err
+		wb.tenant, r.Object, r.Key, r.Version.Source, r.Version.Generation, r.Version.Seq, wb.now)
+	b.Queue(fmt.Sprintf(`DELETE FROM %s WHERE tenant = $1 AND key = $2`, wb.d.qualified(t.object)), wb.tenant, r.Key)
 }
 
 // loadHeld reads the rows and tombstones held for keys of one object.

@@ -21,19 +21,21 @@ import (
 //     order, so the versions each statement reads cannot change before it
 //     writes (concurrent batches of other tenants or objects proceed);
 //  2. the bulk path: plain upserts of keys that only upserts touch are
-//     copied into a temporary table and applied by one INSERT … SELECT
+//     copied into a staging table and applied by one INSERT … SELECT
 //     DISTINCT ON (key) … ON CONFLICT DO UPDATE whose WHERE is the version
 //     rule, skipping keys whose tombstone is at or after them;
 //  3. the per-record path, in version order under sdk.Decide: deletes,
 //     compare-and-set writes, keys that also see a delete or a
-//     compare-and-set in the batch.
+//     compare-and-set in the batch; its statements are sent as one
+//     pipeline.
 //
 // Values a column cannot take are rejected per record before anything is
-// sent. If the bulk statement still fails on data (a constraint, a value
-// out of range), its records are replayed through the per-record path,
-// each in a savepoint, so one bad record is rejected and the rest land.
-// Errors about the connection or the server fail the batch (retryable); a
-// schema mismatch fails it with sdk.Permanent.
+// sent. If a statement still fails on data (a constraint, a value out of
+// range), the transaction is rolled back and the batch replayed with every
+// record on the per-record path, each in a savepoint, so one bad record is
+// rejected and the rest land. Errors about the connection or the server
+// fail the batch (retryable); a schema mismatch fails it with
+// sdk.Permanent.
 func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, error) {
 	results := make([]sdk.Result, len(b.Records))
 	if len(b.Records) == 0 {
@@ -50,13 +52,23 @@ func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, err
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		wb.tx = tx
-		return wb.run(ctx)
+		return wb.run(ctx, false)
 	})
+	if errors.Is(err, errReplay) {
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			wb.tx = tx
+			return wb.run(ctx, true)
+		})
+	}
 	if err != nil {
 		return nil, wb.fail(err)
 	}
 	return results, nil
 }
+
+// errReplay means a statement failed on one record's data: the batch is
+// replayed record by record.
+var errReplay = errors.New("a record was rejected by the database")
 
 // batchWriter is one Write in progress.
 type batchWriter struct {
@@ -174,37 +186,43 @@ func (wb *batchWriter) copyRow(t *table, i int) ([]any, error) {
 	return row, nil
 }
 
-func (wb *batchWriter) run(ctx context.Context) error {
-	if err := wb.lock(ctx); err != nil {
-		return err
-	}
+// run applies the batch in wb.tx. careful puts every record on the
+// per-record path, each in its own savepoint.
+func (wb *batchWriter) run(ctx context.Context, careful bool) error {
 	objects := make([]string, 0, len(wb.bulk))
 	for o := range wb.bulk {
 		objects = append(objects, o)
 	}
 	sort.Strings(objects)
-	for n, object := range objects {
-		idx := wb.bulk[object]
-		err := pgx.BeginFunc(ctx, wb.tx, func(sp pgx.Tx) error {
-			return wb.bulkUpsert(ctx, sp, wb.tables[object], fmt.Sprintf("siphon_in_%d", n), idx)
-		})
+	single := wb.single
+	if careful {
+		for _, o := range objects {
+			single = append(single, wb.bulk[o]...)
+		}
+		objects = nil
+	}
+	if err := wb.lock(ctx, objects); err != nil {
+		return err
+	}
+	for _, object := range objects {
+		err := wb.bulkUpsert(ctx, wb.tables[object], wb.bulk[object])
 		if isRecordError(err) {
-			wb.single = append(wb.single, idx...)
-			continue
+			return errReplay
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", object, err)
 		}
 	}
-	if err := wb.singles(ctx); err != nil {
+	if err := wb.singles(ctx, single, careful); err != nil {
 		return err
 	}
 	return wb.purge(ctx)
 }
 
 // lock takes the batch's (tenant, object) advisory locks in ascending order,
-// so two batches never wait on each other in a cycle.
-func (wb *batchWriter) lock(ctx context.Context) error {
+// so two batches never wait on each other in a cycle, and makes sure the
+// staging tables of the bulk objects exist: one round trip.
+func (wb *batchWriter) lock(ctx context.Context, bulk []string) error {
 	seen := map[int64]bool{}
 	var ids []int64
 	for _, r := range wb.recs {
@@ -215,12 +233,32 @@ func (wb *batchWriter) lock(ctx context.Context) error {
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	batch := &pgx.Batch{}
 	for _, id := range ids {
-		if _, err := wb.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
+		batch.Queue(`SELECT pg_advisory_xact_lock($1)`, id)
+	}
+	for _, object := range bulk {
+		t := wb.tables[object]
+		// A temporary table lives as long as the pooled connection and
+		// empties itself at commit, so a batch costs no catalog changes.
+		batch.Queue(fmt.Sprintf(`CREATE TEMPORARY TABLE IF NOT EXISTS %s (siphon_ord int NOT NULL, LIKE %s) ON COMMIT DELETE ROWS`,
+			wb.staging(t), wb.d.qualified(object)))
+	}
+	if err := wb.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("lock: %w", err)
 	}
 	return nil
+}
+
+// staging names the temporary table of t's current columns (a new column
+// means a new staging table).
+func (wb *batchWriter) staging(t *table) string {
+	h := fnv.New64a()
+	h.Write([]byte(wb.d.schema + "\x00" + t.object))
+	for _, f := range t.fields {
+		h.Write([]byte("\x00" + f.Name + "\x00" + string(f.Type)))
+	}
+	return fmt.Sprintf("siphon_in_%016x", h.Sum64())
 }
 
 func lockID(tenant, object string) int64 {
@@ -229,14 +267,11 @@ func lockID(tenant, object string) int64 {
 	return int64(h.Sum64())
 }
 
-// bulkUpsert copies records idx of one object into a temporary table and
-// applies them with one statement; the keys it returns are the ones whose
-// newest record was applied.
-func (wb *batchWriter) bulkUpsert(ctx context.Context, tx pgx.Tx, t *table, tmp string, idx []int) error {
-	target := wb.d.qualified(t.object)
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TEMPORARY TABLE %s (siphon_ord int NOT NULL, LIKE %s) ON COMMIT DROP`, tmp, target)); err != nil {
-		return err
-	}
+// bulkUpsert copies records idx of one object into its staging table and
+// applies them with one statement, which returns the keys whose newest
+// record was applied.
+func (wb *batchWriter) bulkUpsert(ctx context.Context, t *table, idx []int) error {
+	tx, tmp, target := wb.tx, wb.staging(t), wb.d.qualified(t.object)
 	cols := append(append([]string{"siphon_ord"}, layout.Reserved...), fieldNames(t)...)
 	rows := make([][]any, len(idx))
 	for j, i := range idx {
@@ -279,9 +314,6 @@ SELECT key FROM up`, tmp, target, list, wb.d.tombstones(), strings.Join(sets, ",
 	}
 	appliedKeys, err := pgx.CollectRows(res, pgx.RowTo[string])
 	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DROP TABLE "+tmp); err != nil {
 		return err
 	}
 	// The record DISTINCT ON chose per key: the newest, the later in the

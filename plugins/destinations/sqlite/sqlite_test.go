@@ -18,7 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-func openTemp(t *testing.T) *Destination {
+func openTemp(t testing.TB) *Destination {
 	t.Helper()
 	d := New()
 	cfg := sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(filepath.Join(t.TempDir(), "dest.db"))})}

@@ -6,6 +6,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -195,3 +197,59 @@ func version(initdb string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
 	return n
 }
+
+// CPUTime is the CPU time the server's processes have used so far (with
+// that of backends already gone), for benchmarks that must count the
+// server's share of the work on a shared machine.
+func (s *Server) CPUTime() time.Duration {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	type proc struct{ ppid, ticks int64 }
+	procs := map[int64]proc{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// After the parenthesized command name: ppid is the 2nd field,
+		// utime, stime, cutime and cstime the 12th to 15th.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		pid, _ := strconv.ParseInt(filepath.Base(filepath.Dir(path)), 10, 64)
+		var p proc
+		p.ppid, _ = strconv.ParseInt(f[1], 10, 64)
+		for _, n := range f[11:15] {
+			v, _ := strconv.ParseInt(n, 10, 64)
+			p.ticks += v
+		}
+		procs[pid] = p
+	}
+	// Backends start their own sessions, so the server is found as the
+	// process tree under the started command.
+	var ticks int64
+	for pid, p := range procs {
+		for q, hops := pid, 0; hops < 8; hops++ {
+			if q == int64(s.cmd.Process.Pid) {
+				ticks += p.ticks
+				break
+			}
+			parent, ok := procs[q]
+			if !ok {
+				break
+			}
+			q = parent.ppid
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/*/stat times (100 on Linux).
+const clockTicks = 100
