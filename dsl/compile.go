@@ -195,8 +195,11 @@ func checkKeyFields(r *resourceBlock, schema map[string]string) hcl.Diagnostics 
 func (c *compiler) compileDestinations() {
 	for _, name := range sortedKeys(c.cfg.destinations) {
 		d := c.cfg.destinations[name]
+		// The plugin gets the plain values (secrets included: it needs
+		// them, and marked values cannot be encoded); display keeps marks.
+		plain, _ := d.Config.UnmarkDeep()
 		out := &Destination{
-			Name: d.Name, Plugin: d.Plugin, Builtin: d.PluginBuiltin, SHA256: d.SHA256, Config: d.Config,
+			Name: d.Name, Plugin: d.Plugin, Builtin: d.PluginBuiltin, SHA256: d.SHA256, Config: plain,
 			ConfigView: configView(d.Config), BatchSize: d.BatchSize, Timeout: Duration(d.Timeout),
 			Breaker: d.Breaker, AllowSingleNode: d.AllowSingleNode, DeclRange: d.DeclRange,
 		}

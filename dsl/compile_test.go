@@ -430,6 +430,9 @@ destination "wh" {
 	if v := view["schema"]; v.Sensitive || v.String() != "public" {
 		t.Errorf("plain config values show: %+v", v)
 	}
+	if cfg := p.Destinations[0].Config; cfg.ContainsMarked() || cfg.GetAttr("dsn").AsString() != "postgres://siphon@db/siphon" {
+		t.Errorf("the plugin gets the config unmarked, secrets included: %#v", cfg)
+	}
 }
 
 func TestVariablePrecedence(t *testing.T) {
