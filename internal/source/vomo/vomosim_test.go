@@ -1,0 +1,266 @@
+package vomo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siphonhq/siphon/internal/clock"
+	"github.com/siphonhq/siphon/internal/vomosim"
+)
+
+// tick moves the shared manual clock before every request, so the
+// simulator's churn lands between the pages of a walk.
+type tick struct {
+	clk  *clock.Manual
+	step time.Duration
+}
+
+func (t tick) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.clk.Advance(t.step)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// replica is what a destination would hold for one tenant: the newest
+// version of every record, by canonical key.
+type replica struct {
+	mu   sync.Mutex
+	recs map[string]map[string]any
+}
+
+func (r *replica) upsert(recs []Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range recs {
+		if held, ok := r.recs[rec.Key]; ok && held["updated_at"].(string) > rec.Fields["updated_at"].(string) {
+			continue // an older version read later (inside the overlap)
+		}
+		r.recs[rec.Key] = rec.Fields
+	}
+}
+
+func decodeNumbers(t testing.TB, b []byte) map[string]any {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestAgainstVomosim syncs several tenants of the adversarial scenario
+// (count-then-select drift, per_page flips, 429s, 5xx, truncated pages,
+// late-visible writes, second-resolution ties, a skewed API clock) the way
+// the runtime does: a backfill scan, polls that walk capped windows from
+// checkpoint − overlap, then, after churn stops and settle + overlap have
+// passed, one more poll and a reconcile scan whose absentees are confirmed
+// with Get. Each tenant's replica must then equal the simulator's truth,
+// record for record.
+func TestAgainstVomosim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration against the simulator")
+	}
+	for _, honour := range []bool{false, true} {
+		t.Run(map[bool]string{false: "platform page size", true: "per_page honoured"}[honour], func(t *testing.T) {
+			runAgainstVomosim(t, honour)
+		})
+	}
+}
+
+func runAgainstVomosim(t *testing.T, honourPerPage bool) {
+	clk := clock.NewManual(time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC))
+	sc, err := vomosim.LoadScenario("adversarial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CI-sized: the adversarial switches and faults as they are, churn at a
+	// quarter of the scenario's rate so a walk's window stays small.
+	sc.Tenants, sc.Users = 3, 500
+	sc.Churn.PerMinute = 30
+	if raceEnabled {
+		sc.Tenants, sc.Users = 2, 200
+	}
+	sc.Switches.PerPageParam = honourPerPage
+	sc.Faults.Timeout = vomosim.Duration(2 * time.Second) // real time: keep hangs short
+	sc.Faults.LatencyJitter = 0
+	sim, err := vomosim.New(vomosim.Options{Clock: clk, Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+
+	users := Resource{Path: "/users", CursorParam: "updated_after", CreatedBeforeParam: "created_before",
+		Overlap: 2 * time.Minute, Settle: 30 * time.Second}
+	offset := &ClockOffset{} // one per source, shared by the tenants
+	hc := &http.Client{Transport: tick{clk: clk, step: 200 * time.Millisecond}}
+	ctx := context.Background()
+
+	type tenantRun struct {
+		id         string
+		c          *Client
+		rep        *replica
+		checkpoint time.Time
+		requests   int
+	}
+	var runs []*tenantRun
+	for _, ti := range sim.Tenants() {
+		tr := &tenantRun{id: ti.ID, rep: &replica{recs: map[string]map[string]any{}}}
+		tr.c, err = New(Config{
+			BaseURL: srv.URL + "/v1", Tenant: ti.ID, Token: StaticToken(ti.Token), HTTPClient: hc,
+			Timeout: 500 * time.Millisecond, Clock: clk, Offset: offset,
+			Retry: Retry{Attempts: 8, Backoff: time.Second, MaxBackoff: 10 * time.Second},
+			Sleep: func(ctx context.Context, d time.Duration) error { clk.Advance(d); return ctx.Err() },
+			Hooks: Hooks{OnRequest: func(RequestInfo) { tr.requests++ }},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, tr)
+	}
+	upsertFn := func(tr *tenantRun) func(context.Context, Page) error {
+		return func(_ context.Context, p Page) error { tr.rep.upsert(p.Records); return nil }
+	}
+	each := func(fn func(tr *tenantRun) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, len(runs))
+		for i, tr := range runs {
+			wg.Go(func() { errs[i] = fn(tr) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Backfill: a capped full scan; polling then starts at its cap.
+	each(func(tr *tenantRun) error {
+		p, err := tr.c.NewScan(ctx, users)
+		if err != nil {
+			return err
+		}
+		res, err := tr.c.Scan(ctx, users, p, upsertFn(tr))
+		if err != nil {
+			return err
+		}
+		if !res.Complete {
+			return errors.New("backfill incomplete")
+		}
+		t.Logf("%s: backfill %d requests, %d step-backs, total %d", tr.id, res.Progress.Requests, res.Progress.StepBacks, res.Progress.LastTotal)
+		tr.checkpoint = res.Progress.Cap
+		return nil
+	})
+	poll := func(tr *tenantRun) error {
+		p, err := tr.c.NewWalk(ctx, users, tr.checkpoint)
+		if err != nil {
+			return err
+		}
+		res, err := tr.c.Walk(ctx, users, p, upsertFn(tr))
+		if err != nil {
+			return err
+		}
+		if !res.Complete {
+			return errors.New("walk incomplete")
+		}
+		t.Logf("%s: poll %d requests, %d step-backs, total %d", tr.id, res.Progress.Requests, res.Progress.StepBacks, res.Progress.LastTotal)
+		if res.Progress.Cap.Before(tr.checkpoint) {
+			return errors.New("checkpoint would move backwards")
+		}
+		tr.checkpoint = res.Progress.Cap
+		return nil
+	}
+	for range 3 {
+		clk.Advance(3 * time.Minute)
+		each(poll)
+	}
+	// Quiesce: churn stops, late writes land, settle + overlap pass.
+	quiet := sim.Scenario().Churn
+	quiet.Enabled = false
+	if err := sim.SetChurn(quiet); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(15 * time.Second)
+	for _, tr := range runs {
+		if n, _ := sim.Pending(tr.id); n != 0 {
+			t.Fatalf("%s: %d writes still in flight", tr.id, n)
+		}
+	}
+	clk.Advance(3 * time.Minute)
+	each(poll)
+
+	// Reconcile: a complete capped scan; absentees confirmed with Get.
+	each(func(tr *tenantRun) error {
+		p, err := tr.c.NewScan(ctx, users)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		res, err := tr.c.Scan(ctx, users, p, func(_ context.Context, pg Page) error {
+			for _, r := range pg.Records {
+				seen[r.Key] = true
+			}
+			return nil
+		})
+		if err != nil || !res.Complete {
+			return errors.Join(err, errors.New("reconcile scan incomplete"))
+		}
+		for key := range tr.rep.recs {
+			if seen[key] {
+				continue
+			}
+			_, found, err := tr.c.Get(ctx, users, key)
+			if err != nil {
+				return err
+			}
+			if !found {
+				delete(tr.rep.recs, key)
+			}
+		}
+		return nil
+	})
+
+	for _, tr := range runs {
+		truth, err := sim.Truth(tr.id, "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]map[string]any{}
+		for i, k := range truth.Keys {
+			want[k] = decodeNumbers(t, truth.Records[i])
+		}
+		var lost, stale, extra []string
+		for k, rec := range want {
+			got, ok := tr.rep.recs[k]
+			switch {
+			case !ok:
+				lost = append(lost, k)
+			case !reflect.DeepEqual(got, rec):
+				stale = append(stale, k)
+			}
+		}
+		for k := range tr.rep.recs {
+			if want[k] == nil {
+				extra = append(extra, k)
+			}
+		}
+		sort.Strings(lost)
+		sort.Strings(stale)
+		sort.Strings(extra)
+		if len(lost)+len(stale)+len(extra) > 0 {
+			t.Errorf("%s: %d records at the source; lost %v, stale %v, extra %v", tr.id, len(want), lost, stale, extra)
+		}
+		t.Logf("%s: %d records exact after %d requests", tr.id, len(want), tr.requests)
+	}
+	counters := sim.Counters()
+	t.Logf("simulator counters: %v", counters)
+}
