@@ -13,9 +13,10 @@ import (
 // order, in a scratch copy of pipelines/: siphon commands in-process
 // (expecting exit 0, or the code a trailing "# exits N" names), the file
 // edits of the tour through sh. A text block after an sh block is the
-// output it shows; its diagnostic, summary and diff lines must appear in
-// the output of that block's last command, so the README cannot drift
-// from what siphon prints.
+// output it shows, so the README cannot drift from what siphon prints:
+// after a plan, every line shown ("..." aside) must appear in the output
+// of the same plan at the golden files' --now; after anything else, its
+// diagnostic, summary and diff lines must appear in the output.
 func TestReadmeExamples(t *testing.T) {
 	blocks := codeBlocks(readFile(t, "../../README.md"))
 	work := t.TempDir()
@@ -25,7 +26,7 @@ func TestReadmeExamples(t *testing.T) {
 	t.Chdir(work)
 
 	ran := 0
-	var last, lastLang string
+	var last, lastFixed, lastLang string
 	for _, b := range blocks {
 		switch b.lang {
 		case "sh":
@@ -41,7 +42,11 @@ func TestReadmeExamples(t *testing.T) {
 					if code != want {
 						t.Errorf("%s: exit %d, want %d\n%s%s", cmd, code, want, out, errOut)
 					}
-					last = out + errOut
+					last, lastFixed = out+errOut, ""
+					if fields[1] == "plan" && !strings.Contains(cmd, "--now") {
+						_, out, errOut := siphon(t, append([]string{"plan", fixedNow}, fields[2:]...)...)
+						lastFixed = out + errOut
+					}
 					ran++
 				case "sed", "mv", "rm":
 					if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
@@ -58,7 +63,13 @@ func TestReadmeExamples(t *testing.T) {
 				break
 			}
 			for _, line := range b.lines {
-				if checked(line) && !strings.Contains(last, strings.TrimSpace(line)) {
+				shown := strings.TrimRight(line, " ")
+				switch {
+				case lastFixed != "":
+					if shown != "" && strings.TrimSpace(shown) != "..." && !strings.Contains(lastFixed, shown) {
+						t.Errorf("the README shows %q, but the plan printed:\n%s", line, lastFixed)
+					}
+				case checked(line) && !strings.Contains(last, strings.TrimSpace(line)):
 					t.Errorf("the README shows %q, but the command before it printed:\n%s", line, last)
 				}
 			}
