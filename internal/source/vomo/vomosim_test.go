@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,4 +265,120 @@ func runAgainstVomosim(t *testing.T, honourPerPage bool) {
 	}
 	counters := sim.Counters()
 	t.Logf("simulator counters: %v", counters)
+}
+
+// TestVomosimChildrenAndPauses scans a cursorless parent (/forms) and its
+// child lists (/forms/{id}/completions) and compares them with the
+// simulator's truth; a vanished parent is reported, not an error; a
+// revoked token and a missing scope map to the errors that pause a tenant
+// or a resource, leaving the other tenant untouched.
+func TestVomosimChildrenAndPauses(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC))
+	sc, err := vomosim.LoadScenario("calm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Tenants, sc.Users = 2, 300
+	sc.Churn.Enabled = false
+	sc.Faults.Enabled = false
+	sim, err := vomosim.New(vomosim.Options{Clock: clk, Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	tenants := sim.Tenants()
+	client := func(ti vomosim.TenantInfo) *Client {
+		c, err := New(Config{BaseURL: srv.URL + "/v1", Tenant: ti.ID, Token: StaticToken(ti.Token), Clock: clk,
+			Sleep: func(ctx context.Context, d time.Duration) error { clk.Advance(d); return ctx.Err() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := client(tenants[0]), client(tenants[1])
+
+	org, err := a.Organization(ctx)
+	if err != nil || org.ID != strconv.FormatInt(tenants[0].OrganizationID, 10) {
+		t.Fatalf("organization %+v, %v; want %d", org, err, tenants[0].OrganizationID)
+	}
+
+	forms := Resource{Path: "/forms"}
+	p, err := a.NewScan(ctx, forms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var formIDs []string
+	res, err := a.Scan(ctx, forms, p, func(_ context.Context, pg Page) error {
+		for _, r := range pg.Records {
+			formIDs = append(formIDs, r.Key)
+		}
+		return nil
+	})
+	if err != nil || !res.Complete || res.Capped || len(formIDs) == 0 {
+		t.Fatalf("forms: %+v, %v, %d forms", res, err, len(formIDs))
+	}
+	got := map[string]bool{}
+	for _, fid := range append(formIDs, "999999999") {
+		child := Resource{Path: "/forms/{form_id}/completions", Parent: fid}
+		p, err := a.NewScan(ctx, child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.Scan(ctx, child, p, func(_ context.Context, pg Page) error {
+			for _, r := range pg.Records {
+				got[JoinKey(fid, r.Key)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("form %s: %v", fid, err)
+		}
+		if gone := fid == "999999999"; res.ParentGone != gone || res.Complete == gone {
+			t.Fatalf("form %s: %+v", fid, res)
+		}
+	}
+	truth, err := sim.Truth(tenants[0].ID, "form_completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(truth.Keys) != len(got) {
+		t.Fatalf("%d completions read, truth has %d", len(got), len(truth.Keys))
+	}
+	for _, k := range truth.Keys {
+		if !got[k] {
+			t.Fatalf("completion %s not read", k)
+		}
+	}
+
+	users := Resource{Path: "/users", CursorParam: "updated_after", CreatedBeforeParam: "created_before", Settle: 30 * time.Second}
+	est, err := a.Estimate(ctx, users)
+	if ut, _ := sim.Truth(tenants[0].ID, "users"); err != nil || est.Total != len(ut.Keys) {
+		t.Fatalf("estimate %+v, %v; truth %d", est, err, len(ut.Keys))
+	}
+
+	if err := sim.Forbid(tenants[0].ID, "users", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Estimate(ctx, users); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("forbidden users: %v", err)
+	}
+	if _, err := a.Estimate(ctx, forms); err != nil {
+		t.Fatalf("a 403 on users spilled over to forms: %v", err)
+	}
+	if err := sim.Revoke(tenants[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Estimate(ctx, forms)
+	var e *Error
+	if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &e) || e.Tenant != tenants[0].ID || e.Attempts != 1 {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if strings.Contains(err.Error(), tenants[0].Token) {
+		t.Fatal("token in error")
+	}
+	if _, err := b.Estimate(ctx, users); err != nil {
+		t.Fatalf("the other tenant was affected: %v", err)
+	}
 }
