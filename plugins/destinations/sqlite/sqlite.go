@@ -42,8 +42,7 @@ type Destination struct {
 	writer  *sql.DB // one connection: sqlite has one writer anyway
 	readers *sql.DB
 	tables  map[string]*table // by object; guarded by mu
-	// lastPurge is when expired tombstones were last purged; guarded by the
-	// writer connection (only a write transaction reads or sets it).
+	// lastPurge is when expired tombstones were last purged; guarded by mu.
 	lastPurge time.Time
 	now       func() time.Time
 }
