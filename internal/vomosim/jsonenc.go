@@ -15,7 +15,17 @@ type obj struct {
 	first bool
 }
 
-func newObj(b []byte) *obj { return &obj{b: append(b, '{'), first: true} }
+func newObj(b []byte) obj { return obj{b: append(b, '{'), first: true} }
+
+// sub starts a nested object written into the same buffer; close it with
+// end.
+func (o *obj) sub(k string) obj {
+	o.key(k)
+	return obj{b: append(o.b, '{'), first: true}
+}
+
+// end closes a nested object started with sub.
+func (o *obj) end(inner obj) { o.b = inner.done() }
 
 func (o *obj) key(k string) {
 	if !o.first {
@@ -63,6 +73,18 @@ func (o *obj) done() []byte { return append(o.b, '}') }
 // what a Laravel API sends: slashes become \/ and every non-ASCII
 // character a \uXXXX escape. Invalid UTF-8 becomes U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '/' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {

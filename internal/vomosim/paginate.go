@@ -93,41 +93,44 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// pageURL is a links.* URL. Laravel appends the query string (filters
-// first, then page) unless the switch drops the filters.
-func (q listQuery) pageURL(page int, dropFilters bool) string {
-	qs := "page=" + strconv.Itoa(page)
-	if !dropFilters && len(q.echo) > 0 {
-		qs = q.echo.Encode() + "&" + qs
+// pageURL is a links.* URL: prefix (the path and the encoded filters)
+// then page=N, as Laravel appends the query string.
+func pageURL(prefix string, page int) string { return prefix + "page=" + strconv.Itoa(page) }
+
+// linkPrefix is what every links.* URL starts with; the filters are left
+// out when the switch drops them.
+func (q listQuery) linkPrefix(dropFilters bool) string {
+	if dropFilters || len(q.echo) == 0 {
+		return q.path + "?"
 	}
-	return q.path + "?" + qs
+	return q.path + "?" + q.echo.Encode() + "&"
 }
 
 // envelope wraps a page of records (a JSON array) in Laravel's paginator
 // envelope. from/to are null on an empty page; a page past the last keeps
 // its number and the same meta.
-func envelope(q listQuery, total int, n int, data []byte, cfg *Scenario) []byte {
+// data appends the page's records as a JSON array.
+func envelope(b []byte, q listQuery, total int, n int, data func(b []byte) []byte, cfg *Scenario) []byte {
 	last := max(1, (total+q.perPage-1)/q.perPage)
-	drop := cfg.Switches.LinksDropFilters
-	b := make([]byte, 0, len(data)+512)
+	prefix := q.linkPrefix(cfg.Switches.LinksDropFilters)
 	b = append(b, `{"data":`...)
-	b = append(b, data...)
-	links := newObj(nil)
-	links.str("first", q.pageURL(1, drop))
-	links.str("last", q.pageURL(last, drop))
+	b = data(b)
+	b = append(b, `,"links":`...)
+	links := newObj(b)
+	links.str("first", pageURL(prefix, 1))
+	links.str("last", pageURL(prefix, last))
 	if q.page > 1 {
-		links.str("prev", q.pageURL(q.page-1, drop))
+		links.str("prev", pageURL(prefix, q.page-1))
 	} else {
 		links.null("prev")
 	}
 	if q.page < last {
-		links.str("next", q.pageURL(q.page+1, drop))
+		links.str("next", pageURL(prefix, q.page+1))
 	} else {
 		links.null("next")
 	}
-	b = append(b, `,"links":`...)
-	b = append(b, links.done()...)
-	m := newObj(nil)
+	b = append(links.done(), `,"meta":`...)
+	m := newObj(b)
 	m.int("current_page", int64(q.page))
 	if n > 0 {
 		m.int("from", int64(q.offset()+1))
@@ -140,14 +143,11 @@ func envelope(q listQuery, total int, n int, data []byte, cfg *Scenario) []byte 
 	m.str("path", q.path)
 	m.int("per_page", int64(q.perPage))
 	m.int("total", int64(total))
-	b = append(b, `,"meta":`...)
-	b = append(b, m.done()...)
-	return append(b, '}')
+	return append(m.done(), '}')
 }
 
-// arrayOf writes a JSON array with one element per item.
-func arrayOf[E any](items []E, enc func(b []byte, item E) []byte) []byte {
-	b := make([]byte, 0, 64+len(items)*600)
+// arrayOf appends a JSON array with one element per item.
+func arrayOf[E any](b []byte, items []E, enc func(b []byte, item E) []byte) []byte {
 	b = append(b, '[')
 	for i, it := range items {
 		if i > 0 {
@@ -191,7 +191,8 @@ func listTable[T any](s *Server, t *tenant, r *http.Request, tb *table[T], filte
 		t.advance(now)
 		total, page = tb.query(q.f, q.offset(), q.perPage, desc)
 	}
-	return okJSON(envelope(q, total, len(page), arrayOf(page, enc), cfg))
+	data := func(b []byte) []byte { return arrayOf(b, page, enc) }
+	return pooledJSON(envelope(getBuf(), q, total, len(page), data, cfg))
 }
 
 // listSlice serves one page of a list computed in full (children of one
@@ -213,5 +214,6 @@ func listSlice[E any](s *Server, r *http.Request, items []E, enc func(b []byte, 
 	if off := q.offset(); off < len(items) {
 		page = items[off:min(len(items), off+q.perPage)]
 	}
-	return okJSON(envelope(q, len(items), len(page), arrayOf(page, enc), cfg))
+	data := func(b []byte) []byte { return arrayOf(b, page, enc) }
+	return pooledJSON(envelope(getBuf(), q, len(items), len(page), data, cfg))
 }

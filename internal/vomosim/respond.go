@@ -3,6 +3,7 @@ package vomosim
 import (
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // reply is a response before it is written, so faults can still bend it.
@@ -11,9 +12,22 @@ type reply struct {
 	body   []byte
 	html   bool
 	header http.Header
+	pooled bool // body came from getBuf and goes back after writing
 }
 
-func okJSON(body []byte) reply { return reply{status: http.StatusOK, body: body} }
+// bufs recycles page buffers: a page is ~10 KB, and allocating one per
+// request made the garbage collector the largest cost of serving.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func getBuf() []byte { return (*bufs.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= 1<<20 {
+		bufs.Put(&b)
+	}
+}
+
+func pooledJSON(body []byte) reply { return reply{status: http.StatusOK, body: body, pooled: true} }
 
 // wrapData is VOMO's form for a single record: {"data":{...}}.
 func wrapData(status int, rec []byte) reply {
@@ -76,7 +90,7 @@ func (e *fieldErrors) reply() *reply {
 	o.str("message", msg)
 	errs := newObj(nil)
 	for _, f := range e.order {
-		errs.raw(f, arrayOf(e.msgs[f], appendJSONString))
+		errs.raw(f, arrayOf(nil, e.msgs[f], appendJSONString))
 	}
 	o.raw("errors", errs.done())
 	return &reply{status: http.StatusUnprocessableEntity, body: o.done()}

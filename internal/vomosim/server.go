@@ -208,6 +208,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern, resou
 		rep.body = rep.body[:1+s.randN(int64(len(rep.body)-1))]
 	}
 	write(w, rep)
+	if rep.pooled {
+		putBuf(rep.body[:0])
+	}
 }
 
 // byBearer finds the tenant of the request's bearer token, or nil.
