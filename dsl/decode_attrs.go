@@ -53,6 +53,17 @@ func errorAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &r}
 }
 
+// errorIn reports a problem with an attribute's value: the value is the
+// subject, the whole `name = value` line its context.
+func errorIn(attr *hcl.Attribute, summary, detail string) *hcl.Diagnostic {
+	d := errorAt(attr.Expr.Range(), summary, detail)
+	if attr.Range != (hcl.Range{}) {
+		ctx := attr.Range
+		d.Context = &ctx
+	}
+	return d
+}
+
 func warningAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	r := rng
 	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: &r}
@@ -113,16 +124,16 @@ func (d *decoder) structural(attr *hcl.Attribute, ty cty.Type, example string) (
 	}
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
-		return cty.NilVal, append(diags, errorAt(attr.Expr.Range(), "Value unknown at plan time",
+		return cty.NilVal, append(diags, errorIn(attr, "Value unknown at plan time",
 			fmt.Sprintf("%s decides how the plan is built, so it must be known when planning; it depends on a value known only at run time (an unset environment variable?). Set it, or give env() a default, like env(\"X\", %s).", attr.Name, example)))
 	}
 	if v.IsNull() {
-		return cty.NilVal, append(diags, errorAt(attr.Expr.Range(), "Missing value for "+attr.Name,
+		return cty.NilVal, append(diags, errorIn(attr, "Missing value for "+attr.Name,
 			fmt.Sprintf("%s is null; write a value like %s, or leave the argument out for its default.", attr.Name, example)))
 	}
 	cv, err := convert.Convert(v, ty)
 	if err != nil {
-		return cty.NilVal, append(diags, errorAt(attr.Expr.Range(), "Incorrect value type for "+attr.Name,
+		return cty.NilVal, append(diags, errorIn(attr, "Incorrect value type for "+attr.Name,
 			fmt.Sprintf("%s must be a %s, like %s; this is a %s.", attr.Name, ty.FriendlyName(), example, v.Type().FriendlyName())))
 	}
 	return cv, diags
@@ -148,7 +159,7 @@ func (d *decoder) value(attr *hcl.Attribute) (Value, hcl.Diagnostics) {
 	}
 	cv, err := convert.Convert(v, cty.String)
 	if err != nil {
-		return Value{}, append(diags, errorAt(attr.Expr.Range(), "Incorrect value type for "+attr.Name,
+		return Value{}, append(diags, errorIn(attr, "Incorrect value type for "+attr.Name,
 			fmt.Sprintf("%s must be a string; this is a %s.", attr.Name, v.Type().FriendlyName())))
 	}
 	return toValue(cv), append(diags, d.warnUnknown(v, attr.Expr.Range())...)
@@ -190,7 +201,7 @@ func (d *decoder) integer(attr *hcl.Attribute, lo, hi int) (int, hcl.Diagnostics
 	bf := v.AsBigFloat()
 	n, acc := bf.Int64()
 	if !bf.IsInt() || acc != 0 || n < int64(lo) || n > int64(hi) {
-		return 0, append(diags, errorAt(attr.Expr.Range(), "Invalid value for "+attr.Name,
+		return 0, append(diags, errorIn(attr, "Invalid value for "+attr.Name,
 			fmt.Sprintf("%s must be a whole number from %d to %d; got %s.", attr.Name, lo, hi, bf.Text('g', 10))))
 	}
 	return int(n), diags
@@ -204,14 +215,14 @@ func (d *decoder) duration(attr *hcl.Attribute, min time.Duration) (time.Duratio
 	}
 	dur, err := ParseDuration(s)
 	if err != nil {
-		return 0, append(diags, errorAt(attr.Expr.Range(), "Invalid duration for "+attr.Name, err.Error()+"."))
+		return 0, append(diags, errorIn(attr, "Invalid duration for "+attr.Name, err.Error()+"."))
 	}
 	if dur < min {
 		if attr.Name == "cadence" {
-			return 0, append(diags, errorAt(attr.Expr.Range(), "Cadence too short",
+			return 0, append(diags, errorIn(attr, "Cadence too short",
 				fmt.Sprintf("A cadence of %s is shorter than the minimum of %s; write \"30s\" or longer.", FormatDuration(dur), FormatDuration(min))))
 		}
-		return 0, append(diags, errorAt(attr.Expr.Range(), "Invalid duration for "+attr.Name,
+		return 0, append(diags, errorIn(attr, "Invalid duration for "+attr.Name,
 			fmt.Sprintf("%s must be at least %s; got %q.", attr.Name, FormatDuration(max(min, 1)), s)))
 	}
 	return dur, diags
@@ -224,7 +235,7 @@ func (d *decoder) rate(attr *hcl.Attribute) (Rate, hcl.Diagnostics) {
 	}
 	r, err := ParseRate(s)
 	if err != nil {
-		return Rate{}, append(diags, errorAt(attr.Expr.Range(), "Invalid rate for "+attr.Name, err.Error()+"."))
+		return Rate{}, append(diags, errorIn(attr, "Invalid rate for "+attr.Name, err.Error()+"."))
 	}
 	return r, diags
 }
@@ -236,7 +247,7 @@ func (d *decoder) clock(attr *hcl.Attribute) (Clock, hcl.Diagnostics) {
 	}
 	c, err := ParseClock(s)
 	if err != nil {
-		return Clock{}, append(diags, errorAt(attr.Expr.Range(), "Invalid time for "+attr.Name, err.Error()+"."))
+		return Clock{}, append(diags, errorIn(attr, "Invalid time for "+attr.Name, err.Error()+"."))
 	}
 	return c, diags
 }
@@ -248,7 +259,7 @@ func (d *decoder) weekly(attr *hcl.Attribute) (Weekly, hcl.Diagnostics) {
 	}
 	w, err := ParseWeekly(s)
 	if err != nil {
-		return Weekly{}, append(diags, errorAt(attr.Expr.Range(), "Invalid weekly time for "+attr.Name, err.Error()+"."))
+		return Weekly{}, append(diags, errorIn(attr, "Invalid weekly time for "+attr.Name, err.Error()+"."))
 	}
 	return w, diags
 }
@@ -261,7 +272,7 @@ func (d *decoder) percent(attr *hcl.Attribute) (float64, hcl.Diagnostics) {
 	}
 	f, ok := parsePercent(s)
 	if !ok {
-		return 0, append(diags, errorAt(attr.Expr.Range(), "Invalid percentage for "+attr.Name,
+		return 0, append(diags, errorIn(attr, "Invalid percentage for "+attr.Name,
 			fmt.Sprintf("%q is not a percentage; write a number from 0 to 100 followed by %%, like \"10%%\".", s)))
 	}
 	return f, diags
@@ -295,7 +306,7 @@ func (d *decoder) oneOf(attr *hcl.Attribute, allowed ...string) (string, hcl.Dia
 	for i, a := range allowed {
 		quoted[i] = strconv.Quote(a)
 	}
-	return "", append(diags, errorAt(attr.Expr.Range(), "Invalid value for "+attr.Name,
+	return "", append(diags, errorIn(attr, "Invalid value for "+attr.Name,
 		fmt.Sprintf("%s must be one of %s; got %q.%s", attr.Name, strings.Join(quoted, ", "), s, didYouMean(s, allowed))))
 }
 
@@ -338,7 +349,7 @@ type stringMapItem struct {
 func objectItems(attr *hcl.Attribute) ([]stringMapItem, hcl.Diagnostics) {
 	pairs, diags := hcl.ExprMap(attr.Expr)
 	if diags.HasErrors() {
-		return nil, hcl.Diagnostics{errorAt(attr.Expr.Range(), "Invalid value for "+attr.Name,
+		return nil, hcl.Diagnostics{errorIn(attr, "Invalid value for "+attr.Name,
 			fmt.Sprintf("%s must be written as an object, like { name = … }.", attr.Name))}
 	}
 	items := make([]stringMapItem, 0, len(pairs))

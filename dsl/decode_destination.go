@@ -41,7 +41,7 @@ func (d *decoder) decodeDestinationBlock(block *hcl.Block) (*destinationBlock, h
 		diags = append(diags, pd...)
 		dst.Plugin = p
 		if !pd.HasErrors() && !labelPattern.MatchString(p) {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid plugin name",
+			diags = append(diags, errorIn(attr, "Invalid plugin name",
 				fmt.Sprintf("plugin is a built-in destination (%s) or the NAME of a binary siphon-destination-NAME on the plugin path; %q is neither.", builtinList(), p)))
 		}
 	}
@@ -49,7 +49,7 @@ func (d *decoder) decodeDestinationBlock(block *hcl.Block) (*destinationBlock, h
 		s, sd := d.str(attr, `"<64 hex digits>"`)
 		diags = append(diags, sd...)
 		if !sd.HasErrors() && !sha256Pattern.MatchString(s) {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid sha256",
+			diags = append(diags, errorIn(attr, "Invalid sha256",
 				"sha256 pins an external plugin binary: 64 lowercase hexadecimal digits, as `sha256sum` prints them."))
 		}
 		dst.SHA256 = s
@@ -61,7 +61,7 @@ func (d *decoder) decodeDestinationBlock(block *hcl.Block) (*destinationBlock, h
 		if !vd.HasErrors() {
 			ty := v.Type()
 			if v.IsNull() || !(ty.IsObjectType() || ty.IsMapType() || ty == cty.DynamicPseudoType) {
-				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid destination config",
+				diags = append(diags, errorIn(attr, "Invalid destination config",
 					"config must be an object, like { path = \"data.db\" }."))
 			} else {
 				dst.Config = v

@@ -25,7 +25,7 @@ func (d *decoder) decodeFlagBlock(block *hcl.Block) (*flagBlock, hcl.Diagnostics
 		if !vd.HasErrors() {
 			for _, s := range v.AsValueSlice() {
 				if s.IsNull() {
-					diags = append(diags, errorAt(attr.Expr.Range(), "Invalid flag stage", "A stage is null; write \"internal\", \"friendly\" or a percentage like \"10%\"."))
+					diags = append(diags, errorIn(attr, "Invalid flag stage", "A stage is null; write \"internal\", \"friendly\" or a percentage like \"10%\"."))
 					continue
 				}
 				f.Stages = append(f.Stages, s.AsString())
@@ -38,7 +38,7 @@ func (d *decoder) decodeFlagBlock(block *hcl.Block) (*flagBlock, hcl.Diagnostics
 		diags = append(diags, sd...)
 		f.Stage = s
 		if !sd.HasErrors() && f.Stages != nil && !contains(f.Stages, s) {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Unknown flag stage",
+			diags = append(diags, errorIn(attr, "Unknown flag stage",
 				fmt.Sprintf("Stage %q is not one of the flag's stages (%s).%s", s, strings.Join(f.Stages, ", "), didYouMean(s, f.Stages))))
 		}
 	}

@@ -55,7 +55,7 @@ func (d *decoder) decodePipelineBlock(block *hcl.Block) (*pipelineBlock, hcl.Dia
 		s, sd := d.str(attr, `"volunteers"`)
 		diags = append(diags, sd...)
 		if !sd.HasErrors() && !labelPattern.MatchString(s) {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid object name",
+			diags = append(diags, errorIn(attr, "Invalid object name",
 				fmt.Sprintf("object names a destination table; it must match [a-z][a-z0-9_-]*, got %q.", s)))
 		}
 		p.Object = s

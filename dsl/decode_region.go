@@ -24,7 +24,7 @@ func (d *decoder) decodeRegionBlock(block *hcl.Block) (*regionBlock, hcl.Diagnos
 		case v.Known && v.Text != "":
 			diags = append(diags, checkStoreURL(v.Text, attr.Expr.Range())...)
 		case v.Known && d.mode == ModeRun:
-			diags = append(diags, errorAt(attr.Expr.Range(), "Region store is empty",
+			diags = append(diags, errorIn(attr, "Region store is empty",
 				fmt.Sprintf("Region %s declares a store, but it is empty: its tenants' data must stay in the region, so run will not fall back to the hub's store. Set the value (for example the environment variable it reads), or remove store to use the hub's.", r.Name)))
 		}
 	}

@@ -45,7 +45,7 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 		diags = append(diags, pd...)
 		r.Path, r.PathRange = p, attr.Expr.Range()
 		if !pd.HasErrors() && (len(p) == 0 || p[0] != '/') {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid resource path",
+			diags = append(diags, errorIn(attr, "Invalid resource path",
 				fmt.Sprintf("A path starts with \"/\", like \"/users\"; got %q.", p)))
 		}
 	}
@@ -79,7 +79,7 @@ func (d *decoder) decodeResourceBlock(block *hcl.Block) (*resourceBlock, hcl.Dia
 			r.VersionHash = true
 		} else if !vd.HasErrors() {
 			if !fieldPattern.MatchString(v) {
-				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid version",
+				diags = append(diags, errorIn(attr, "Invalid version",
 					fmt.Sprintf("version is \"hash\" (the resource has no version field) or the name of the field that versions records, like \"updated_at\"; got %q.", v)))
 			}
 			r.VersionField = v
@@ -120,7 +120,7 @@ func (d *decoder) decodePrimaryKey(attr *hcl.Attribute, r *resourceBlock) hcl.Di
 	if diags.HasErrors() {
 		return diags
 	}
-	bad := hcl.Diagnostics{errorAt(attr.Expr.Range(), "Invalid primary_key",
+	bad := hcl.Diagnostics{errorIn(attr, "Invalid primary_key",
 		`primary_key is a field name, like "id", or a list of field names for a composite key, like ["project_date_id", "user_id"].`)}
 	var keys []string
 	switch {

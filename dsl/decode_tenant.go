@@ -46,7 +46,7 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 		if !sd.HasErrors() {
 			loc, err := d.location(s)
 			if err != nil {
-				diags = append(diags, errorAt(attr.Expr.Range(), "Unknown time zone",
+				diags = append(diags, errorIn(attr, "Unknown time zone",
 					fmt.Sprintf("%q is not an IANA time zone name; write one like \"America/Chicago\", \"Europe/Berlin\" or \"UTC\".", s)))
 			} else {
 				t.Timezone, t.Location = s, loc
@@ -71,7 +71,7 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 	if attr, ok := a["pipelines"]; ok {
 		exprs, ed := hcl.ExprList(attr.Expr)
 		if ed.HasErrors() {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid pipelines",
+			diags = append(diags, errorIn(attr, "Invalid pipelines",
 				"pipelines is a list of pipeline references, like [pipeline.volunteers, pipeline.shifts]."))
 		}
 		for _, e := range exprs {

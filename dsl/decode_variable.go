@@ -52,7 +52,7 @@ func decodeVariableBlock(block *hcl.Block) (*variableBlock, hcl.Diagnostics) {
 		if !vd.HasErrors() {
 			conv, err := v.convert(val)
 			if err != nil {
-				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid default value for variable",
+				diags = append(diags, errorIn(attr, "Invalid default value for variable",
 					fmt.Sprintf("The default of variable %q does not fit its type %s: %s.", v.Name, typeexpr.TypeString(v.Type), err)))
 			} else {
 				v.Default = conv
@@ -95,11 +95,11 @@ func literal(attr *hcl.Attribute, ty cty.Type) (cty.Value, hcl.Diagnostics) {
 	}
 	conv, err := convert.Convert(val, ty)
 	if err != nil {
-		return cty.NilVal, hcl.Diagnostics{errorAt(attr.Expr.Range(), "Incorrect value type for "+attr.Name,
+		return cty.NilVal, hcl.Diagnostics{errorIn(attr, "Incorrect value type for "+attr.Name,
 			fmt.Sprintf("%s must be a %s.", attr.Name, ty.FriendlyName()))}
 	}
 	if !conv.IsKnown() {
-		return cty.NilVal, hcl.Diagnostics{errorAt(attr.Expr.Range(), "Invalid value for "+attr.Name, "The value must be a literal.")}
+		return cty.NilVal, hcl.Diagnostics{errorIn(attr, "Invalid value for "+attr.Name, "The value must be a literal.")}
 	}
 	return conv, nil
 }

@@ -38,7 +38,7 @@ func assignVarFile(file *hcl.File, vars map[string]*variableBlock, assigned map[
 		}
 		conv, err := v.convert(val)
 		if err != nil {
-			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid value for variable",
+			diags = append(diags, errorIn(attr, "Invalid value for variable",
 				fmt.Sprintf("The value of variable %q does not fit its type %s: %s.", name, typeexpr.TypeString(v.Type), err)))
 			continue
 		}
