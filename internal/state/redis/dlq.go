@@ -12,12 +12,12 @@ import (
 // letterOf decodes a DLQ stream entry: the queue entry's fields plus q
 // (destination), r (reason) and at.
 func letterOf(m goredis.XMessage) state.DeadLetter {
-	f := make(map[string]string, len(m.Values))
+	var e state.Entry
 	for k, v := range m.Values {
-		f[k] = asString(v)
+		setField(&e, k, asString(v))
 	}
-	e := entryOf("", f)
-	return state.DeadLetter{ID: m.ID, Destination: f["q"], Entry: e, Reason: f["r"], At: parseUS(f["at"])}
+	f := func(k string) string { return asString(m.Values[k]) }
+	return state.DeadLetter{ID: m.ID, Destination: f("q"), Entry: e, Reason: f("r"), At: parseUS(f("at"))}
 }
 
 func (s *Store) DeadLetterList(ctx context.Context, tenant, after string, limit int) ([]state.DeadLetter, string, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -169,28 +170,45 @@ func entriesOf(res []any) []state.Entry {
 		if len(e) < 2 {
 			continue
 		}
-		out = append(out, entryOf(asString(e[0]), fieldMap(asSlice(e[1]))))
+		f := asSlice(e[1])
+		entry := state.Entry{ID: asString(e[0])}
+		for i := 0; i+1 < len(f); i += 2 {
+			setField(&entry, asString(f[i]), asString(f[i+1]))
+		}
+		out = append(out, entry)
 	}
 	return out
 }
 
-func fieldMap(f []any) map[string]string {
-	m := make(map[string]string, len(f)/2)
-	for i := 0; i+1 < len(f); i += 2 {
-		m[asString(f[i])] = asString(f[i+1])
-	}
-	return m
-}
-
-func entryOf(id string, f map[string]string) state.Entry {
-	num := func(k string) int64 {
-		n, _ := strconv.ParseInt(f[k], 10, 64)
+// setField sets one stream field of a queue entry (names in commitPageScript).
+func setField(e *state.Entry, name, v string) {
+	num := func() int64 {
+		n, _ := strconv.ParseInt(v, 10, 64)
 		return n
 	}
-	return state.Entry{
-		ID: id, Pipeline: f["p"], Key: f["k"], Op: f["o"], Version: fromUS(num("v")),
-		ConfigGeneration: num("g"), Seq: num("s"), ContentHash: f["h"], Payload: []byte(f["d"]),
-		Trace: f["t"], Attempts: int(num("a")), LastError: f["e"],
+	switch name {
+	case "p":
+		e.Pipeline = v
+	case "k":
+		e.Key = v
+	case "o":
+		e.Op = v
+	case "v":
+		e.Version = fromUS(num())
+	case "g":
+		e.ConfigGeneration = num()
+	case "s":
+		e.Seq = num()
+	case "h":
+		e.ContentHash = v
+	case "d":
+		e.Payload = []byte(v)
+	case "t":
+		e.Trace = v
+	case "a":
+		e.Attempts = int(num())
+	case "e":
+		e.LastError = v
 	}
 }
 
@@ -199,7 +217,9 @@ func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids 
 		return 0, fmt.Errorf("ack %s/%s: %w", q.Tenant, q.Destination, err)
 	}
 	st, r, _ := s.queueKeys(q)
-	args := append([]any{group, consumer}, anys(validIDs(ids))...)
+	ids = validIDs(ids)
+	lo, hi := idRange(ids)
+	args := append([]any{group, consumer, lo, hi}, anys(ids)...)
 	res, err := ackScript.Run(ctx, s.rdb, []string{st, r}, args...).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("ack %s/%s: %w", q.Tenant, q.Destination, err)
@@ -208,6 +228,30 @@ func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids 
 		return int(asInt(res[0])), fmt.Errorf("ack %s/%s: ready index: %w", q.Tenant, q.Destination, err)
 	}
 	return int(asInt(res[0])), nil
+}
+
+// idRange returns the lowest and highest of valid stream ids ("-", "+"
+// when there are none).
+func idRange(ids []string) (lo, hi string) {
+	lo, hi = "-", "+"
+	var loK, hiK [2]uint64
+	for i, id := range ids {
+		k := idKey(id)
+		if i == 0 || k[0] < loK[0] || (k[0] == loK[0] && k[1] < loK[1]) {
+			lo, loK = id, k
+		}
+		if i == 0 || k[0] > hiK[0] || (k[0] == hiK[0] && k[1] > hiK[1]) {
+			hi, hiK = id, k
+		}
+	}
+	return lo, hi
+}
+
+func idKey(id string) [2]uint64 {
+	ms, seq, _ := strings.Cut(id, "-")
+	a, _ := strconv.ParseUint(ms, 10, 64)
+	b, _ := strconv.ParseUint(seq, 10, 64)
+	return [2]uint64{a, b}
 }
 
 func anys(ss []string) []any {

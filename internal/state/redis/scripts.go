@@ -252,18 +252,35 @@ return out
 `)
 
 // ackScript acks and deletes (never trims) the entries this consumer holds.
-// KEYS: stream, retry. ARGV: group, consumer, ids…
+// Ownership comes from one XPENDING scan of the consumer's entries within
+// the ids' range (paged), not one call per id, so a batch of 500 costs a
+// handful of commands.
+// KEYS: stream, retry. ARGV: group, consumer, lowest id, highest id, ids…
 // Reply: {acked, stream length, earliest retry or -1}.
 var ackScript = script(`
 local acked = 0
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  for i = 3, #ARGV do
-    if owns(KEYS[1], ARGV[1], ARGV[i], ARGV[2]) then
-      redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
-      redis.call('XDEL', KEYS[1], ARGV[i])
-      acked = acked + 1
+if redis.call('EXISTS', KEYS[1]) == 1 and #ARGV > 4 then
+  local held, start = {}, ARGV[3]
+  while true do
+    local page = redis.call('XPENDING', KEYS[1], ARGV[1], start, ARGV[4], 1000, ARGV[2])
+    for _, p in ipairs(page) do held[p[1]] = true end
+    if #page < 1000 then break end
+    start = '(' .. page[#page][1]
+  end
+  local ids = {}
+  for i = 5, #ARGV do
+    if held[ARGV[i]] then
+      held[ARGV[i]] = nil
+      ids[#ids + 1] = ARGV[i]
     end
   end
+  -- unpack in chunks: Lua's C stack takes a few thousand values at most.
+  for i = 1, #ids, 1000 do
+    local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
+    redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
+    redis.call('XDEL', KEYS[1], unpack(chunk))
+  end
+  acked = #ids
 end
 local len, at = queue_state(KEYS[1], KEYS[2])
 return {acked, len, at}
