@@ -91,6 +91,9 @@ func resolve[V any](r ref, kind string, declared map[string]V) (V, hcl.Diagnosti
 	}
 	names := sortedKeys(declared)
 	detail := fmt.Sprintf("No %s named %q is declared.%s", kind, r.Name, didYouMean(r.Name, names))
+	if suggest(r.Name, names) == "" && len(names) > 0 && len(names) <= 10 {
+		detail += fmt.Sprintf(" Declared %ss: %s.", kind, strings.Join(names, ", "))
+	}
 	if len(names) == 0 {
 		detail = fmt.Sprintf("No %s named %q is declared; there are no %s blocks. Declare one: %s %q { … }.", kind, r.Name, kind, kind, r.Name)
 	}
