@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"QueueClaimAck", testQueueClaimAck},
 		{"QueueConcurrentClaimers", testQueueConcurrentClaimers},
 		{"QueueOwnership", testQueueOwnership},
+		{"QueuePartialAndLargeBatches", testQueueBatches},
 		{"QueueFailRetryDLQ", testQueueFailRetryDLQ},
 		{"QueueReclaim", testQueueReclaim},
 		{"QueueReclaimTooOften", testQueueReclaimTooOften},
@@ -527,6 +528,47 @@ func testQueueOwnership(t *testing.T, s state.Store) {
 	}
 	if n := must(s.Ack(ctx, q, "owner", append(ids, "999-0", "bogus")))(t); n != 2 {
 		t.Fatalf("owner acked %d", n)
+	}
+}
+
+func testQueueBatches(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	// Acking every other entry of a batch leaves exactly the others.
+	enqueue(t, s, q, entries("users", "0", "1", "2", "3", "4", "5"))
+	got := must(s.Claim(ctx, q, "c", 10))(t)
+	var half []string
+	for i, e := range got {
+		if i%2 == 0 {
+			half = append(half, e.ID)
+		}
+	}
+	if n := must(s.Ack(ctx, q, "c", append(half, half[0])))(t); n != 3 {
+		t.Fatalf("acked %d of 3 (one id twice)", n)
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 3 || d.Pending != 3 {
+		t.Fatalf("depth after half ack %+v", d)
+	}
+	rest := must(s.Claim(ctx, q, "c", 10))(t)
+	must(s.Ack(ctx, q, "c", idsOf(rest)))(t)
+	// Batches larger than any internal page size.
+	const total = 2500
+	l := acquire(t, s, "acme", "bulk", "w", time.Minute)
+	for p := 0; p < total/500; p++ {
+		keys := make([]string, 500)
+		for i := range keys {
+			keys[i] = strconv.Itoa(p*500 + i)
+		}
+		must(s.CommitPage(ctx, state.PageCommit{Lease: l, Enqueue: []state.Enqueue{{Queue: q, Entries: entries("users", keys...)}}}))(t)
+	}
+	big := must(s.Claim(ctx, q, "big", total))(t)
+	if len(big) != total {
+		t.Fatalf("claimed %d of %d", len(big), total)
+	}
+	if n := must(s.Ack(ctx, q, "big", idsOf(big)))(t); n != total {
+		t.Fatalf("acked %d of %d", n, total)
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 || d.Pending != 0 {
+		t.Fatalf("depth after big ack %+v", d)
 	}
 }
 
