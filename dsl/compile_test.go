@@ -553,3 +553,18 @@ func TestLoadDirectory(t *testing.T) {
 		t.Errorf("no files: %v", res.Diagnostics)
 	}
 }
+
+func TestJSONConfig(t *testing.T) {
+	src, err := os.ReadFile("testdata/valid/nomad_style.hcl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := mustPlan(t, loadOptions(), map[string]string{"main.hcl.json": string(src)})
+	pl := p.Pipelines[0]
+	if pl.Resource != "users" || pl.Destination != "db" || len(pl.Fields) != 2 || pl.Fields[0].Name != "email" || pl.Transform == nil {
+		t.Errorf("JSON pipeline = %+v", pl)
+	}
+	if tn := p.Tenants[0]; tn.Timezone != "Europe/Berlin" || len(tn.Jobs) != 1 || tn.Jobs[0].Cadence.D() != 15*time.Minute {
+		t.Errorf("JSON tenant = %+v", tn)
+	}
+}

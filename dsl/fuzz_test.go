@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// FuzzLoad feeds arbitrary config and variable files to the loader with
-// env() and file() stubbed: whatever the input, Load must not panic, must
+// FuzzLoad feeds arbitrary config (as HCL and as JSON) and variable files
+// to the loader with env() and file() stubbed: whatever the input, Load must not panic, must
 // return a plan exactly when there is no error, and the plan must encode.
 func FuzzLoad(f *testing.F) {
 	for _, dir := range []string{"testdata/valid", "testdata/invalid"} {
@@ -59,6 +59,11 @@ func FuzzLoad(f *testing.F) {
 					t.Fatalf("plan does not encode: %v", err)
 				}
 			}
+		}
+		// The same bytes as HCL's JSON form.
+		res := LoadFiles(map[string][]byte{"main.hcl.json": config}, opts)
+		if res.Diagnostics.HasErrors() != (res.Plan == nil) {
+			t.Fatalf("JSON: plan %v with diagnostics %v", res.Plan != nil, res.Diagnostics)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -76,8 +77,9 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // Load reads every *.hcl file of dir (not recursively; *.auto.vars.hcl are
-// variable files and *.test.hcl mapping tests), then decodes, validates
-// and compiles them.
+// variable files and *.test.hcl mapping tests) and every *.hcl.json file
+// (the same blocks in HCL's JSON form, for generated configuration), then
+// decodes, validates and compiles them.
 func Load(dir string, opts Options) *Result {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -87,7 +89,7 @@ func Load(dir string, opts Options) *Result {
 	files := map[string][]byte{}
 	var diags hcl.Diagnostics
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".hcl") || strings.HasSuffix(e.Name(), ".hcl.json")) {
 			continue
 		}
 		name := filepath.Join(dir, e.Name())
@@ -107,8 +109,8 @@ func Load(dir string, opts Options) *Result {
 }
 
 // LoadFiles is Load over files held in memory, keyed by name; the names
-// decide which are config, variable files (*.auto.vars.hcl) or ignored
-// (*.test.hcl, anything not *.hcl). Relative file() paths and -var-file
+// decide which are config (*.hcl, *.hcl.json), variable files
+// (*.auto.vars.hcl) or ignored (*.test.hcl, anything else). Relative file() paths and -var-file
 // paths are read through opts.ReadFile as given.
 func LoadFiles(files map[string][]byte, opts Options) *Result {
 	return load("", files, opts)
@@ -132,7 +134,7 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 		case strings.HasSuffix(base, ".test.hcl"):
 		case strings.HasSuffix(base, ".auto.vars.hcl"):
 			varNames = append(varNames, name)
-		case strings.HasSuffix(base, ".hcl"):
+		case strings.HasSuffix(base, ".hcl"), strings.HasSuffix(base, ".hcl.json"):
 			configNames = append(configNames, name)
 		}
 	}
@@ -184,6 +186,10 @@ func parseFiles(files map[string][]byte, names []string, out map[string]*hcl.Fil
 	parsed := make([]*hcl.File, len(names))
 	fileDiags := make([]hcl.Diagnostics, len(names))
 	parse := func(i int) {
+		if strings.HasSuffix(names[i], ".json") {
+			parsed[i], fileDiags[i] = json.Parse(files[names[i]], names[i])
+			return
+		}
 		parsed[i], fileDiags[i] = hclsyntax.ParseConfig(files[names[i]], names[i], hcl.InitialPos)
 	}
 	size := 0

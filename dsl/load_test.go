@@ -74,7 +74,7 @@ func loadCases(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".hcl") {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".hcl") || strings.HasSuffix(e.Name(), ".hcl.json") {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
