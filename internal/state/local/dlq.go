@@ -84,6 +84,9 @@ func (s *Store) DeadLetter(ctx context.Context, tenantName, id string) (state.De
 }
 
 func (s *Store) Replay(ctx context.Context, tenantName, lane string, ids []string) (int, error) {
+	if err := state.CheckName("lane", lane); err != nil {
+		return 0, fmt.Errorf("dlq replay %s: %w", tenantName, err)
+	}
 	n := 0
 	err := s.update(func(tx *bolt.Tx) error {
 		n = 0

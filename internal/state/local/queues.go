@@ -92,7 +92,7 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 			if eq.Queue.Tenant != l.Tenant {
 				return fmt.Errorf("%w: queue of tenant %q in a commit of %q", state.ErrInvalid, eq.Queue.Tenant, l.Tenant)
 			}
-			if err := state.CheckName("destination", eq.Queue.Destination); err != nil {
+			if err := checkQueue(eq.Queue); err != nil {
 				return err
 			}
 			_, st, _, _, err := queueBuckets(tx, tb, eq.Queue.Destination)
@@ -187,9 +187,16 @@ func refreshReady(tx *bolt.Tx, tb *bolt.Bucket, q state.QueueRef, now int64) err
 	return b.Delete(m)
 }
 
+func checkQueue(q state.QueueRef) error {
+	if err := state.CheckName("destination", q.Destination); err != nil {
+		return err
+	}
+	return state.CheckName("lane", q.Lane)
+}
+
 func (s *Store) queueTx(q state.QueueRef, verb string, fn func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		if err := state.CheckName("destination", q.Destination); err != nil {
+		if err := checkQueue(q); err != nil {
 			return err
 		}
 		tb, err := tenant(tx, q.Tenant)
@@ -550,6 +557,9 @@ func (s *Store) Depth(ctx context.Context, q state.QueueRef) (state.Depth, error
 }
 
 func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
+	if err := state.CheckName("lane", lane); err != nil {
+		return nil, err
+	}
 	var out []state.ReadyQueue
 	now := s.now().UnixMicro()
 	err := s.view(func(tx *bolt.Tx) error {
@@ -605,6 +615,9 @@ func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		now := s.now().UnixMicro()
 		for _, q := range qs {
+			if err := checkQueue(q); err != nil {
+				return err
+			}
 			tb, err := tenant(tx, q.Tenant)
 			if err != nil {
 				return err
