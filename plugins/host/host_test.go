@@ -166,8 +166,8 @@ func TestPoisonRecordCrashIsolated(t *testing.T) {
 	cfg := pluginConfig("faulty")
 	cfg.Config = fileConfig(t) // restarts must not lose what landed
 	d := launch(t, cfg)
-	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 20, func(i int) string {
-		if i == 13 {
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 12, func(i int) string {
+		if i == 9 {
 			return "crash"
 		}
 		return ""
@@ -177,16 +177,16 @@ func TestPoisonRecordCrashIsolated(t *testing.T) {
 	}
 	for i, r := range res {
 		switch {
-		case i == 13 && r.Status != sdk.StatusPermanent:
+		case i == 9 && r.Status != sdk.StatusPermanent:
 			t.Errorf("poison record: %+v, want permanent", r)
-		case i == 13 && !strings.Contains(r.Message, "crashing on purpose"):
+		case i == 9 && !strings.Contains(r.Message, "crashing on purpose"):
 			t.Errorf("poison record message lacks the plugin's stderr: %q", r.Message)
-		case i != 13 && r.Status != sdk.StatusOK:
+		case i != 9 && r.Status != sdk.StatusOK:
 			t.Errorf("record %d: %+v", i, r)
 		}
 	}
-	if n := countKeys(t, d, "acme", "users"); n != 19 {
-		t.Fatalf("%d records held, want 19", n)
+	if n := countKeys(t, d, "acme", "users"); n != 11 {
+		t.Fatalf("%d records held, want 11", n)
 	}
 }
 
@@ -334,5 +334,46 @@ func TestConfigureKeepsUnknowns(t *testing.T) {
 	diags := d.Configure(ctx, sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"probe": cty.UnknownVal(cty.String)})})
 	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "probe is unknown" || diags[0].Path[0] != "probe" {
 		t.Fatalf("%#v", diags)
+	}
+}
+
+// TestPoisonDoesNotBlameNeighbours: batches in flight when a poison record
+// crashes the plugin are retried, and none of their records is blamed.
+func TestPoisonDoesNotBlameNeighbours(t *testing.T) {
+	cfg := pluginConfig("faulty")
+	cfg.Config = fileConfig(t)
+	d := launch(t, cfg)
+	type outcome struct {
+		tenant string
+		res    []sdk.Result
+		err    error
+	}
+	done := make(chan outcome, 4)
+	for _, tenant := range []string{"poisoned", "good-1", "good-2", "good-3"} {
+		go func() {
+			res, err := d.Write(ctx, sdk.Batch{Tenant: tenant, Records: records("users", 8, func(i int) string {
+				if tenant == "poisoned" && i == 5 {
+					return "crash"
+				}
+				return ""
+			})})
+			done <- outcome{tenant, res, err}
+		}()
+	}
+	for range 4 {
+		o := <-done
+		if o.err != nil {
+			t.Fatalf("%s: %v", o.tenant, o.err)
+		}
+		for i, r := range o.res {
+			if bad := o.tenant == "poisoned" && i == 5; bad != (r.Status == sdk.StatusPermanent) {
+				t.Errorf("%s record %d: %+v", o.tenant, i, r)
+			}
+		}
+	}
+	for tenant, want := range map[string]int{"poisoned": 7, "good-1": 8, "good-2": 8, "good-3": 8} {
+		if n := countKeys(t, d, tenant, "users"); n != want {
+			t.Errorf("%s: %d records held, want %d", tenant, n, want)
+		}
 	}
 }

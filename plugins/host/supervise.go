@@ -27,6 +27,9 @@ type Destination struct {
 	stderr *tail
 
 	breakers *breakers
+	// writing is held shared by every Write request and exclusively by the
+	// retry that decides whether a record crashes the plugin by itself.
+	writing sync.RWMutex
 
 	mu       sync.Mutex
 	cur      *instance

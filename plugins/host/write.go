@@ -147,6 +147,19 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 		return err
 	}
 	if len(part) == 1 {
+		if crash != nil {
+			// Another batch in flight may have crashed the plugin: give
+			// the record one more try with nothing else running before
+			// blaming it.
+			res, err = d.writeAlone(ctx, tenant, part)
+			if err == nil {
+				results[part[0].index] = res[0]
+				return nil
+			}
+			if !errors.As(err, &crash) && !sdk.IsPermanent(err) {
+				return err
+			}
+		}
 		d.log.Warn("record rejected", "tenant", tenant, "object", part[0].rec.Object, "key", part[0].rec.Key, "error", err)
 		results[part[0].index] = sdk.Result{Status: sdk.StatusPermanent, Message: err.Error()}
 		return nil
@@ -159,8 +172,21 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 	return d.writePart(ctx, tenant, part[mid:], results)
 }
 
+// writeAlone sends one Write request while no other Write is in flight.
+func (d *Destination) writeAlone(ctx context.Context, tenant string, part []item) ([]sdk.Result, error) {
+	d.writing.Lock()
+	defer d.writing.Unlock()
+	return d.send(ctx, tenant, part)
+}
+
 // writeOnce sends one Write request.
 func (d *Destination) writeOnce(ctx context.Context, tenant string, part []item) ([]sdk.Result, error) {
+	d.writing.RLock()
+	defer d.writing.RUnlock()
+	return d.send(ctx, tenant, part)
+}
+
+func (d *Destination) send(ctx context.Context, tenant string, part []item) ([]sdk.Result, error) {
 	req := &destpb.WriteRequest{Tenant: tenant, Records: make([]*destpb.Record, len(part))}
 	for i, it := range part {
 		req.Records[i] = it.rec
