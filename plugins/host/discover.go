@@ -85,7 +85,11 @@ func resolve(cfg *LaunchConfig) (command, error) {
 		return command{path: cfg.Path, args: cfg.Args, env: cfg.Env}, nil
 	}
 	if _, ok := destinations.Lookup(cfg.Plugin); ok {
-		return command{path: selfExe(), args: append([]string{"plugin", "serve", cfg.Plugin}, cfg.Args...), env: cfg.Env}, nil
+		return command{
+			path: selfExe(),
+			args: append([]string{"plugin", "serve", cfg.Plugin}, cfg.Args...),
+			env:  append([]string{EnvBuiltin + "=" + cfg.Plugin}, cfg.Env...),
+		}, nil
 	}
 	dirs := SearchPath(cfg.Dirs...)
 	for _, dir := range dirs {

@@ -377,3 +377,22 @@ func TestPoisonDoesNotBlameNeighbours(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltin launches a built-in destination by re-executing this binary,
+// as siphon does with itself, and lists it.
+func TestBuiltin(t *testing.T) {
+	d := launch(t, host.LaunchConfig{Name: "scratch", Plugin: "kit-memory", Logger: testLogger()})
+	if d.Info().Name != "memory" {
+		t.Fatalf("info %+v", d.Info())
+	}
+	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 3, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range host.List(nil) {
+		found = found || (a.Name == "kit-memory" && a.Builtin)
+	}
+	if !found {
+		t.Fatal("List lacks the built-in")
+	}
+}

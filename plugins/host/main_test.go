@@ -19,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc"
 
+	"github.com/siphonhq/siphon/plugins/destinations"
 	"github.com/siphonhq/siphon/plugins/examples/memory"
 	"github.com/siphonhq/siphon/plugins/host"
 	destpb "github.com/siphonhq/siphon/plugins/proto"
@@ -35,6 +36,8 @@ const envRole = "SIPHON_TEST_PLUGIN"
 const envHangOnce = "SIPHON_TEST_HANG_ONCE"
 
 func TestMain(m *testing.M) {
+	destinations.Register("kit-memory", func() sdk.Destination { return memory.New() })
+	host.ServeBuiltinIfAsked()
 	switch os.Getenv(envRole) {
 	case "":
 		os.Exit(m.Run())
