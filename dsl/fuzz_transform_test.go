@@ -29,6 +29,12 @@ var fuzzMapping = testMapping{
 	filter: `record.membership_status != "REMOVED"`,
 }
 
+// fuzzFilter exercises the Go filter forms.
+var fuzzFilter = testMapping{
+	fields: []string{"id = record.id"},
+	filter: `record.membership_status != "REMOVED" && !(record.blocked == true || contains(["X", "Y"], record.first_name))`,
+}
+
 // FuzzTransformApply runs random JSON records through a compiled mapping:
 // Apply must never panic, and the Go fast paths must agree with HCL on
 // every record. The same records go through parent_key functions, which
@@ -45,12 +51,14 @@ func FuzzTransformApply(f *testing.F) {
 		f.Add([]byte(doc), false)
 		f.Add([]byte(doc), true)
 	}
-	fast := compileForTest(f, fuzzMapping)
-	slow := withoutFastPaths(f, fuzzMapping)
+	pairs := [][2]*Transform{
+		{compileForTest(f, fuzzMapping), withoutFastPaths(f, fuzzMapping)},
+		{compileForTest(f, fuzzFilter), withoutFastPaths(f, fuzzFilter)},
+	}
 	var keyFuncs []*KeyFunc
 	for _, src := range []string{"record.id", "record.tags", "[for t in record.tags : t.id]"} {
 		expr, diags := hclsyntax.ParseExpression([]byte(src), "fuzz.hcl", hcl.InitialPos)
-		k, kd := compileKeyFunc(expr, fast.funcs)
+		k, kd := compileKeyFunc(expr, pairs[0][0].funcs)
 		if diags.HasErrors() || kd.HasErrors() {
 			f.Fatalf("parent_key %s: %s %s", src, diags, kd)
 		}
@@ -65,15 +73,17 @@ func FuzzTransformApply(f *testing.F) {
 		if dec.Decode(&rec) != nil {
 			return
 		}
-		row, keep, err := fast.Apply(rec, nil)
-		slowRow, slowKeep, slowErr := slow.Apply(rec, nil)
-		for _, e := range []error{err, slowErr} {
-			if e != nil && strings.Contains(e.Error(), "internal error") {
-				t.Fatalf("Apply panicked on %s: %v", doc, e)
+		for _, pair := range pairs {
+			row, keep, err := pair[0].Apply(rec, nil)
+			slowRow, slowKeep, slowErr := pair[1].Apply(rec, nil)
+			for _, e := range []error{err, slowErr} {
+				if e != nil && strings.Contains(e.Error(), "internal error") {
+					t.Fatalf("Apply panicked on %s: %v", doc, e)
+				}
 			}
-		}
-		if (err == nil) != (slowErr == nil) || keep != slowKeep || !reflect.DeepEqual(row, slowRow) {
-			t.Fatalf("fast and HCL paths disagree on %s:\nfast %v %v %v\nhcl  %v %v %v", doc, row, keep, err, slowRow, slowKeep, slowErr)
+			if (err == nil) != (slowErr == nil) || keep != slowKeep || !reflect.DeepEqual(row, slowRow) {
+				t.Fatalf("fast and HCL paths disagree on %s:\nfast %v %v %v\nhcl  %v %v %v", doc, row, keep, err, slowRow, slowKeep, slowErr)
+			}
 		}
 		for _, k := range keyFuncs {
 			if _, err := k.Keys(rec); err != nil && strings.Contains(err.Error(), "internal error") {

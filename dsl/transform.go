@@ -147,7 +147,7 @@ func (t *Transform) keep(st *applyState) (bool, error) {
 	}
 	switch {
 	case !v.IsKnown():
-		return false, fmt.Errorf("the filter's value is not known")
+		return false, errUnknownResult
 	case v.IsNull():
 		return false, fmt.Errorf("the filter is null for this record; make it always true or false, for example with coalesce(record.active, false)")
 	case v.Type() != cty.Bool:

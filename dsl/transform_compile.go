@@ -85,7 +85,7 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 	}
 	if spec.Filter != nil {
 		t.filter = spec.Filter
-		t.fastFilter = fastFilterFor(spec.Filter)
+		t.fastFilter = fastFilterFor(spec.Filter, spec.Funcs)
 		collectReads(reads, spec.Filter, "record")
 		refDiags := mapping.check(spec.Filter)
 		diags = append(diags, refDiags...)

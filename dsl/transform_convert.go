@@ -264,6 +264,11 @@ func normalizeFloat(f float64) (any, error) {
 	return f, nil
 }
 
+// errUnknownResult is what a run-time result that is not known means: the
+// values a run sees are all known, except that a function handed a null of
+// no known type (an absent field of an untyped record) returns an unknown.
+var errUnknownResult = fmt.Errorf("the result is not known: a function was given a field that is absent or null and whose type is not known; declare the field in the resource's schema, or write coalesce(record.<field>, <default>)")
+
 // fromCty converts an evaluated value to the field types destinations take.
 // Secrets are unmarked: mapping one into a field is the author's choice.
 func fromCty(v cty.Value) (any, error) {
@@ -275,7 +280,7 @@ func fromCty(v cty.Value) (any, error) {
 
 func fromPlainCty(v cty.Value) (any, error) {
 	if !v.IsKnown() {
-		return nil, fmt.Errorf("the value is not known")
+		return nil, errUnknownResult
 	}
 	if v.IsNull() {
 		return nil, nil

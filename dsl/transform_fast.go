@@ -149,11 +149,11 @@ type fastCond interface {
 	keep(rec map[string]any) (keep bool, ok bool)
 }
 
-// compareExpr is record.a == "LITERAL" or !=. As in HCL, a value of
-// another type (or null) equals no string.
+// compareExpr is record.a == LITERAL or !=, the literal a string or a
+// bool. As in HCL, values of different types (or null) are not equal.
 type compareExpr struct {
 	path   []string
-	lit    string
+	lit    any
 	negate bool
 }
 
@@ -168,12 +168,66 @@ func (c compareExpr) keep(rec map[string]any) (bool, bool) {
 		if !norm.NFC.IsNormalString(x) {
 			x = ctystrings.Normalize(x)
 		}
-		equal = x == c.lit
-	case nil, bool, float64, map[string]any, []any:
+		lit, ok := c.lit.(string)
+		equal = ok && x == lit
+	case bool:
+		lit, ok := c.lit.(bool)
+		equal = ok && x == lit
+	case nil, float64, map[string]any, []any:
 	default:
 		return false, false
 	}
 	return equal != c.negate, true
+}
+
+// containsExpr is contains(["A", "B"], record.a) for a string field.
+type containsExpr struct {
+	path []string
+	set  []string
+}
+
+func (c containsExpr) keep(rec map[string]any) (bool, bool) {
+	v, viaNull, err := lookupPath(rec, c.path)
+	s, isString := v.(string)
+	if err != nil || viaNull || !isString {
+		return false, false
+	}
+	if !norm.NFC.IsNormalString(s) {
+		s = ctystrings.Normalize(s)
+	}
+	for _, e := range c.set {
+		if e == s {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// notExpr is !cond.
+type notExpr struct{ c fastCond }
+
+func (n notExpr) keep(rec map[string]any) (bool, bool) {
+	k, ok := n.c.keep(rec)
+	return !k, ok
+}
+
+// logicExpr is a && b or a || b. HCL evaluates both operands, so both are
+// computed here too: either declining means HCL decides the whole.
+type logicExpr struct {
+	a, b fastCond
+	and  bool
+}
+
+func (l logicExpr) keep(rec map[string]any) (bool, bool) {
+	a, okA := l.a.keep(rec)
+	b, okB := l.b.keep(rec)
+	if !okA || !okB {
+		return false, false
+	}
+	if l.and {
+		return a && b, true
+	}
+	return a || b, true
 }
 
 // fastStringFunc is a function stringFuncExpr computes: the cty standard
@@ -252,24 +306,74 @@ func operandFor(expr hcl.Expression, root string, funcs map[string]function.Func
 	return strOperand{path: path, fallback: &lit}, true
 }
 
-// fastFilterFor returns the Go computation of a filter, or nil.
-func fastFilterFor(expr hcl.Expression) fastCond {
-	e, ok := expr.(*hclsyntax.BinaryOpExpr)
-	if !ok || (e.Op != hclsyntax.OpEqual && e.Op != hclsyntax.OpNotEqual) {
-		return nil
+// fastFilterFor returns the Go computation of a filter, or nil: string
+// and bool comparisons of a record field with a literal, contains() over a
+// literal list of strings, and !, && and || of those.
+func fastFilterFor(expr hcl.Expression, funcs map[string]function.Function) fastCond {
+	switch e := expr.(type) {
+	case *hclsyntax.ParenthesesExpr:
+		return fastFilterFor(e.Expression, funcs)
+	case *hclsyntax.UnaryOpExpr:
+		if e.Op != hclsyntax.OpLogicalNot {
+			return nil
+		}
+		if c := fastFilterFor(e.Val, funcs); c != nil {
+			return notExpr{c: c}
+		}
+	case *hclsyntax.BinaryOpExpr:
+		switch e.Op {
+		case hclsyntax.OpLogicalAnd, hclsyntax.OpLogicalOr:
+			a, b := fastFilterFor(e.LHS, funcs), fastFilterFor(e.RHS, funcs)
+			if a == nil || b == nil {
+				return nil
+			}
+			return logicExpr{a: a, b: b, and: e.Op == hclsyntax.OpLogicalAnd}
+		case hclsyntax.OpEqual, hclsyntax.OpNotEqual:
+			path, litExpr := plainPath(e.LHS, "record"), e.RHS
+			if path == nil {
+				path, litExpr = plainPath(e.RHS, "record"), e.LHS
+			}
+			if path == nil {
+				return nil
+			}
+			lit, ok := primitiveLiteral(litExpr)
+			if !ok {
+				return nil
+			}
+			return compareExpr{path: path, lit: lit, negate: e.Op == hclsyntax.OpNotEqual}
+		}
+	case *hclsyntax.FunctionCallExpr:
+		if e.Name != "contains" || len(e.Args) != 2 || e.ExpandFinal || funcs["contains"] != stdlib.ContainsFunc {
+			return nil
+		}
+		list, ok := e.Args[0].(*hclsyntax.TupleConsExpr)
+		path := plainPath(e.Args[1], "record")
+		if !ok || path == nil || len(list.Exprs) == 0 {
+			return nil
+		}
+		c := containsExpr{path: path}
+		for _, item := range list.Exprs {
+			s, ok := stringLiteral(item)
+			if !ok {
+				return nil
+			}
+			c.set = append(c.set, s)
+		}
+		return c
 	}
-	path, litExpr := plainPath(e.LHS, "record"), e.RHS
-	if path == nil {
-		path, litExpr = plainPath(e.RHS, "record"), e.LHS
+	return nil
+}
+
+// primitiveLiteral returns the value of a literal string or bool.
+func primitiveLiteral(expr hcl.Expression) (any, bool) {
+	if s, ok := stringLiteral(expr); ok {
+		return s, true
 	}
-	if path == nil {
-		return nil
+	lit, ok := expr.(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.Type() != cty.Bool || lit.Val.IsNull() || !lit.Val.IsKnown() || lit.Val.IsMarked() {
+		return nil, false
 	}
-	lit, ok := stringLiteral(litExpr)
-	if !ok {
-		return nil
-	}
-	return compareExpr{path: path, lit: lit, negate: e.Op == hclsyntax.OpNotEqual}
+	return lit.Val.True(), true
 }
 
 // stringLiteral returns the value of a literal string expression ("x").

@@ -231,6 +231,30 @@ func TestApply(t *testing.T) {
 			drop: true,
 		},
 		{
+			name: "filter combinations",
+			m:    testMapping{fields: []string{"s = record.s"}, filter: `!(record.status == "REMOVED" || record.blocked == true) && contains(["ACTIVE", "PENDING"], record.status)`},
+			rec:  `{"s": "x", "status": "PENDING", "blocked": false}`,
+			want: map[string]any{"s": "x"},
+		},
+		{
+			name: "filter combinations drop",
+			m:    testMapping{fields: []string{"s = record.s"}, filter: `!(record.status == "REMOVED" || record.blocked == true) && contains(["ACTIVE", "PENDING"], record.status)`},
+			rec:  `{"s": "x", "status": "PENDING", "blocked": true}`,
+			drop: true,
+		},
+		{
+			name:    "contains over an absent untyped field",
+			m:       testMapping{fields: []string{"s = record.s"}, filter: `contains(["A"], record.status)`},
+			rec:     `{"s": "x"}`,
+			wantErr: "pipeline volunteers filter: the result is not known: a function was given a field that is absent or null",
+		},
+		{
+			name: "contains over an absent typed field",
+			m:    testMapping{fields: []string{"s = record.email"}, filter: `contains(["A"], record.membership_status)`, schema: vomoUserSchema},
+			rec:  `{"email": "x"}`,
+			drop: true,
+		},
+		{
 			name:    "null filter is an error, not a delete",
 			m:       testMapping{fields: []string{"s = record.s"}, filter: `record.active`},
 			rec:     `{"s": "x"}`,
@@ -581,5 +605,9 @@ func TestFastPathsChosen(t *testing.T) {
 	}
 	if _, ok := tr.fastFilter.(compareExpr); !ok {
 		t.Errorf("filter fast path %T", tr.fastFilter)
+	}
+	combined := compileForTest(t, testMapping{fields: []string{"a = record.a"}, filter: `!(record.a == true) || contains(["x"], record.b)`})
+	if _, ok := combined.fastFilter.(logicExpr); !ok {
+		t.Errorf("combined filter fast path %T", combined.fastFilter)
 	}
 }
