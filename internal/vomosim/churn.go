@@ -101,7 +101,7 @@ func (t *tenant) event(te int64, cfg *Scenario) {
 	}
 	visible := te
 	if ch.LateShare > 0 && ch.LateMax > 0 && c.rng.Float64() < ch.LateShare {
-		visible = te + 1 + c.rng.Int64N(int64(ch.LateMax.D()/1000))
+		visible = te + 1 + c.rng.Int64N(max(1, int64(ch.LateMax.D()/1000)))
 	}
 	weights := []float64{ch.Create, ch.Update, ch.Delete, ch.EmailChange, ch.BulkImport, ch.Project, ch.Group, ch.Form}
 	total := 0.0

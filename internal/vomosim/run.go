@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,10 +27,23 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (the control surface under /_sim/ has no authentication)")
 	scenario := fs.String("scenario", "calm", "built-in scenario ("+strings.Join(Scenarios(), ", ")+") or a JSON file")
-	tenants := fs.Int("tenants", -1, "number of tenants (default: the scenario's)")
-	users := fs.Int("users", -1, "users per tenant, 10..1000000 (default: the scenario's)")
-	seed := fs.Int64("seed", -1, "seed of the generated data and tokens (default: the scenario's)")
-	perPage := fs.Int("per-page", 0, "the platform's page size (default: the scenario's)")
+	// Unset numbers keep the scenario's values.
+	set := map[string]int64{}
+	for _, f := range []struct{ name, usage string }{
+		{"tenants", "`N` tenants (default: the scenario's)"},
+		{"users", "`N` users per tenant, 10..1000000 (default: the scenario's)"},
+		{"seed", "`N` seeds the generated data and tokens (default: the scenario's)"},
+		{"per-page", "`N` records per page, the platform's choice (default: the scenario's)"},
+	} {
+		fs.Func(f.name, f.usage, func(s string) error {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || v < 0 {
+				return fmt.Errorf("want a whole number, got %q", s)
+			}
+			set[f.name] = v
+			return nil
+		})
+	}
 	scale := fs.Float64("clock-scale", 1, "run the API clock this many times faster than real time (churn, windows)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -44,17 +58,20 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	if *tenants >= 0 {
-		sc.Tenants = *tenants
+	if v, ok := set["tenants"]; ok {
+		sc.Tenants = int(v)
 	}
-	if *users >= 0 {
-		sc.Users = *users
+	if v, ok := set["users"]; ok {
+		sc.Users = int(v)
 	}
-	if *seed >= 0 {
-		sc.Seed = uint64(*seed)
+	if v, ok := set["seed"]; ok {
+		sc.Seed = uint64(v)
 	}
-	if *perPage > 0 {
-		sc.PerPage = *perPage
+	if v, ok := set["per-page"]; ok {
+		sc.PerPage = int(v)
+	}
+	if err := sc.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if *scale <= 0 {
 		return fmt.Errorf("%s: --clock-scale must be positive", name)
