@@ -254,12 +254,13 @@ func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request, n int) {
 type collector struct {
 	ids   map[string]int
 	pages []Page
-	// failAfter makes the callback fail after that many pages (a crash).
+	// failAfter makes the callback fail after that many pages (a crash);
+	// negative fails at once.
 	failAfter int
 }
 
 func (c *collector) fn(_ context.Context, p Page) error {
-	if c.failAfter > 0 && len(c.pages) >= c.failAfter {
+	if c.failAfter < 0 || c.failAfter > 0 && len(c.pages) >= c.failAfter {
 		return errCrash
 	}
 	if c.ids == nil {

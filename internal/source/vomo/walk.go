@@ -106,6 +106,11 @@ func (c *Client) probe(ctx context.Context, res Resource) error {
 // fewer records than its per_page or a null links.next, after the drift
 // checks in drift.go. The last page comes with Done set: commit its
 // records, then move the cursor checkpoint to p.Cap, in one step.
+//
+// On an error, Result.Progress is a consistent point to resume from: the
+// progress of the last page fn accepted, or a later one whose pages had
+// no new records. Resuming from the last progress fn persisted is always
+// right too.
 func (c *Client) Walk(ctx context.Context, res Resource, p Progress, fn func(context.Context, Page) error) (Result, error) {
 	if p.Mode != modeWalk {
 		return Result{Progress: p}, fmt.Errorf("walk %s: progress is for a %q", res.Path, p.Mode)
@@ -200,6 +205,7 @@ func (c *Client) run(ctx context.Context, res Resource, p Progress, filters url.
 			continue
 		}
 		resizesInRow = 0
+		before := p
 		if drop := p.observe(lp); drop > 0 {
 			stepsInRow++
 			if stepsInRow > maxStepBacksInRow {
@@ -212,7 +218,7 @@ func (c *Client) run(ctx context.Context, res Resource, p Progress, filters url.
 		if len(recs) > 0 || p.Done {
 			pg := Page{Records: recs, Progress: p, Number: lp.CurrentPage, Total: lp.Total, APITime: resp.apiTime, Done: p.Done}
 			if err := fn(ctx, pg); err != nil {
-				return Result{Progress: p}, err
+				return Result{Progress: before}, err
 			}
 		}
 		if p.Done {

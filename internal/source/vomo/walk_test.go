@@ -334,6 +334,9 @@ func TestWalkResume(t *testing.T) {
 	if saved.Next != 40 || saved.Done {
 		t.Fatalf("saved progress %+v", saved)
 	}
+	if r, _ := c.Walk(ctx, usersRes, saved, (&collector{failAfter: -1}).fn); r.Progress.Next != 40 {
+		t.Fatalf("a page fn refused moved the progress: %+v", r.Progress)
+	}
 	// The saved progress survives a JSON round trip, as the store keeps it.
 	saved = roundTrip(t, saved)
 
