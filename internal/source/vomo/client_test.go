@@ -331,3 +331,73 @@ func TestNewClientRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterForms(t *testing.T) {
+	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"30", 30 * time.Second, true},
+		{"0", 0, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.v != "" {
+			h.Set("Retry-After", tt.v)
+		}
+		got, ok := retryAfter(h, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Retry-After %q: %v %v", tt.v, got, ok)
+		}
+	}
+}
+
+func TestServiceUnavailableRetryAfter(t *testing.T) {
+	f := newFake(t, 2)
+	var at []time.Time
+	f.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		at = append(at, f.clk.Now())
+		if n == 1 {
+			return statusFault(nil, 503, map[string]string{"Retry-After": "20"}, `<html>maintenance</html>`)(w, r, n)
+		}
+		return false
+	}
+	var ok atomic.Int32
+	c := f.client(t, func(c *Config) { c.Hooks.OnSuccess = func() { ok.Add(1) } })
+	c.Offset().Set(0)
+	if _, err := c.Estimate(context.Background(), usersRes); err != nil {
+		t.Fatal(err)
+	}
+	if len(at) != 2 || at[1].Sub(at[0]) < 20*time.Second || ok.Load() != 1 {
+		t.Fatalf("retried after %v, successes %d", at[1].Sub(at[0]), ok.Load())
+	}
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	f := newFake(t, 20)
+	c := f.client(t, func(c *Config) { c.MaxBody = 100 })
+	c.Offset().Set(0)
+	if _, err := c.Estimate(context.Background(), usersRes); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestContextCancelStopsRetries(t *testing.T) {
+	f := newFake(t, 2)
+	f.fault = statusFault(nil, 500, nil, `{"message":"Server Error"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := f.client(t, func(c *Config) {
+		c.Sleep = func(context.Context, time.Duration) error { cancel(); return context.Canceled }
+	})
+	c.Offset().Set(0)
+	_, err := c.Estimate(ctx, usersRes)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "GET acme /users page 1") || f.n != 1 {
+		t.Fatalf("%v after %d requests", err, f.n)
+	}
+}
