@@ -203,14 +203,15 @@ func (d *Destination) send(ctx context.Context, tenant string, part []item) ([]s
 	if perr := wireErr(resp.Error); perr != nil {
 		return nil, perr
 	}
-	if len(resp.Results) != len(part) {
-		return nil, fmt.Errorf("plugin returned %d results for %d records", len(resp.Results), len(part))
+	if len(resp.Statuses) != len(part) || len(resp.Skipped) != len(part) {
+		return nil, fmt.Errorf("plugin returned %d results for %d records", len(resp.Statuses), len(part))
 	}
-	out := make([]sdk.Result, len(resp.Results))
-	for i, r := range resp.Results {
-		out[i] = sdk.Result{Status: sdk.Status(r.Status), Skipped: r.Skipped, Message: r.Message}
-		if r.Status > destpb.Status_STATUS_CONFLICT {
-			out[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("plugin returned unknown status %d: %s", r.Status, r.Message)}
+	out := make([]sdk.Result, len(part))
+	for i, st := range resp.Statuses {
+		msg := resp.Messages[int32(i)]
+		out[i] = sdk.Result{Status: sdk.Status(st), Skipped: resp.Skipped[i], Message: msg}
+		if st > destpb.Status_STATUS_CONFLICT {
+			out[i] = sdk.Result{Status: sdk.StatusPermanent, Message: fmt.Sprintf("plugin returned unknown status %d: %s", st, msg)}
 		}
 	}
 	return out, nil

@@ -1046,77 +1046,23 @@ func (x *WriteRequest) GetRecords() []*Record {
 	return nil
 }
 
-type Result struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=siphon.destination.v1.Status" json:"status,omitempty"`
-	Skipped       bool                   `protobuf:"varint,2,opt,name=skipped,proto3" json:"skipped,omitempty"`
-	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Result) Reset() {
-	*x = Result{}
-	mi := &file_destination_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Result) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Result) ProtoMessage() {}
-
-func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Result.ProtoReflect.Descriptor instead.
-func (*Result) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *Result) GetStatus() Status {
-	if x != nil {
-		return x.Status
-	}
-	return Status_STATUS_OK
-}
-
-func (x *Result) GetSkipped() bool {
-	if x != nil {
-		return x.Skipped
-	}
-	return false
-}
-
-func (x *Result) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
+// WriteResponse holds one result per record, in the request's order, as
+// parallel packed arrays: a per-record message would cost an allocation on
+// each side for every record of every batch.
 type WriteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*Result              `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	Error         *Error                 `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Statuses []Status               `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=siphon.destination.v1.Status" json:"statuses,omitempty"`
+	Skipped  []bool                 `protobuf:"varint,2,rep,packed,name=skipped,proto3" json:"skipped,omitempty"`
+	// Messages by record index, only where there is one.
+	Messages      map[int32]string `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Error         *Error           `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1074,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[15]
+	mi := &file_destination_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,12 +1087,26 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{15}
+	return file_destination_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *WriteResponse) GetResults() []*Result {
+func (x *WriteResponse) GetStatuses() []Status {
 	if x != nil {
-		return x.Results
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *WriteResponse) GetSkipped() []bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+func (x *WriteResponse) GetMessages() map[int32]string {
+	if x != nil {
+		return x.Messages
 	}
 	return nil
 }
@@ -1174,7 +1134,7 @@ type KeysRequest struct {
 
 func (x *KeysRequest) Reset() {
 	*x = KeysRequest{}
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1146,7 @@ func (x *KeysRequest) String() string {
 func (*KeysRequest) ProtoMessage() {}
 
 func (x *KeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[16]
+	mi := &file_destination_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1159,7 @@ func (x *KeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysRequest.ProtoReflect.Descriptor instead.
 func (*KeysRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{16}
+	return file_destination_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeysRequest) GetTenant() string {
@@ -1248,7 +1208,7 @@ type KeyEntry struct {
 
 func (x *KeyEntry) Reset() {
 	*x = KeyEntry{}
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1220,7 @@ func (x *KeyEntry) String() string {
 func (*KeyEntry) ProtoMessage() {}
 
 func (x *KeyEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[17]
+	mi := &file_destination_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1233,7 @@ func (x *KeyEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEntry.ProtoReflect.Descriptor instead.
 func (*KeyEntry) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{17}
+	return file_destination_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *KeyEntry) GetKey() string {
@@ -1307,7 +1267,7 @@ type KeysPage struct {
 
 func (x *KeysPage) Reset() {
 	*x = KeysPage{}
-	mi := &file_destination_proto_msgTypes[18]
+	mi := &file_destination_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1279,7 @@ func (x *KeysPage) String() string {
 func (*KeysPage) ProtoMessage() {}
 
 func (x *KeysPage) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[18]
+	mi := &file_destination_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1292,7 @@ func (x *KeysPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeysPage.ProtoReflect.Descriptor instead.
 func (*KeysPage) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{18}
+	return file_destination_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeysPage) GetEntries() []*KeyEntry {
@@ -1360,7 +1320,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_destination_proto_msgTypes[19]
+	mi := &file_destination_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1332,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[19]
+	mi := &file_destination_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1345,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{19}
+	return file_destination_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadRequest) GetTenant() string {
@@ -1422,7 +1382,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_destination_proto_msgTypes[20]
+	mi := &file_destination_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1394,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[20]
+	mi := &file_destination_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1407,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{20}
+	return file_destination_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Row) GetKey() string {
@@ -1495,7 +1455,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_destination_proto_msgTypes[21]
+	mi := &file_destination_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1467,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[21]
+	mi := &file_destination_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1480,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{21}
+	return file_destination_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReadResponse) GetRows() []*Row {
@@ -1549,7 +1509,7 @@ type ChangesRequest struct {
 
 func (x *ChangesRequest) Reset() {
 	*x = ChangesRequest{}
-	mi := &file_destination_proto_msgTypes[22]
+	mi := &file_destination_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1521,7 @@ func (x *ChangesRequest) String() string {
 func (*ChangesRequest) ProtoMessage() {}
 
 func (x *ChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[22]
+	mi := &file_destination_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1534,7 @@ func (x *ChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangesRequest.ProtoReflect.Descriptor instead.
 func (*ChangesRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{22}
+	return file_destination_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangesRequest) GetTenant() string {
@@ -1616,7 +1576,7 @@ type ChangesResponse struct {
 
 func (x *ChangesResponse) Reset() {
 	*x = ChangesResponse{}
-	mi := &file_destination_proto_msgTypes[23]
+	mi := &file_destination_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1588,7 @@ func (x *ChangesResponse) String() string {
 func (*ChangesResponse) ProtoMessage() {}
 
 func (x *ChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[23]
+	mi := &file_destination_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1601,7 @@ func (x *ChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangesResponse.ProtoReflect.Descriptor instead.
 func (*ChangesResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{23}
+	return file_destination_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChangesResponse) GetRows() []*Row {
@@ -1673,7 +1633,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_destination_proto_msgTypes[24]
+	mi := &file_destination_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1645,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[24]
+	mi := &file_destination_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1658,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{24}
+	return file_destination_proto_rawDescGZIP(), []int{23}
 }
 
 type CloseResponse struct {
@@ -1710,7 +1670,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_destination_proto_msgTypes[25]
+	mi := &file_destination_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1682,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_destination_proto_msgTypes[25]
+	mi := &file_destination_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1695,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_destination_proto_rawDescGZIP(), []int{25}
+	return file_destination_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseResponse) GetError() *Error {
@@ -1799,14 +1759,15 @@ const file_destination_proto_rawDesc = "" +
 	"\x0eexpect_version\x18\t \x01(\v2\x1e.siphon.destination.v1.VersionR\rexpectVersion\"_\n" +
 	"\fWriteRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x127\n" +
-	"\arecords\x18\x02 \x03(\v2\x1d.siphon.destination.v1.RecordR\arecords\"s\n" +
-	"\x06Result\x125\n" +
-	"\x06status\x18\x01 \x01(\x0e2\x1d.siphon.destination.v1.StatusR\x06status\x12\x18\n" +
-	"\askipped\x18\x02 \x01(\bR\askipped\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"|\n" +
-	"\rWriteResponse\x127\n" +
-	"\aresults\x18\x01 \x03(\v2\x1d.siphon.destination.v1.ResultR\aresults\x122\n" +
-	"\x05error\x18\x0f \x01(\v2\x1c.siphon.destination.v1.ErrorR\x05error\"\x86\x01\n" +
+	"\arecords\x18\x02 \x03(\v2\x1d.siphon.destination.v1.RecordR\arecords\"\xa5\x02\n" +
+	"\rWriteResponse\x129\n" +
+	"\bstatuses\x18\x01 \x03(\x0e2\x1d.siphon.destination.v1.StatusR\bstatuses\x12\x18\n" +
+	"\askipped\x18\x02 \x03(\bR\askipped\x12N\n" +
+	"\bmessages\x18\x03 \x03(\v22.siphon.destination.v1.WriteResponse.MessagesEntryR\bmessages\x122\n" +
+	"\x05error\x18\x0f \x01(\v2\x1c.siphon.destination.v1.ErrorR\x05error\x1a;\n" +
+	"\rMessagesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x01\n" +
 	"\vKeysRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x14\n" +
@@ -1911,18 +1872,18 @@ var file_destination_proto_goTypes = []any{
 	(*EnsureObjectResponse)(nil), // 16: siphon.destination.v1.EnsureObjectResponse
 	(*Record)(nil),               // 17: siphon.destination.v1.Record
 	(*WriteRequest)(nil),         // 18: siphon.destination.v1.WriteRequest
-	(*Result)(nil),               // 19: siphon.destination.v1.Result
-	(*WriteResponse)(nil),        // 20: siphon.destination.v1.WriteResponse
-	(*KeysRequest)(nil),          // 21: siphon.destination.v1.KeysRequest
-	(*KeyEntry)(nil),             // 22: siphon.destination.v1.KeyEntry
-	(*KeysPage)(nil),             // 23: siphon.destination.v1.KeysPage
-	(*ReadRequest)(nil),          // 24: siphon.destination.v1.ReadRequest
-	(*Row)(nil),                  // 25: siphon.destination.v1.Row
-	(*ReadResponse)(nil),         // 26: siphon.destination.v1.ReadResponse
-	(*ChangesRequest)(nil),       // 27: siphon.destination.v1.ChangesRequest
-	(*ChangesResponse)(nil),      // 28: siphon.destination.v1.ChangesResponse
-	(*CloseRequest)(nil),         // 29: siphon.destination.v1.CloseRequest
-	(*CloseResponse)(nil),        // 30: siphon.destination.v1.CloseResponse
+	(*WriteResponse)(nil),        // 19: siphon.destination.v1.WriteResponse
+	(*KeysRequest)(nil),          // 20: siphon.destination.v1.KeysRequest
+	(*KeyEntry)(nil),             // 21: siphon.destination.v1.KeyEntry
+	(*KeysPage)(nil),             // 22: siphon.destination.v1.KeysPage
+	(*ReadRequest)(nil),          // 23: siphon.destination.v1.ReadRequest
+	(*Row)(nil),                  // 24: siphon.destination.v1.Row
+	(*ReadResponse)(nil),         // 25: siphon.destination.v1.ReadResponse
+	(*ChangesRequest)(nil),       // 26: siphon.destination.v1.ChangesRequest
+	(*ChangesResponse)(nil),      // 27: siphon.destination.v1.ChangesResponse
+	(*CloseRequest)(nil),         // 28: siphon.destination.v1.CloseRequest
+	(*CloseResponse)(nil),        // 29: siphon.destination.v1.CloseResponse
+	nil,                          // 30: siphon.destination.v1.WriteResponse.MessagesEntry
 }
 var file_destination_proto_depIdxs = []int32{
 	0,  // 0: siphon.destination.v1.Error.kind:type_name -> siphon.destination.v1.ErrorKind
@@ -1937,16 +1898,16 @@ var file_destination_proto_depIdxs = []int32{
 	3,  // 9: siphon.destination.v1.Record.expect:type_name -> siphon.destination.v1.ExpectKind
 	6,  // 10: siphon.destination.v1.Record.expect_version:type_name -> siphon.destination.v1.Version
 	17, // 11: siphon.destination.v1.WriteRequest.records:type_name -> siphon.destination.v1.Record
-	4,  // 12: siphon.destination.v1.Result.status:type_name -> siphon.destination.v1.Status
-	19, // 13: siphon.destination.v1.WriteResponse.results:type_name -> siphon.destination.v1.Result
+	4,  // 12: siphon.destination.v1.WriteResponse.statuses:type_name -> siphon.destination.v1.Status
+	30, // 13: siphon.destination.v1.WriteResponse.messages:type_name -> siphon.destination.v1.WriteResponse.MessagesEntry
 	5,  // 14: siphon.destination.v1.WriteResponse.error:type_name -> siphon.destination.v1.Error
 	6,  // 15: siphon.destination.v1.KeyEntry.version:type_name -> siphon.destination.v1.Version
-	22, // 16: siphon.destination.v1.KeysPage.entries:type_name -> siphon.destination.v1.KeyEntry
+	21, // 16: siphon.destination.v1.KeysPage.entries:type_name -> siphon.destination.v1.KeyEntry
 	5,  // 17: siphon.destination.v1.KeysPage.error:type_name -> siphon.destination.v1.Error
 	6,  // 18: siphon.destination.v1.Row.version:type_name -> siphon.destination.v1.Version
-	25, // 19: siphon.destination.v1.ReadResponse.rows:type_name -> siphon.destination.v1.Row
+	24, // 19: siphon.destination.v1.ReadResponse.rows:type_name -> siphon.destination.v1.Row
 	5,  // 20: siphon.destination.v1.ReadResponse.error:type_name -> siphon.destination.v1.Error
-	25, // 21: siphon.destination.v1.ChangesResponse.rows:type_name -> siphon.destination.v1.Row
+	24, // 21: siphon.destination.v1.ChangesResponse.rows:type_name -> siphon.destination.v1.Row
 	5,  // 22: siphon.destination.v1.ChangesResponse.error:type_name -> siphon.destination.v1.Error
 	5,  // 23: siphon.destination.v1.CloseResponse.error:type_name -> siphon.destination.v1.Error
 	7,  // 24: siphon.destination.v1.Destination.Info:input_type -> siphon.destination.v1.InfoRequest
@@ -1954,19 +1915,19 @@ var file_destination_proto_depIdxs = []int32{
 	12, // 26: siphon.destination.v1.Destination.Check:input_type -> siphon.destination.v1.CheckRequest
 	15, // 27: siphon.destination.v1.Destination.EnsureObject:input_type -> siphon.destination.v1.EnsureObjectRequest
 	18, // 28: siphon.destination.v1.Destination.Write:input_type -> siphon.destination.v1.WriteRequest
-	21, // 29: siphon.destination.v1.Destination.Keys:input_type -> siphon.destination.v1.KeysRequest
-	24, // 30: siphon.destination.v1.Destination.Read:input_type -> siphon.destination.v1.ReadRequest
-	27, // 31: siphon.destination.v1.Destination.Changes:input_type -> siphon.destination.v1.ChangesRequest
-	29, // 32: siphon.destination.v1.Destination.Close:input_type -> siphon.destination.v1.CloseRequest
+	20, // 29: siphon.destination.v1.Destination.Keys:input_type -> siphon.destination.v1.KeysRequest
+	23, // 30: siphon.destination.v1.Destination.Read:input_type -> siphon.destination.v1.ReadRequest
+	26, // 31: siphon.destination.v1.Destination.Changes:input_type -> siphon.destination.v1.ChangesRequest
+	28, // 32: siphon.destination.v1.Destination.Close:input_type -> siphon.destination.v1.CloseRequest
 	8,  // 33: siphon.destination.v1.Destination.Info:output_type -> siphon.destination.v1.InfoResponse
 	11, // 34: siphon.destination.v1.Destination.Configure:output_type -> siphon.destination.v1.ConfigureResponse
 	13, // 35: siphon.destination.v1.Destination.Check:output_type -> siphon.destination.v1.CheckResponse
 	16, // 36: siphon.destination.v1.Destination.EnsureObject:output_type -> siphon.destination.v1.EnsureObjectResponse
-	20, // 37: siphon.destination.v1.Destination.Write:output_type -> siphon.destination.v1.WriteResponse
-	23, // 38: siphon.destination.v1.Destination.Keys:output_type -> siphon.destination.v1.KeysPage
-	26, // 39: siphon.destination.v1.Destination.Read:output_type -> siphon.destination.v1.ReadResponse
-	28, // 40: siphon.destination.v1.Destination.Changes:output_type -> siphon.destination.v1.ChangesResponse
-	30, // 41: siphon.destination.v1.Destination.Close:output_type -> siphon.destination.v1.CloseResponse
+	19, // 37: siphon.destination.v1.Destination.Write:output_type -> siphon.destination.v1.WriteResponse
+	22, // 38: siphon.destination.v1.Destination.Keys:output_type -> siphon.destination.v1.KeysPage
+	25, // 39: siphon.destination.v1.Destination.Read:output_type -> siphon.destination.v1.ReadResponse
+	27, // 40: siphon.destination.v1.Destination.Changes:output_type -> siphon.destination.v1.ChangesResponse
+	29, // 41: siphon.destination.v1.Destination.Close:output_type -> siphon.destination.v1.CloseResponse
 	33, // [33:42] is the sub-list for method output_type
 	24, // [24:33] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name

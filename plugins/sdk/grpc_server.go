@@ -78,11 +78,18 @@ func (s *grpcServer) Write(ctx context.Context, req *destpb.WriteRequest) (*dest
 	if err != nil {
 		return &destpb.WriteResponse{Error: wireError(err)}, nil
 	}
-	out := make([]*destpb.Result, len(results))
+	resp := &destpb.WriteResponse{Statuses: make([]destpb.Status, len(results)), Skipped: make([]bool, len(results))}
 	for i, r := range results {
-		out[i] = &destpb.Result{Status: destpb.Status(r.Status), Skipped: r.Skipped, Message: r.Message}
+		resp.Statuses[i] = destpb.Status(r.Status)
+		resp.Skipped[i] = r.Skipped
+		if r.Message != "" {
+			if resp.Messages == nil {
+				resp.Messages = map[int32]string{}
+			}
+			resp.Messages[int32(i)] = r.Message
+		}
 	}
-	return &destpb.WriteResponse{Results: out}, nil
+	return resp, nil
 }
 
 func (s *grpcServer) Keys(req *destpb.KeysRequest, stream destpb.Destination_KeysServer) error {
