@@ -117,3 +117,28 @@ func TestTimeFiltersAreInclusiveToTheMicrosecond(t *testing.T) {
 		}
 	})
 }
+
+// TestProjectTimeFilters: /projects takes the same time filters (assumed in
+// VOMO-API.md); other resources ignore them and must be scanned in full.
+func TestProjectTimeFilters(t *testing.T) {
+	srv, hs, _ := start(t, quiet(400))
+	tok := token(t, srv, "t001")
+	tr, err := srv.Truth("t001", "projects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mid struct {
+		CreatedAt string `json:"created_at"`
+	}
+	if err := json.Unmarshal(tr.Records[len(tr.Records)/2], &mid); err != nil {
+		t.Fatal(err)
+	}
+	got := walkIDs(t, hs.URL, tok, "/v1/projects", url.Values{"created_before": {mid.CreatedAt}})
+	if len(got) != len(tr.Records)/2+1 {
+		t.Errorf("projects created_before the middle one: %d of %d", len(got), len(tr.Records))
+	}
+	groups := walkIDs(t, hs.URL, tok, "/v1/groups", url.Values{"created_before": {"2000-01-01"}})
+	if len(groups) == 0 {
+		t.Errorf("/groups applied a time filter it does not have")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type Server struct {
 	cfg    atomic.Pointer[Scenario]
 	mux    *http.ServeMux
 
+	addMu   sync.Mutex // serialises AddTenant, so numbers stay unique
 	mu      sync.RWMutex
 	tenants []*tenant
 	byToken map[string]*tenant
@@ -79,11 +81,46 @@ func New(opts Options) (*Server, error) {
 	now := s.apiNow()
 	s.start = micros(now)
 	s.anchor = micros(now.UTC().Truncate(24 * time.Hour))
-	for i := 0; i < sc.Tenants; i++ {
-		s.addTenant(sc.Users)
-	}
+	s.generate(sc.Tenants, sc.Users)
 	s.routes()
 	return s, nil
+}
+
+// generate creates the scenario's tenants, several at a time: a million
+// users take seconds to generate on one core.
+func (s *Server) generate(n, users int) {
+	ts := make([]*tenant, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				ts[i] = newTenant(s, i+1, users, s.anchor)
+			}
+		}()
+	}
+	for i := range ts {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, t := range ts {
+		s.register(t)
+	}
+}
+
+// register makes a tenant reachable and starts its churn clock.
+func (s *Server) register(t *tenant) {
+	s.mu.Lock()
+	s.tenants = append(s.tenants, t)
+	s.byToken[t.token] = t
+	s.byID[t.id] = t
+	s.mu.Unlock()
+	t.mu.Lock()
+	t.advance(micros(s.apiNow()))
+	t.mu.Unlock()
 }
 
 // config is the current scenario; it is replaced, never changed in place.
@@ -131,16 +168,16 @@ func (s *Server) randN(n int64) int64 {
 	return s.rng.Int64N(n)
 }
 
+// addTenant creates the next tenant. Its number is taken under the lock so
+// concurrent additions get distinct ids.
 func (s *Server) addTenant(users int) *tenant {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := newTenant(s, len(s.tenants)+1, users, s.anchor)
-	s.tenants = append(s.tenants, t)
-	s.byToken[t.token] = t
-	s.byID[t.id] = t
-	t.mu.Lock()
-	t.advance(micros(s.apiNow()))
-	t.mu.Unlock()
+	s.addMu.Lock()
+	defer s.addMu.Unlock()
+	s.mu.RLock()
+	n := len(s.tenants) + 1
+	s.mu.RUnlock()
+	t := newTenant(s, n, users, s.anchor)
+	s.register(t)
 	return t
 }
 
