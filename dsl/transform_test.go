@@ -611,3 +611,45 @@ func TestFastPathsChosen(t *testing.T) {
 		t.Errorf("combined filter fast path %T", combined.fastFilter)
 	}
 }
+
+// TestDemoTransforms applies the demo configuration's compiled mappings,
+// as the runtime will, to VOMO user records.
+func TestDemoTransforms(t *testing.T) {
+	res := Load("../pipelines/demo", Options{Mode: ModePlan, LookupEnv: func(string) (string, bool) { return "", false }})
+	if res.Plan == nil {
+		t.Fatalf("demo does not load: %s", res.Diagnostics)
+	}
+	var volunteers *Pipeline
+	for _, p := range res.Plan.Pipelines {
+		if p.Transform == nil {
+			t.Fatalf("pipeline %s has no compiled transform", p.Name)
+		}
+		if p.Resource == "users" && volunteers == nil {
+			volunteers = p
+		}
+	}
+	if volunteers == nil {
+		t.Skip("the demo has no pipeline over users")
+	}
+	tenant := res.Plan.Tenants[0]
+	kept := 0
+	for _, rec := range benchUsers(t, 10) {
+		row, keep, err := volunteers.Transform.Apply(rec, tenant)
+		if err != nil {
+			t.Fatalf("%s: %v", volunteers.Name, err)
+		}
+		if !keep {
+			continue
+		}
+		kept++
+		if email, _ := row["email"].(string); email != "" && email != strings.ToLower(rec["email"].(string)) {
+			t.Errorf("email %q from %q", email, rec["email"])
+		}
+		if len(row) != len(volunteers.Fields) {
+			t.Errorf("row %v has not the pipeline's %d fields", row, len(volunteers.Fields))
+		}
+	}
+	if kept == 0 || kept == 10 {
+		t.Errorf("the filter kept %d of 10 users (2 are REMOVED)", kept)
+	}
+}
