@@ -405,3 +405,35 @@ func TestWalkStopsOnCallbackError(t *testing.T) {
 		t.Fatalf("%+v %v %d", res, err, f.n)
 	}
 }
+
+func TestResumeAfterPerPageHonoured(t *testing.T) {
+	f := newFake(t, 120)
+	f.honourPerPage, f.maxPerPage = true, 100
+	ctx := context.Background()
+	c1 := f.client(t, func(c *Config) { c.PerPage = -1 })
+	c1.Offset().Set(0)
+	p, _ := c1.NewScan(ctx, usersRes)
+	first := collector{failAfter: 2}
+	if _, err := c1.Scan(ctx, usersRes, p, first.fn); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	saved := roundTrip(t, first.pages[1].Progress)
+	// The next worker asks for per_page=100 and gets it.
+	c2 := f.client(t, nil)
+	c2.Offset().Set(0)
+	var second collector
+	res, err := c2.Scan(ctx, usersRes, saved, second.fn)
+	if err != nil || !res.Complete || res.Progress.PerPage != 100 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	all := map[string]int{}
+	for k := range first.ids {
+		all[k]++
+	}
+	for k := range second.ids {
+		all[k]++
+	}
+	if m := missing(idSet(f.live(nil)), all); len(m) > 0 {
+		t.Fatalf("lost %v", m)
+	}
+}
