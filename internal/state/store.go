@@ -103,6 +103,9 @@ type Leases interface {
 	// ScheduleJob records the job's due time when it has none (or always,
 	// with replace) and returns the authoritative due time.
 	ScheduleJob(ctx context.Context, tenant, job string, due time.Time, replace bool) (time.Time, error)
+	// UnscheduleJob forgets a job's due time (it left the plan); its lease
+	// and fence counter stay.
+	UnscheduleJob(ctx context.Context, tenant, job string) error
 	// DueJobs lists up to limit jobs whose indexed due time is at or before
 	// now, earliest first. The index may be stale; Acquire decides.
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]JobRef, error)

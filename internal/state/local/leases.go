@@ -157,6 +157,9 @@ func (s *Store) ScheduleJob(ctx context.Context, tenantName, name string, due ti
 	if err := state.CheckName("job", name); err != nil {
 		return time.Time{}, err
 	}
+	if due.IsZero() {
+		return time.Time{}, fmt.Errorf("schedule %s/%s: %w: zero due time", tenantName, name, state.ErrInvalid)
+	}
 	var out int64
 	err := s.update(func(tx *bolt.Tx) error {
 		tb, err := tenant(tx, tenantName)
@@ -184,6 +187,38 @@ func (s *Store) ScheduleJob(ctx context.Context, tenantName, name string, due ti
 		return time.Time{}, fmt.Errorf("schedule %s/%s: %w", tenantName, name, err)
 	}
 	return fromMicros(out), nil
+}
+
+func (s *Store) UnscheduleJob(ctx context.Context, tenantName, name string) error {
+	if err := state.CheckName("job", name); err != nil {
+		return err
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		tb, err := tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		jobs, err := sub(tx, tb, bJobs)
+		if err != nil {
+			return err
+		}
+		var j job
+		found, err := getJSON(jobs, []byte(name), &j)
+		if err != nil {
+			return err
+		}
+		if found {
+			j.Due = 0
+			if err := putJSON(jobs, []byte(name), j); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bDue).Delete([]byte(state.Member(tenantName, name)))
+	})
+	if err != nil {
+		return fmt.Errorf("unschedule %s/%s: %w", tenantName, name, err)
+	}
+	return nil
 }
 
 func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]state.JobRef, error) {

@@ -92,6 +92,9 @@ func (s *Store) ScheduleJob(ctx context.Context, tenant, job string, due time.Ti
 	if err := checkJob(tenant, job); err != nil {
 		return time.Time{}, err
 	}
+	if due.IsZero() {
+		return time.Time{}, fmt.Errorf("schedule %s/%s: %w: zero due time", tenant, job, state.ErrInvalid)
+	}
 	rep := "0"
 	if replace {
 		rep = "1"
@@ -106,6 +109,20 @@ func (s *Store) ScheduleJob(ctx context.Context, tenant, job string, due time.Ti
 		return time.Time{}, fmt.Errorf("schedule %s/%s: update due index: %w", tenant, job, err)
 	}
 	return fromUS(n), nil
+}
+
+func (s *Store) UnscheduleJob(ctx context.Context, tenant, job string) error {
+	if err := checkJob(tenant, job); err != nil {
+		return err
+	}
+	if err := s.rdb.HDel(ctx, s.k.job(tenant, job), "due").Err(); err != nil {
+		return fmt.Errorf("unschedule %s/%s: %w", tenant, job, err)
+	}
+	m := state.Member(tenant, job)
+	if err := s.rdb.ZRem(ctx, s.k.dueShardOf(m), m).Err(); err != nil {
+		return fmt.Errorf("unschedule %s/%s: due index: %w", tenant, job, err)
+	}
+	return nil
 }
 
 func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]state.JobRef, error) {

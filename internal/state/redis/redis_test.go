@@ -169,3 +169,48 @@ func TestSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart: walk %+v, %d entries", cp.Walk, d.Stream)
 	}
 }
+
+// TestSweepsRepairLostIndexUpdates drops index entries behind the store's
+// back (as a crash between the tenant step and the index step would) and
+// checks that the sweeps put them back.
+func TestSweepsRepairLostIndexUpdates(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s, err := Open(ctx, srv.URL(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := s.ScheduleJob(ctx, "acme", "poll", t0, false); err != nil {
+		t.Fatal(err)
+	}
+	m := state.Member("acme", "poll")
+	s.rdb.ZRem(ctx, s.k.dueShardOf(m), m)
+	if jobs, _ := s.DueJobs(ctx, t0, 10); len(jobs) != 0 {
+		t.Fatalf("index still has %v", jobs)
+	}
+	if n, err := s.RepairDue(ctx, []state.JobRef{{Tenant: "acme", Job: "poll"}}); err != nil || n != 1 {
+		t.Fatalf("repair: %d %v", n, err)
+	}
+	if jobs, _ := s.DueJobs(ctx, t0, 10); len(jobs) != 1 || !jobs[0].Due.Equal(t0) {
+		t.Fatalf("after repair %v", jobs)
+	}
+
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	l, _, _ := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "other", Owner: "w", TTL: time.Minute})
+	if _, err := s.CommitPage(ctx, state.PageCommit{Lease: l, Enqueue: []state.Enqueue{{Queue: q, Entries: []state.Entry{{Pipeline: "users", Key: "1"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	rm := state.Member("acme", "db")
+	s.rdb.ZRem(ctx, s.k.readyShardOf("default", rm), rm)
+	if r, _ := s.Ready(ctx, "default", 10); len(r) != 0 {
+		t.Fatalf("ready still has %v", r)
+	}
+	if err := s.SweepReady(ctx, []state.QueueRef{q}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Ready(ctx, "default", 10); len(r) != 1 {
+		t.Fatalf("after sweep %v", r)
+	}
+}

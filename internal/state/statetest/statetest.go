@@ -297,6 +297,19 @@ func testDueIndexRepair(t *testing.T, s state.Store) {
 	if n := must(s.RepairDue(ctx, jobs))(t); n != 0 {
 		t.Fatalf("repair of a correct index changed %d", n)
 	}
+	if _, err := s.ScheduleJob(ctx, "acme", "poll", time.Time{}, true); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("schedule at zero time: %v", err)
+	}
+	check(t, s.UnscheduleJob(ctx, "acme", "poll"))
+	if jobs := must(s.DueJobs(ctx, t0.Add(2*time.Hour), 10))(t); len(jobs) != 0 {
+		t.Fatalf("unscheduled job still due: %v", jobs)
+	}
+	if n := must(s.RepairDue(ctx, []state.JobRef{{Tenant: "acme", Job: "poll"}}))(t); n != 0 {
+		t.Fatalf("repair after unschedule changed %d", n)
+	}
+	if again := must(s.ScheduleJob(ctx, "acme", "poll", t0, false))(t); !again.Equal(t0) {
+		t.Fatalf("reschedule after unschedule: %v", again)
+	}
 }
 
 func testCheckpointGenerations(t *testing.T, s state.Store) {
