@@ -24,7 +24,7 @@ func (d *Destination) Keys(_ context.Context, req sdk.KeysRequest) ([]sdk.KeyEnt
 	if i < len(keys) && keys[i] == req.After {
 		i++
 	}
-	var out []sdk.KeyEntry
+	out := make([]sdk.KeyEntry, 0, min(req.Limit, len(keys)-i))
 	for ; i < len(keys) && len(out) < req.Limit; i++ {
 		e := l.index[keys[i]]
 		if !e.tomb {
