@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +45,14 @@ func TestMain(m *testing.M) {
 	case "faulty":
 		sdk.Serve(faulty{memory.New()})
 	case "noop":
+		// SIPHON_TEST_PLUGIN_CPUPROFILE profiles the plugin side of the
+		// benchmark: go test -bench WriteNoop with it set to a file.
+		if path := os.Getenv("SIPHON_TEST_PLUGIN_CPUPROFILE"); path != "" {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+		}
 		sdk.Serve(noop{memory.New()})
 	case "stdout":
 		fmt.Println("hello from a plugin that prints before its handshake")

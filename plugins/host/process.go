@@ -60,6 +60,8 @@ func (d *Destination) spawn() (*instance, error) {
 				grpc.MaxCallSendMsgSize(destpb.MaxMessageBytes)),
 			grpc.WithInitialWindowSize(destpb.WindowBytes),
 			grpc.WithInitialConnWindowSize(destpb.WindowBytes),
+			grpc.WithReadBufferSize(destpb.IOBufferBytes),
+			grpc.WithWriteBufferSize(destpb.IOBufferBytes),
 		},
 	})
 	rpc, err := startOnLockedThread(client)

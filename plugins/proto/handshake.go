@@ -27,3 +27,7 @@ const MaxMessageBytes = 256 << 20
 // enough for one whole split batch, so a Write is not paced by window
 // updates.
 const WindowBytes = 8 << 20
+
+// IOBufferBytes is the gRPC transport's read and write buffer on both
+// sides: batches move in fewer, larger reads and writes.
+const IOBufferBytes = 1 << 20

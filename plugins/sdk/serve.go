@@ -51,7 +51,9 @@ func Serve(impl Destination) {
 				// Batches are ~0.5-4 MiB: a window that holds one whole
 				// request avoids a flow-control round trip per 64 KiB.
 				grpc.InitialWindowSize(destpb.WindowBytes),
-				grpc.InitialConnWindowSize(destpb.WindowBytes))...)
+				grpc.InitialConnWindowSize(destpb.WindowBytes),
+				grpc.ReadBufferSize(destpb.IOBufferBytes),
+				grpc.WriteBufferSize(destpb.IOBufferBytes))...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     pluginStderr,
