@@ -47,6 +47,9 @@ func decodeVariableBlock(block *hcl.Block) (*variableBlock, hcl.Diagnostics) {
 		}
 	}
 	if attr, ok := content.Attributes["default"]; ok {
+		// A default in error still counts as given, so the variable is not
+		// also reported as missing a value; it stays unknown.
+		v.Default = cty.DynamicVal
 		val, vd := attr.Expr.Value(nil)
 		diags = append(diags, vd...)
 		if !vd.HasErrors() {
