@@ -7,6 +7,7 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -211,4 +212,73 @@ func sortedNames(fields map[string]string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// mismatchedComparisons reports record.x == LITERAL (or !=) where the
+// schema gives x a type the literal cannot have: HCL compares without
+// converting, so the result would be the same for every record.
+func mismatchedComparisons(expr hcl.Expression, schema map[string]string) hcl.Diagnostics {
+	node, ok := expr.(hclsyntax.Node)
+	if !ok || schema == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		op, ok := n.(*hclsyntax.BinaryOpExpr)
+		if !ok || (op.Op != hclsyntax.OpEqual && op.Op != hclsyntax.OpNotEqual) {
+			return nil
+		}
+		path, other := plainPath(op.LHS, "record"), op.RHS
+		if path == nil {
+			path, other = plainPath(op.RHS, "record"), op.LHS
+		}
+		lit, isLit := literalValue(other)
+		if path == nil || len(path) != 1 || !isLit {
+			return nil
+		}
+		fieldType := schemaCtyType(schema[path[0]])
+		if fieldType == cty.DynamicPseudoType || lit.Type() == fieldType {
+			return nil
+		}
+		ref := traversalString(append(hcl.Traversal{hcl.TraverseRoot{Name: "record"}}, hcl.TraverseAttr{Name: path[0]}))
+		hint := ""
+		if fieldType == cty.Number && lit.Type() == cty.String {
+			if _, err := cty.ParseNumberVal(lit.AsString()); err == nil {
+				hint = fmt.Sprintf(" Write the number without quotes: %s.", lit.AsString())
+			}
+		}
+		if fieldType == cty.String && lit.Type() != cty.String {
+			hint = fmt.Sprintf(" Quote the value: \"%s\".", literalText(lit))
+		}
+		diags = append(diags, errorDiag(op.Range(), "Comparison of different types",
+			fmt.Sprintf("%s is a %s and %s is a %s; HCL compares without converting, so this is %v for every record.%s",
+				ref, schema[path[0]], literalText(lit), lit.Type().FriendlyName(), op.Op == hclsyntax.OpNotEqual, hint)))
+		return nil
+	})
+	return diags
+}
+
+// literalValue is the value of a literal string, number or bool.
+func literalValue(expr hcl.Expression) (cty.Value, bool) {
+	if s, ok := stringLiteral(expr); ok {
+		return cty.StringVal(s), true
+	}
+	lit, ok := expr.(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.IsNull() || !lit.Val.IsKnown() || !lit.Val.Type().IsPrimitiveType() {
+		return cty.NilVal, false
+	}
+	return lit.Val, true
+}
+
+// literalText prints a primitive literal as written.
+func literalText(v cty.Value) string {
+	switch v.Type() {
+	case cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case cty.Bool:
+		return fmt.Sprint(v.True())
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	}
+	return v.GoString()
 }

@@ -58,7 +58,8 @@ var reservedFields = []string{"tenant", "key", "source_updated_at", "content_has
 // schema and row fields the mapping does not produce (with "did you
 // mean"), reserved or repeated output names, type errors found by
 // evaluating each expression over unknown values of the schema's types, a
-// filter that is not a boolean, and a warning for each template that
+// filter that is not a boolean, a comparison of a typed field with a
+// literal of another type (always false), and a warning for each template that
 // interpolates a record field directly (any field may be null, and a null
 // fails the record).
 func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagnostics) {
@@ -93,6 +94,7 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 			diags = append(diags, checkFilterType(spec.Filter, infer)...)
 		}
 		diags = append(diags, nullableTemplates(spec.Filter)...)
+		diags = append(diags, mismatchedComparisons(spec.Filter, spec.Schema)...)
 	}
 	if reads.whole || len(reads.attrs) > 0 {
 		t.reads = reads
@@ -110,6 +112,7 @@ func (t *Transform) compileField(f fieldExpr, scope refScope, infer *hcl.EvalCon
 	diags := scope.check(f.Expr)
 	refErrors := diags.HasErrors()
 	diags = append(diags, nullableTemplates(f.Expr)...)
+	diags = append(diags, mismatchedComparisons(f.Expr, t.schema)...)
 	cf := compiledField{name: f.Name, fast: fastFor(f.Expr, "record", t.funcs)}
 	if path := plainPath(f.Expr, "record"); path != nil {
 		typ := "json"

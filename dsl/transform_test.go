@@ -462,6 +462,8 @@ func TestCompileDiagnostics(t *testing.T) {
 		{"duplicate field", testMapping{fields: []string{"a = record.id", "a = record.x"}}, hcl.DiagError, "Duplicate field", `"a" is mapped twice`},
 		{"nullable template", testMapping{fields: []string{`full = "${record.first_name} ${record.last_name}"`}, schema: vomoUserSchema}, hcl.DiagWarning, "Template over a field that may be null", `${coalesce(record.first_name, "")}`},
 		{"secret in a field", testMapping{fields: []string{`k = "${var.key}:${record.id}"`}, vars: map[string]cty.Value{"key": markSensitive(cty.StringVal("s3"))}}, hcl.DiagWarning, "Secret written to the destination", "nonsensitive(...)"},
+		{"number compared with a string", testMapping{fields: []string{"a = record.email"}, filter: `record.id == "5"`, schema: vomoUserSchema}, hcl.DiagError, "Comparison of different types", `record.id is a number and "5" is a string; HCL compares without converting, so this is false for every record. Write the number without quotes: 5.`},
+		{"string compared with a bool", testMapping{fields: []string{`a = record.email != true ? 1 : 2`}, schema: vomoUserSchema}, hcl.DiagError, "Comparison of different types", `so this is true for every record. Quote the value: "true".`},
 		{"string filter", testMapping{fields: []string{"a = record.id"}, filter: `"yes"`}, hcl.DiagError, "Filter is not a condition", "yields a string"},
 		{"type error over the schema", testMapping{fields: []string{"a = record.created_at.year"}, schema: vomoUserSchema}, hcl.DiagError, "Invalid reference into record.created_at", "is a timestamp"},
 		{"type error found by evaluation", testMapping{fields: []string{"a = length(record.id)"}, schema: vomoUserSchema}, hcl.DiagError, "Invalid function argument", "length needs a string"},
