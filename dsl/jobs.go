@@ -20,8 +20,8 @@ const nextRunCount = 3
 // compileTenants resolves each tenant's references and derives its jobs,
 // schedules, budgets and rollout variants. Its cost is linear in tenants ×
 // pipelines: everything shared (mappings, fetch chains, flags) was
-// compiled once before.
-// Tenants are independent of each other, so they compile in parallel.
+// compiled once before. Tenants are independent of each other, so a large
+// hub compiles them in parallel.
 func (c *compiler) compileTenants() hcl.Diagnostics {
 	ids := sortedKeys(c.cfg.tenants)
 	tenants := make([]*Tenant, len(ids))
