@@ -1,0 +1,137 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
+)
+
+// dropProxy forwards TCP to Redis; once armed, it lets the next request that
+// contains a marker reach the server and then cuts the connection before the
+// reply comes back: the client sees a network error after the command ran.
+type dropProxy struct {
+	ln     net.Listener
+	target string
+	marker atomic.Pointer[[]byte]
+	cuts   atomic.Int32
+	wg     sync.WaitGroup
+}
+
+func startDropProxy(t *testing.T, target string) *dropProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *dropProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.pipe(c)
+		}()
+	}
+}
+
+func (p *dropProxy) pipe(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		io.Copy(c, s)
+		c.Close()
+		close(done)
+	}()
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if m := p.marker.Load(); m != nil && bytes.Contains(chunk, *m) && p.marker.CompareAndSwap(m, nil) {
+				s.Write(chunk)
+				p.cuts.Add(1)
+				c.Close()                          // the client never sees the reply
+				time.Sleep(200 * time.Millisecond) // while the server runs the command
+				s.Close()
+				<-done
+				return
+			}
+			if _, err := s.Write(chunk); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	s.Close()
+	<-done
+}
+
+// TestRetriedScriptsRunOnce cuts the connection after the server ran a page
+// commit and an audit append: go-redis retries them on a new connection and
+// the operation records make the retries return the first replies.
+func TestRetriedScriptsRunOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := startDropProxy(t, srv.Addr)
+	ctx := context.Background()
+	s, err := Open(ctx, "redis://"+proxy.ln.Addr().String(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+
+	marker := []byte(commitPageScript.Hash())
+	proxy.marker.Store(&marker)
+	res, err := s.CommitPage(ctx, state.PageCommit{
+		Lease:   l,
+		Walks:   []state.WalkUpdate{{Pipeline: "users", Walk: state.Walk{Position: 2}}},
+		Enqueue: []state.Enqueue{{Queue: q, Entries: []state.Entry{{Pipeline: "users", Key: "1"}, {Pipeline: "users", Key: "2"}}}},
+	})
+	if err != nil {
+		t.Fatalf("commit across a cut connection: %v", err)
+	}
+	if proxy.cuts.Load() != 1 {
+		t.Fatal("the connection was not cut")
+	}
+	if res.Enqueued != 2 || len(res.Applied) != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if d, _ := s.Depth(ctx, q); d.Stream != 2 {
+		t.Fatalf("a retried commit enqueued %d entries, want 2", d.Stream)
+	}
+
+	marker = []byte(appendAuditScript.Hash())
+	proxy.marker.Store(&marker)
+	if err := s.AppendAudit(ctx, state.AuditEntry{Tenant: "acme", Who: "ops", Action: "disable"}); err != nil {
+		t.Fatal(err)
+	}
+	if es, _, _ := s.Audit(ctx, "acme", "", 10); len(es) != 1 {
+		t.Fatalf("a retried audit append wrote %d entries", len(es))
+	}
+}
