@@ -56,7 +56,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Destination, error) {
 	d := &Destination{
 		cfg:      cfg,
 		cmd:      cmd,
-		log:      cfg.Logger.With("destination", cfg.Name, "plugin", cfg.Plugin),
+		log:      cfg.Logger.With("destination", cfg.Name, "plugin_name", cfg.Plugin),
 		stderr:   &tail{},
 		breakers: newBreakers(cfg.Breaker),
 		objects:  map[string]sdk.ObjectSpec{},
