@@ -366,14 +366,16 @@ func fastFilterFor(expr hcl.Expression, funcs map[string]function.Function) fast
 
 // primitiveLiteral returns the value of a literal string or bool.
 func primitiveLiteral(expr hcl.Expression) (any, bool) {
-	if s, ok := stringLiteral(expr); ok {
-		return s, true
-	}
-	lit, ok := expr.(*hclsyntax.LiteralValueExpr)
-	if !ok || lit.Val.Type() != cty.Bool || lit.Val.IsNull() || !lit.Val.IsKnown() || lit.Val.IsMarked() {
+	v, ok := literalValue(expr)
+	switch {
+	case !ok:
 		return nil, false
+	case v.Type() == cty.String:
+		return v.AsString(), true
+	case v.Type() == cty.Bool:
+		return v.True(), true
 	}
-	return lit.Val.True(), true
+	return nil, false
 }
 
 // stringLiteral returns the value of a literal string expression ("x").
