@@ -89,7 +89,7 @@ func (p *dropProxy) pipe(c net.Conn) {
 }
 
 // TestRetriedScriptsRunOnce cuts the connection after the server ran a page
-// commit and an audit append: go-redis retries them on a new connection and
+// commit, a lease grant and an audit append: go-redis retries them on a new connection and
 // the operation records make the retries return the first replies.
 func TestRetriedScriptsRunOnce(t *testing.T) {
 	srv := redistest.Start(t)
@@ -124,6 +124,18 @@ func TestRetriedScriptsRunOnce(t *testing.T) {
 	}
 	if d, _ := s.Depth(ctx, q); d.Stream != 2 {
 		t.Fatalf("a retried commit enqueued %d entries, want 2", d.Stream)
+	}
+
+	// A lost grant reply: without the operation record the retry would find
+	// the lease held (by this very caller) and report it as taken.
+	marker = []byte(acquireScript.Hash())
+	proxy.marker.Store(&marker)
+	g, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "reconcile", Owner: "w", TTL: time.Minute})
+	if err != nil || !ok || g.Token.Counter == 0 {
+		t.Fatalf("acquire across a cut connection: ok=%v %+v %v", ok, g, err)
+	}
+	if proxy.cuts.Load() != 2 {
+		t.Fatal("the connection was not cut")
 	}
 
 	marker = []byte(appendAuditScript.Hash())
