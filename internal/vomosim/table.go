@@ -37,6 +37,8 @@ type table[T any] struct {
 	nLive   int
 	nDead   int
 	upd     updIndex
+	log     changeLog
+	wcache  windowCache
 }
 
 // filter is the parsed form of a list's query. Time bounds are inclusive, in
@@ -97,6 +99,7 @@ func (t *table[T]) add(id, created, updated int64, row T, state uint8) int {
 		v = 1
 		t.nLive++
 		t.upd.insert(updated, int32(pos))
+		t.changed(id)
 	}
 	t.live.push(v)
 	return pos
@@ -125,6 +128,7 @@ func (t *table[T]) show(pos int) {
 	t.nLive++
 	t.live.add(pos, 1)
 	t.upd.insert(t.updated[pos], int32(pos))
+	t.changed(t.ids[pos])
 }
 
 // touch records a new updated_at for a live row.
@@ -135,6 +139,7 @@ func (t *table[T]) touch(pos int, updated int64) {
 	t.updated[pos] = updated
 	t.upd.stale++
 	t.upd.insert(updated, int32(pos))
+	t.changed(t.ids[pos])
 	t.prune()
 }
 
@@ -144,6 +149,7 @@ func (t *table[T]) remove(pos int) {
 		return
 	}
 	t.state[pos] = rowDeleted
+	t.changed(t.ids[pos])
 	t.nLive--
 	t.nDead++
 	t.live.add(pos, -1)
@@ -181,6 +187,7 @@ func (t *table[T]) compact() {
 func (t *table[T]) rebuild() {
 	t.live = fenwick{}
 	t.upd = updIndex{}
+	t.wcache.ok = false
 	t.nLive = 0
 	for i, s := range t.state {
 		v := int32(0)
@@ -225,6 +232,18 @@ func (t *table[T]) query(f filter, offset, limit int, desc bool) (int, []int) {
 	}
 	if f.hasUpdated() {
 		a, b := t.upd.span(f.updatedAfter, f.updatedBefore)
+		if b-a <= hi-lo && f.match == nil {
+			ids := t.windowIDs(f, lo, hi, a, b)
+			var out []int
+			for i := offset; i < offset+limit && i < len(ids); i++ {
+				k := i
+				if desc {
+					k = len(ids) - 1 - i
+				}
+				out = append(out, t.find(ids[k]))
+			}
+			return len(ids), out
+		}
 		if b-a <= hi-lo {
 			var cand []int
 			for _, e := range t.upd.e[a:b] {

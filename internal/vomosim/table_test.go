@@ -13,7 +13,7 @@ func TestTableMatchesBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var tb table[int]
 	now := int64(1000)
-	for step := 0; step < 6000; step++ {
+	for step := 0; step < 20000; step++ {
 		now += r.Int64N(3)
 		switch op := r.IntN(10); {
 		case op < 4 || tb.nLive == 0:
@@ -34,24 +34,15 @@ func TestTableMatchesBruteForce(t *testing.T) {
 				}
 			}
 		}
-		if step%50 != 0 {
+		if step%10 != 0 {
 			continue
 		}
 		f := openFilter()
-		if r.IntN(2) == 0 {
-			f.createdAfter = 1000 + r.Int64N(now-999)
-		}
-		if r.IntN(2) == 0 {
-			f.createdBefore = 1000 + r.Int64N(now-999)
-		}
-		if r.IntN(2) == 0 {
-			f.updatedAfter = 980 + r.Int64N(now-979)
-		}
-		if r.IntN(2) == 0 {
-			f.updatedBefore = 980 + r.Int64N(now-979)
-		}
-		if r.IntN(4) == 0 {
-			f.match = func(pos int) bool { return tb.ids[pos]%3 != 0 }
+		if step%50 != 0 {
+			// A fixed window, asked again and again: the cached path.
+			f.updatedAfter, f.updatedBefore = 1200, 4000
+		} else {
+			f = randomFilter(r, now, &tb)
 		}
 		var want []int64
 		for i, s := range tb.state {
@@ -78,4 +69,24 @@ func TestTableMatchesBruteForce(t *testing.T) {
 			t.Fatalf("step %d: page %v, want %v", step, gotIDs, wantPage)
 		}
 	}
+}
+
+func randomFilter(r *rand.Rand, now int64, tb *table[int]) filter {
+	f := openFilter()
+	if r.IntN(2) == 0 {
+		f.createdAfter = 1000 + r.Int64N(now-999)
+	}
+	if r.IntN(2) == 0 {
+		f.createdBefore = 1000 + r.Int64N(now-999)
+	}
+	if r.IntN(2) == 0 {
+		f.updatedAfter = 980 + r.Int64N(now-979)
+	}
+	if r.IntN(2) == 0 {
+		f.updatedBefore = 980 + r.Int64N(now-979)
+	}
+	if r.IntN(4) == 0 {
+		f.match = func(pos int) bool { return tb.ids[pos]%3 != 0 }
+	}
+	return f
 }
