@@ -266,3 +266,15 @@ func TestTombstonesExpire(t *testing.T) {
 		t.Fatalf("rows %+v, want only young's tombstone", rows)
 	}
 }
+
+// A diagnostic about a bad dsn must not show its password.
+func TestBadDSNHidesPassword(t *testing.T) {
+	cfg := cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://u:s3cret@[::1/db")})
+	diags := New().Configure(context.Background(), sdk.Config{Value: cfg})
+	if !diags.HasErrors() {
+		t.Fatal("bad dsn accepted")
+	}
+	if msg := diags.Err().Error(); strings.Contains(msg, "s3cret") {
+		t.Errorf("diagnostic shows the password: %s", msg)
+	}
+}
