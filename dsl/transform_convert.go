@@ -42,6 +42,9 @@ func (s *readShape) add(path []string, whole bool) {
 	}
 }
 
+// wholeShape reads a value in full; it is shared and never modified.
+var wholeShape = &readShape{whole: true}
+
 // recordObject converts the parts of rec that shape reads into the cty
 // object expressions see as `record`. A read attribute absent from rec is
 // null, typed by the schema when one is known.
@@ -104,10 +107,8 @@ func toCty(v any, shape *readShape, nullType cty.Type) (cty.Value, error) {
 	case int64:
 		return cty.NumberIntVal(x), nil
 	case map[string]any:
-		if shape == nil {
-			shape = &readShape{whole: true}
-		} else if !shape.whole && len(shape.attrs) == 0 {
-			shape = &readShape{whole: true}
+		if shape == nil || (!shape.whole && len(shape.attrs) == 0) {
+			shape = wholeShape
 		}
 		return recordObject(x, shape, nil)
 	case []any:
