@@ -66,7 +66,9 @@ func decodeNumbers(t testing.TB, b []byte) map[string]any {
 // checkpoint − overlap, then, after churn stops and settle + overlap have
 // passed, one more poll and a reconcile scan whose absentees are confirmed
 // with Get. Each tenant's replica must then equal the simulator's truth,
-// record for record.
+// record for record. The reconcile here only removes confirmed deletions,
+// so every record and every latest version was delivered by the backfill
+// and the polls.
 func TestAgainstVomosim(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration against the simulator")
