@@ -316,22 +316,26 @@ func reference(attr *hcl.Attribute, kind string) (ref, hcl.Diagnostics) {
 }
 
 func referenceExpr(expr hcl.Expression, attrName, kind string) (ref, hcl.Diagnostics) {
-	bad := hcl.Diagnostics{errorAt(expr.Range(), "Invalid reference in "+attrName,
-		fmt.Sprintf("%s takes a reference to a %s block, like %s.example (no quotes).", attrName, kind, kind))}
+	bad := func(detail string) hcl.Diagnostics {
+		if detail == "" {
+			detail = fmt.Sprintf("%s takes a reference to a %s block, like %s.example (no quotes).", attrName, kind, kind)
+		}
+		return hcl.Diagnostics{errorAt(expr.Range(), "Invalid reference in "+attrName, detail)}
+	}
 	tr, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() {
 		if tmpl, ok := expr.(*hclsyntax.TemplateExpr); ok && tmpl.IsStringLiteral() {
 			v, _ := tmpl.Value(nil)
-			bad[0].Detail = fmt.Sprintf("%s takes a reference, not a string: write %s.%s without quotes.", attrName, kind, v.AsString())
+			return ref{}, bad(fmt.Sprintf("%s takes a reference, not a string: write %s.%s without quotes.", attrName, kind, v.AsString()))
 		}
-		return ref{}, bad
+		return ref{}, bad("")
 	}
 	if tr.RootName() != kind || len(tr) != 2 {
-		return ref{}, bad
+		return ref{}, bad("")
 	}
 	step, ok := tr[1].(hcl.TraverseAttr)
 	if !ok {
-		return ref{}, bad
+		return ref{}, bad("")
 	}
 	return ref{Name: step.Name, Range: tr.SourceRange()}, nil
 }
