@@ -559,7 +559,11 @@ func TestJSONConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := mustPlan(t, loadOptions(), map[string]string{"main.hcl.json": string(src)})
+	p, _ := mustPlan(t, loadOptions(), map[string]string{
+		"main.hcl.json":           string(src),
+		"prod.auto.vars.hcl.json": `{"region": "eu"}`,
+		"mapping.test.hcl.json":   `not json`,
+	})
 	pl := p.Pipelines[0]
 	if pl.Resource != "users" || pl.Destination != "db" || len(pl.Fields) != 2 || pl.Fields[0].Name != "email" || pl.Transform == nil {
 		t.Errorf("JSON pipeline = %+v", pl)

@@ -109,8 +109,8 @@ func Load(dir string, opts Options) *Result {
 }
 
 // LoadFiles is Load over files held in memory, keyed by name; the names
-// decide which are config (*.hcl, *.hcl.json), variable files
-// (*.auto.vars.hcl) or ignored (*.test.hcl, anything else). Relative file() paths and -var-file
+// decide which are config (*.hcl), variable files (*.auto.vars.hcl) or
+// ignored (*.test.hcl, anything else), each also in JSON form (+ ".json"). Relative file() paths and -var-file
 // paths are read through opts.ReadFile as given.
 func LoadFiles(files map[string][]byte, opts Options) *Result {
 	return load("", files, opts)
@@ -129,12 +129,12 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 	res := &Result{Files: map[string]*hcl.File{}}
 	var configNames, varNames []string
 	for _, name := range sortedKeys(files) {
-		base := filepath.Base(name)
+		base := strings.TrimSuffix(filepath.Base(name), ".json")
 		switch {
 		case strings.HasSuffix(base, ".test.hcl"):
 		case strings.HasSuffix(base, ".auto.vars.hcl"):
 			varNames = append(varNames, name)
-		case strings.HasSuffix(base, ".hcl"), strings.HasSuffix(base, ".hcl.json"):
+		case strings.HasSuffix(base, ".hcl"):
 			configNames = append(configNames, name)
 		}
 	}
