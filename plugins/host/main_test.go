@@ -38,6 +38,7 @@ const envHangOnce = "SIPHON_TEST_HANG_ONCE"
 
 func TestMain(m *testing.M) {
 	destinations.Register("kit-memory", func() sdk.Destination { return memory.New() })
+	// The sqlite built-in registers itself (imported by bench_sqlite_test.go).
 	host.ServeBuiltinIfAsked()
 	switch os.Getenv(envRole) {
 	case "":
