@@ -29,6 +29,9 @@ func TestErrorShapes(t *testing.T) {
 				t.Errorf("%q: status %d", auth, resp.StatusCode)
 			}
 		}
+		if status, _, _ := call(t, "GET", hs.URL+"/v1/volunteers", "", ""); status != 404 {
+			t.Errorf("an unknown route without a token: %d, want 404", status)
+		}
 		if err := srv.Revoke("t001"); err != nil {
 			t.Fatal(err)
 		}

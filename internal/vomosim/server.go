@@ -221,6 +221,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern, resou
 		write(w, rep)
 		return
 	}
+	if resource == "" { // no such route: Laravel answers 404 before any middleware
+		write(w, h(nil, r))
+		return
+	}
 	if t == nil || t.revoked.Load() {
 		write(w, unauthenticated())
 		return
