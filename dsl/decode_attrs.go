@@ -354,7 +354,7 @@ func objectItems(attr *hcl.Attribute) ([]stringMapItem, hcl.Diagnostics) {
 	pairs, diags := hcl.ExprMap(attr.Expr)
 	if diags.HasErrors() {
 		return nil, hcl.Diagnostics{errorIn(attr, "Invalid value for "+attr.Name,
-			fmt.Sprintf("%s must be written as an object, like { name = … }.", attr.Name))}
+			fmt.Sprintf("%s must be written out here as an object, like { name = … }: each entry is read as written, so a variable or function call cannot supply it.", attr.Name))}
 	}
 	items := make([]stringMapItem, 0, len(pairs))
 	seen := map[string]hcl.Range{}
