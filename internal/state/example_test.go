@@ -57,10 +57,10 @@ func Example() {
 	ready, _ := s.Ready(ctx, "default", 10)
 	for _, r := range ready {
 		q := state.QueueRef{Tenant: r.Tenant, Destination: r.Destination, Lane: "default"}
-		batch, _ := s.Claim(ctx, q, "host-1/worker-3", 500)
+		batch, _ := s.Claim(ctx, q, "host-1/worker-3", 500, 5)
 		var ok []string
 		var failed []state.Failure
-		for _, e := range batch {
+		for _, e := range batch.Entries {
 			if e.Key == "18" { // the destination refused this one
 				failed = append(failed, state.Failure{ID: e.ID, Error: "constraint violation", RetryAfter: time.Minute})
 				continue

@@ -219,9 +219,11 @@ type FailResult struct {
 	Retried, Dead int
 }
 
-// ReclaimResult is what Reclaim took over; Dead counts entries sent to the
-// DLQ as "reclaimed too often".
-type ReclaimResult struct {
+// Claimed is what Claim or Reclaim handed over. Dead counts entries sent to
+// the DLQ instead, as "reclaimed too often": delivered more than
+// maxAttempts+3 times without a recorded failure, they crash or hang the
+// workers that take them.
+type Claimed struct {
 	Entries []Entry
 	Dead    int
 }
@@ -249,18 +251,17 @@ type Queues interface {
 	// written).
 	CommitPage(ctx context.Context, c PageCommit) (CommitResult, error)
 	// Claim moves due retries back to the stream, then returns up to n
-	// entries: the consumer's own pending entries first, then new ones.
-	// n < 1 claims nothing.
-	Claim(ctx context.Context, q QueueRef, consumer string, n int) ([]Entry, error)
+	// entries: the consumer's own pending entries first (a restarted worker
+	// finishes its batch), then new ones. n < 1 claims nothing.
+	Claim(ctx context.Context, q QueueRef, consumer string, n, maxAttempts int) (Claimed, error)
 	// Ack removes entries the consumer holds and returns how many.
 	Ack(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
 	// Fail counts a failed write on each entry the consumer holds;
 	// maxAttempts below 1 counts as 1.
 	Fail(ctx context.Context, q QueueRef, consumer string, failures []Failure, maxAttempts int) (FailResult, error)
 	// Reclaim takes over up to n entries idle longer than minIdle (a dead
-	// worker's). An entry delivered more than maxAttempts+3 times without a
-	// recorded failure goes to the DLQ instead.
-	Reclaim(ctx context.Context, q QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (ReclaimResult, error)
+	// worker's).
+	Reclaim(ctx context.Context, q QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (Claimed, error)
 	// Extend resets the idle time of entries the consumer holds (a long
 	// write), returning how many it holds.
 	Extend(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)

@@ -220,13 +220,15 @@ func decodeEntry(k, v []byte) (state.Entry, error) {
 	return e, nil
 }
 
-func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n int) ([]state.Entry, error) {
+func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n, maxAttempts int) (state.Claimed, error) {
 	if n < 1 {
-		return nil, nil
+		return state.Claimed{}, nil
 	}
+	maxAttempts = max(maxAttempts, 1)
 	var out []state.Entry
+	dead := 0
 	err := s.queueTx(q, "claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
-		out = nil
+		out, dead = nil, 0
 		qb, st, pe, re, err := queueBuckets(tx, tb, q.Destination)
 		if err != nil {
 			return err
@@ -260,6 +262,16 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n 
 				return err
 			}
 			p.Consumer, p.At, p.Deliveries = consumer, now, p.Deliveries+1
+			if p.Deliveries > maxAttempts+3 {
+				dead++
+				if err := putDead(tx, tb, q.Destination, e, reasonReclaimed, now); err != nil {
+					return err
+				}
+				if err := st.Delete(k); err != nil {
+					return err
+				}
+				return pe.Delete(k)
+			}
 			out = append(out, e)
 			return putJSON(pe, k, p)
 		}
@@ -294,12 +306,12 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n 
 		if err := qb.Put(kLast, u64(last)); err != nil {
 			return err
 		}
-		if len(moved) > 0 {
+		if len(moved) > 0 || dead > 0 {
 			return refreshReady(tx, tb, q, now)
 		}
 		return nil
 	})
-	return out, err
+	return state.Claimed{Entries: out, Dead: dead}, err
 }
 
 // owned returns the entry's key and pending record when consumer holds it.
@@ -405,13 +417,14 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 	return res, err
 }
 
-func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
+func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	if n < 1 {
-		return state.ReclaimResult{}, nil
+		return state.Claimed{}, nil
 	}
-	var res state.ReclaimResult
+	maxAttempts = max(maxAttempts, 1)
+	var res state.Claimed
 	err := s.queueTx(q, "reclaim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
-		res = state.ReclaimResult{}
+		res = state.Claimed{}
 		_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
 		if err != nil {
 			return err

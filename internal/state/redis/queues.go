@@ -147,19 +147,25 @@ func (s *Store) queueKeys(q state.QueueRef) (stream, retry, retryData string) {
 	return s.k.stream(q.Tenant, q.Destination), s.k.retry(q.Tenant, q.Destination), s.k.retryData(q.Tenant, q.Destination)
 }
 
-func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n int) ([]state.Entry, error) {
+func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n, maxAttempts int) (state.Claimed, error) {
 	if err := checkQueue(q); err != nil {
-		return nil, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+		return state.Claimed{}, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
 	if n < 1 {
-		return nil, nil
+		return state.Claimed{}, nil
 	}
 	st, r, rd := s.queueKeys(q)
-	res, err := claimScript.Run(ctx, s.rdb, []string{st, r, rd}, group, consumer, n).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, []string{st, r, rd, s.k.dlq(q.Tenant)}, group, consumer, n, max(maxAttempts, 1), q.Destination).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+		return state.Claimed{}, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
-	return entriesOf(res), nil
+	out := state.Claimed{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
+	if out.Dead > 0 {
+		if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
+			return out, fmt.Errorf("claim %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+		}
+	}
+	return out, nil
 }
 
 // entriesOf decodes {{id, {field, value, …}}, …}.
@@ -284,20 +290,20 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 	return out, nil
 }
 
-func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.ReclaimResult, error) {
+func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	if err := checkQueue(q); err != nil {
-		return state.ReclaimResult{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+		return state.Claimed{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
 	if n < 1 {
-		return state.ReclaimResult{}, nil
+		return state.Claimed{}, nil
 	}
 	st, r, _ := s.queueKeys(q)
 	res, err := reclaimScript.Run(ctx, s.rdb, []string{st, r, s.k.dlq(q.Tenant)},
-		group, consumer, minIdle.Milliseconds(), n, maxAttempts, q.Destination).Slice()
+		group, consumer, minIdle.Milliseconds(), n, max(maxAttempts, 1), q.Destination).Slice()
 	if err != nil {
-		return state.ReclaimResult{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+		return state.Claimed{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
-	out := state.ReclaimResult{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
+	out := state.Claimed{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
 	if out.Dead > 0 {
 		if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
 			return out, fmt.Errorf("reclaim %s/%s: ready index: %w", q.Tenant, q.Destination, err)

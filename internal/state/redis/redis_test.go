@@ -116,10 +116,11 @@ func TestRoundTrips(t *testing.T) {
 		}
 	})
 	count("claim + ack with a backlog", 2, func() {
-		got, err := s.Claim(ctx, q, "c", 10)
+		c, err := s.Claim(ctx, q, "c", 10, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := c.Entries
 		ids := make([]string, len(got))
 		for i, e := range got {
 			ids[i] = e.ID

@@ -216,12 +216,14 @@ return op_done(res)
 
 // claimScript moves due retries back into the stream, then reads the
 // consumer's own pending entries and, if fewer than n, new ones. Entries
-// deleted while pending are acked away.
-// KEYS: stream, retry, retryData. ARGV: group, consumer, n.
-// Reply: {{id, {field, value, …}}, …}.
+// deleted while pending are acked away; an own entry delivered more than
+// maxAttempts + 3 times (a worker that crashes on it and restarts under the
+// same name) goes to the DLQ as "reclaimed too often".
+// KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, n, maxAttempts, destination.
+// Reply: {{{id, {field, value, …}}, …}, dead, stream length, earliest retry or -1}.
 var claimScript = script(`
 local now = server_now()
-local n = tonumber(ARGV[3])
+local n, limit = tonumber(ARGV[3]), tonumber(ARGV[4]) + 3
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', n2s(now), 'LIMIT', 0, n)
 for _, id in ipairs(due) do
   local data = redis.call('HGET', KEYS[3], id)
@@ -232,23 +234,29 @@ for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-local out = {}
-local function take(reply)
-  if not reply then return end
-  for _, e in ipairs(reply[1][2]) do
-    if e[2] then
-      out[#out + 1] = e
-    else
-      redis.call('XACK', KEYS[1], ARGV[1], e[1])
-    end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0, 0, -1} end
+local out, dead = {}, 0
+local own = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', KEYS[1], '0')
+for _, e in ipairs(own[1][2]) do
+  if not e[2] then
+    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+  elseif redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)[1][4] > limit then
+    redis.call('XADD', KEYS[4], '*', 'q', ARGV[5], 'r', 'reclaimed too often', 'at', n2s(now), unpack(e[2]))
+    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+    redis.call('XDEL', KEYS[1], e[1])
+    dead = dead + 1
+  else
+    out[#out + 1] = e
   end
 end
-take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', KEYS[1], '0'))
 if #out < n then
-  take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>'))
+  local new = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>')
+  if new then
+    for _, e in ipairs(new[1][2]) do out[#out + 1] = e end
+  end
 end
-return out
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {out, dead, len, at}
 `)
 
 // ackScript acks and deletes (never trims) the entries this consumer holds.

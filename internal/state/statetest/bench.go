@@ -80,10 +80,11 @@ func benchClaimAck(b *testing.B, open func(b *testing.B) (state.Store, *state.Tr
 		fill(i + 1)
 		before := trips.Load()
 		b.StartTimer()
-		es, err := s.Claim(ctx, q, "worker", batch)
+		c, err := s.Claim(ctx, q, "worker", batch, 5)
 		if err != nil {
 			b.Fatal(err)
 		}
+		es := c.Entries
 		ids := make([]string, len(es))
 		for j, e := range es {
 			ids[j] = e.ID

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"QueueFailRetryDLQ", testQueueFailRetryDLQ},
 		{"QueueReclaim", testQueueReclaim},
 		{"QueueReclaimTooOften", testQueueReclaimTooOften},
+		{"QueueRestartLoopToDLQ", testQueueRestartLoop},
 		{"QueueExtendAndConsumers", testQueueExtendAndConsumers},
 		{"ReadyIndex", testReadyIndex},
 		{"ReadyIndexConcurrent", testReadyIndexConcurrent},
@@ -77,6 +78,17 @@ func check(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// claim claims with a maxAttempts no test entry reaches by redelivery.
+func claim(t *testing.T, s state.Store, q state.QueueRef, consumer string, n int) []state.Entry {
+	t.Helper()
+	c, err := s.Claim(ctx, q, consumer, n, 100)
+	check(t, err)
+	if c.Dead != 0 {
+		t.Fatalf("claim sent %d entries to the DLQ", c.Dead)
+	}
+	return c.Entries
 }
 
 func acquire(t *testing.T, s state.Store, tenant, job, owner string, ttl time.Duration) state.Lease {
@@ -366,7 +378,7 @@ func testCommitPageAtomic(t *testing.T, s state.Store) {
 	if res.Enqueued != 3 {
 		t.Fatalf("enqueued %d", res.Enqueued)
 	}
-	got := must(s.Claim(ctx, q, "c1", 10))(t)
+	got := claim(t, s, q, "c1", 10)
 	if !slices.Equal(keysOf(got), []string{"1", "2", "3"}) {
 		t.Fatalf("claimed %v", keysOf(got))
 	}
@@ -424,7 +436,7 @@ func testCommitPageMembers(t *testing.T, s state.Store) {
 	if !slices.Equal(res.Applied, []string{"a"}) || !slices.Equal(res.Skipped, []string{"b"}) || res.Enqueued != 2 {
 		t.Fatalf("result %+v", res)
 	}
-	got := must(s.Claim(ctx, q, "c", 10))(t)
+	got := claim(t, s, q, "c", 10)
 	for _, e := range got {
 		if e.Pipeline != "a" {
 			t.Fatalf("skipped member's entry enqueued: %+v", e)
@@ -438,22 +450,22 @@ func testCommitPageMembers(t *testing.T, s state.Store) {
 func testQueueClaimAck(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1", "2", "3", "4", "5"))
-	a := must(s.Claim(ctx, q, "c1", 2))(t)
-	b := must(s.Claim(ctx, q, "c2", 10))(t)
+	a := claim(t, s, q, "c1", 2)
+	b := claim(t, s, q, "c2", 10)
 	if len(a) != 2 || len(b) != 2 {
 		// c1's second claim would return its own pending first; c2 gets the rest.
 		if len(a) != 2 || len(b) != 3 {
 			t.Fatalf("claims %d and %d", len(a), len(b))
 		}
 	}
-	if got := must(s.Claim(ctx, q, "c4", 0))(t); len(got) != 0 {
+	if got := claim(t, s, q, "c4", 0); len(got) != 0 {
 		t.Fatalf("claim of 0 returned %d", len(got))
 	}
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 5 || d.Pending != int64(len(a)+len(b)) {
 		t.Fatalf("depth %+v", d)
 	}
 	// After a restart, c1 reads its own pending entries first.
-	again := must(s.Claim(ctx, q, "c1", 10))(t)
+	again := claim(t, s, q, "c1", 10)
 	if !slices.Equal(keysOf(again), keysOf(a)) {
 		t.Fatalf("own pending %v, want %v", keysOf(again), keysOf(a))
 	}
@@ -467,7 +479,7 @@ func testQueueClaimAck(t *testing.T, s state.Store) {
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 5-int64(len(a)+len(b)) || d.Pending != 0 {
 		t.Fatalf("depth after ack %+v", d)
 	}
-	if len(must(s.Claim(ctx, q, "c3", 10))(t))+len(a)+len(b) != 5 {
+	if len(claim(t, s, q, "c3", 10))+len(a)+len(b) != 5 {
 		t.Fatal("entries lost")
 	}
 }
@@ -491,7 +503,8 @@ func testQueueConcurrentClaimers(t *testing.T, s state.Store) {
 			defer wg.Done()
 			consumer := "c" + strconv.Itoa(c)
 			for {
-				es, err := s.Claim(ctx, q, consumer, 7)
+				c, err := s.Claim(ctx, q, consumer, 7, 5)
+				es := c.Entries
 				if err != nil {
 					t.Error(err)
 					return
@@ -525,7 +538,7 @@ func testQueueConcurrentClaimers(t *testing.T, s state.Store) {
 func testQueueOwnership(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1", "2"))
-	got := must(s.Claim(ctx, q, "owner", 10))(t)
+	got := claim(t, s, q, "owner", 10)
 	ids := idsOf(got)
 	if n := must(s.Ack(ctx, q, "intruder", ids))(t); n != 0 {
 		t.Fatalf("intruder acked %d", n)
@@ -548,7 +561,7 @@ func testQueueBatches(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	// Acking every other entry of a batch leaves exactly the others.
 	enqueue(t, s, q, entries("users", "0", "1", "2", "3", "4", "5"))
-	got := must(s.Claim(ctx, q, "c", 10))(t)
+	got := claim(t, s, q, "c", 10)
 	var half []string
 	for i, e := range got {
 		if i%2 == 0 {
@@ -561,7 +574,7 @@ func testQueueBatches(t *testing.T, s state.Store) {
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 3 || d.Pending != 3 {
 		t.Fatalf("depth after half ack %+v", d)
 	}
-	rest := must(s.Claim(ctx, q, "c", 10))(t)
+	rest := claim(t, s, q, "c", 10)
 	must(s.Ack(ctx, q, "c", idsOf(rest)))(t)
 	// Batches larger than any internal page size.
 	const total = 2500
@@ -573,7 +586,7 @@ func testQueueBatches(t *testing.T, s state.Store) {
 		}
 		must(s.CommitPage(ctx, state.PageCommit{Lease: l, Enqueue: []state.Enqueue{{Queue: q, Entries: entries("users", keys...)}}}))(t)
 	}
-	big := must(s.Claim(ctx, q, "big", total))(t)
+	big := claim(t, s, q, "big", total)
 	if len(big) != total {
 		t.Fatalf("claimed %d of %d", len(big), total)
 	}
@@ -588,7 +601,7 @@ func testQueueBatches(t *testing.T, s state.Store) {
 func testQueueFailRetryDLQ(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1"))
-	first := must(s.Claim(ctx, q, "c", 10))(t)[0]
+	first := claim(t, s, q, "c", 10)[0]
 	const maxAttempts = 3
 	// A long retry delay keeps the entry out of reach.
 	r := must(s.Fail(ctx, q, "c", []state.Failure{{ID: first.ID, Error: "boom 1", RetryAfter: time.Hour}}, maxAttempts))(t)
@@ -598,19 +611,19 @@ func testQueueFailRetryDLQ(t *testing.T, s state.Store) {
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 || d.Pending != 0 || d.Retry != 1 {
 		t.Fatalf("depth after fail %+v", d)
 	}
-	if got := must(s.Claim(ctx, q, "c", 10))(t); len(got) != 0 {
+	if got := claim(t, s, q, "c", 10); len(got) != 0 {
 		t.Fatalf("claimed a delayed retry: %v", got)
 	}
 	// Replace it with a due retry by failing a fresh copy: enqueue, fail
 	// with no delay, and watch attempts count failed writes.
 	enqueue(t, s, q, entries("users", "2"))
-	e := must(s.Claim(ctx, q, "c", 10))(t)[0]
+	e := claim(t, s, q, "c", 10)[0]
 	for attempt := 1; attempt < maxAttempts; attempt++ {
 		r := must(s.Fail(ctx, q, "c", []state.Failure{{ID: e.ID, Error: fmt.Sprintf("boom %d", attempt)}}, maxAttempts))(t)
 		if r.Retried != 1 {
 			t.Fatalf("attempt %d: %+v", attempt, r)
 		}
-		got := must(s.Claim(ctx, q, "c", 10))(t)
+		got := claim(t, s, q, "c", 10)
 		if len(got) != 1 {
 			t.Fatalf("attempt %d: claimed %d", attempt, len(got))
 		}
@@ -648,7 +661,7 @@ func mustLetters(t *testing.T) func([]state.DeadLetter, string, error) ([]state.
 func testQueueReclaim(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1", "2"))
-	held := must(s.Claim(ctx, q, "dead", 10))(t)
+	held := claim(t, s, q, "dead", 10)
 	if r := must(s.Reclaim(ctx, q, "live", time.Hour, 10, 5))(t); len(r.Entries) != 0 {
 		t.Fatalf("reclaimed busy entries: %+v", r)
 	}
@@ -674,7 +687,7 @@ func testQueueReclaimTooOften(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "poison"))
 	const maxAttempts = 1
-	must(s.Claim(ctx, q, "w0", 1))(t) // delivery 1
+	claim(t, s, q, "w0", 1) // delivery 1
 	dead := 0
 	for i := range maxAttempts + 4 {
 		time.Sleep(15 * time.Millisecond)
@@ -693,10 +706,36 @@ func testQueueReclaimTooOften(t *testing.T, s state.Store) {
 	}
 }
 
+// testQueueRestartLoop: a worker that crashes on an entry and restarts under
+// the same consumer name re-reads it as its own pending entry; past
+// maxAttempts+3 deliveries it goes to the DLQ instead of crashing it again.
+func testQueueRestartLoop(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	enqueue(t, s, q, entries("users", "poison"))
+	const maxAttempts = 1
+	for delivery := 1; delivery <= maxAttempts+3; delivery++ {
+		c := must(s.Claim(ctx, q, "w", 10, maxAttempts))(t)
+		if len(c.Entries) != 1 || c.Dead != 0 {
+			t.Fatalf("delivery %d: %+v", delivery, c)
+		}
+	}
+	c := must(s.Claim(ctx, q, "w", 10, maxAttempts))(t)
+	if len(c.Entries) != 0 || c.Dead != 1 {
+		t.Fatalf("delivery %d: %+v", maxAttempts+4, c)
+	}
+	letters, _ := mustLetters(t)(s.DeadLetterList(ctx, "acme", "", 10))
+	if len(letters) != 1 || letters[0].Reason != "reclaimed too often" || letters[0].Entry.Key != "poison" {
+		t.Fatalf("letters %+v", letters)
+	}
+	if readyHas(t, s, "default", "acme", "db") {
+		t.Fatal("emptied queue still ready")
+	}
+}
+
 func testQueueExtendAndConsumers(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1"))
-	got := must(s.Claim(ctx, q, "slow", 1))(t)
+	got := claim(t, s, q, "slow", 1)
 	// Idle for 300ms, then extended: a 200ms visibility timeout no longer
 	// applies (with 200ms to spare for a slow machine).
 	time.Sleep(300 * time.Millisecond)
@@ -737,13 +776,13 @@ func testReadyIndex(t *testing.T, s state.Store) {
 	if readyHas(t, s, "default", "acme", "db") {
 		t.Fatal("ready in the wrong lane")
 	}
-	e := must(s.Claim(ctx, q, "c", 10))(t)
+	e := claim(t, s, q, "c", 10)
 	must(s.Fail(ctx, q, "c", []state.Failure{{ID: e[0].ID, Error: "x", RetryAfter: time.Hour}}, 5))(t)
 	if readyHas(t, s, "bulk", "acme", "db") {
 		t.Fatal("queue with only a delayed retry is ready now")
 	}
 	enqueue(t, s, q, entries("users", "2"))
-	e = must(s.Claim(ctx, q, "c", 10))(t)
+	e = claim(t, s, q, "c", 10)
 	must(s.Ack(ctx, q, "c", idsOf(e)))(t)
 	if readyHas(t, s, "bulk", "acme", "db") {
 		t.Fatal("drained queue still ready")
@@ -784,7 +823,8 @@ func testReadyIndexConcurrent(t *testing.T, s state.Store) {
 	go func() {
 		defer wg.Done()
 		for range rounds * 3 {
-			es, err := s.Claim(ctx, q, "c", 3)
+			c, err := s.Claim(ctx, q, "c", 3, 5)
+			es := c.Entries
 			if err != nil {
 				t.Error(err)
 				return
@@ -801,7 +841,7 @@ func testReadyIndexConcurrent(t *testing.T, s state.Store) {
 		t.Fatalf("lost wake-up: %d entries but not ready", d.Stream)
 	}
 	for {
-		es := must(s.Claim(ctx, q, "c", 100))(t)
+		es := claim(t, s, q, "c", 100)
 		if len(es) == 0 {
 			break
 		}
@@ -819,7 +859,7 @@ func testReadyPark(t *testing.T, s state.Store) {
 	if !readyHas(t, s, "park", "acme", "db") {
 		t.Fatal("parked a queue with undelivered entries")
 	}
-	held := must(s.Claim(ctx, q, "busy", 10))(t)
+	held := claim(t, s, q, "busy", 10)
 	if !readyHas(t, s, "park", "acme", "db") {
 		t.Fatal("a queue with claimed entries left the index before parking")
 	}
@@ -831,7 +871,7 @@ func testReadyPark(t *testing.T, s state.Store) {
 	if !readyHas(t, s, "park", "acme", "db") {
 		t.Fatal("new entries did not wake a parked queue")
 	}
-	rest := must(s.Claim(ctx, q, "other", 10))(t)
+	rest := claim(t, s, q, "other", 10)
 	must(s.Ack(ctx, q, "busy", idsOf(held)))(t)
 	must(s.Ack(ctx, q, "other", idsOf(rest)))(t)
 	check(t, s.Park(ctx, q, time.Hour))
@@ -847,7 +887,7 @@ func testReadyPark(t *testing.T, s state.Store) {
 func failToDLQ(t *testing.T, s state.Store, q state.QueueRef, keys ...string) {
 	t.Helper()
 	enqueue(t, s, q, entries("users", keys...))
-	es := must(s.Claim(ctx, q, "c", 100))(t)
+	es := claim(t, s, q, "c", 100)
 	var fs []state.Failure
 	for _, e := range es {
 		fs = append(fs, state.Failure{ID: e.ID, Error: "bad " + e.Key})
@@ -889,7 +929,7 @@ func testDeadLetters(t *testing.T, s state.Store) {
 	if n != 2 {
 		t.Fatalf("replayed %d", n)
 	}
-	back := must(s.Claim(ctx, q, "c2", 10))(t)
+	back := claim(t, s, q, "c2", 10)
 	if !slices.Equal(keysOf(back), []string{"1", "2"}) {
 		t.Fatalf("replayed entries %v", keysOf(back))
 	}
@@ -944,8 +984,8 @@ func testTenantIsolation(t *testing.T, s state.Store) {
 		t.Fatalf("globex credential: %v", err)
 	}
 	// Queue ids of acme mean nothing in globex's queue.
-	ea := must(s.Claim(ctx, qa, "c", 10))(t)
-	eb := must(s.Claim(ctx, qb, "c", 10))(t)
+	ea := claim(t, s, qa, "c", 10)
+	eb := claim(t, s, qb, "c", 10)
 	if n := must(s.Ack(ctx, qb, "c", idsOf(ea)))(t); n != 0 && !sameIDs(ea, eb) {
 		t.Fatalf("ack in globex with acme ids acked %d", n)
 	}
