@@ -486,8 +486,8 @@ source "vomo" {
 		t.Errorf("want 2 warnings for undeclared variables (auto.vars and -var), got %v", diags)
 	}
 	opts.Vars = map[string]string{"n": "many"}
-	if res := loadString(t, opts, files); res.Plan != nil {
-		t.Error("-var n=many for a number variable must fail")
+	if res := loadString(t, opts, files); res.Plan != nil || !strings.Contains(loadDiagText(res.Files, res.Diagnostics), "-var n=many is not a valid number value") {
+		t.Errorf("-var n=many for a number variable must fail saying so, got:\n%s", loadDiagText(res.Files, res.Diagnostics))
 	}
 }
 

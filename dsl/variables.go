@@ -66,14 +66,13 @@ func assignVarFlags(flags map[string]string, vars map[string]*variableBlock, ass
 			val = cty.StringVal(raw)
 		} else {
 			expr, pd := hclsyntax.ParseExpression([]byte(raw), rng.Filename, hcl.InitialPos)
-			if pd.HasErrors() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-					Detail: fmt.Sprintf("-var %s=%s is not a valid %s value; write it as HCL, like -var '%s=[\"a\"]' for a list.", name, raw, typeexpr.TypeString(v.Type), name)})
-				continue
+			ev, ed := cty.DynamicVal, pd
+			if !pd.HasErrors() {
+				ev, ed = expr.Value(nil)
 			}
-			ev, ed := expr.Value(nil)
 			if ed.HasErrors() {
-				diags = append(diags, ed...)
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+					Detail: fmt.Sprintf("-var %s=%s is not a valid %s value; write it as an HCL literal, like -var 'n=5' for a number or -var '%s=[\"a\"]' for a list.", name, raw, typeexpr.TypeString(v.Type), name)})
 				continue
 			}
 			val = ev
