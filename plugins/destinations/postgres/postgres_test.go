@@ -236,6 +236,11 @@ func TestSchemaMismatchIsPermanent(t *testing.T) {
 	if err == nil || !sdk.IsPermanent(err) {
 		t.Fatalf("write: %v, want a permanent error", err)
 	}
+	// The next batch sees the table as it is now.
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{desttest.Upsert("1", 1, "h", nil)}})
+	if err != nil || res[0].Status != sdk.StatusOK {
+		t.Fatalf("write after the schema change: %v, %v", res, err)
+	}
 }
 
 func TestTombstonesExpire(t *testing.T) {

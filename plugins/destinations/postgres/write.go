@@ -84,10 +84,16 @@ type batchWriter struct {
 	single  []int            // records on the per-record path
 }
 
+// fail wraps a batch failure. A statement the schema does not match (a
+// table or column changed by hand) is permanent, and the cached tables are
+// dropped so the next batch sees the schema as it is now.
 func (wb *batchWriter) fail(err error) error {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "42") {
-		err = sdk.Permanent(err) // the schema does not match the statement
+		for object := range wb.tables {
+			wb.d.forget(object)
+		}
+		err = sdk.Permanent(err)
 	}
 	return fmt.Errorf("postgres write %s: %w", wb.tenant, err)
 }

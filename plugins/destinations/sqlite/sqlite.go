@@ -24,8 +24,9 @@ import (
 // Name is the destination's name in HCL and in `siphon plugin serve`.
 const Name = "sqlite"
 
-// DefaultPath is where the database lives unless config says otherwise. The
-// host runs plugins in the config's directory, so it is relative to that.
+// DefaultPath is where the database lives unless config says otherwise.
+// Relative paths resolve against the plugin's working directory, which the
+// host sets to the config's directory.
 const DefaultPath = ".siphon/destination.db"
 
 // busyTimeout is how long a writer waits for another process's lock.

@@ -207,3 +207,30 @@ func TestTombstonesExpire(t *testing.T) {
 		t.Fatalf("rows %+v, want only young's tombstone", rows)
 	}
 }
+
+// A table changed by hand (a column dropped) fails the batch as permanent;
+// the next batch sees the table as it is now.
+func TestSchemaMismatchIsPermanent(t *testing.T) {
+	d := openTemp(t)
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	if err := d.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: desttest.Fields}); err != nil {
+		t.Fatal(err)
+	}
+	write := func() ([]sdk.Result, error) {
+		return d.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{desttest.Upsert("1", 1, "h", nil)}})
+	}
+	if _, err := write(); err != nil {
+		t.Fatal(err)
+	}
+	w, _, _ := d.open()
+	if _, err := w.Exec(`ALTER TABLE volunteers DROP COLUMN tags`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := write(); err == nil || !sdk.IsPermanent(err) {
+		t.Fatalf("write: %v, want a permanent error", err)
+	}
+	if res, err := write(); err != nil || res[0].Status != sdk.StatusOK {
+		t.Fatalf("write after the schema change: %v, %v", res, err)
+	}
+}

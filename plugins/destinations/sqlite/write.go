@@ -10,6 +10,7 @@ import (
 
 	"github.com/siphonhq/siphon/plugins/destinations/internal/layout"
 	"github.com/siphonhq/siphon/plugins/sdk"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Write implements sdk.Destination. The whole batch is one BEGIN IMMEDIATE
@@ -36,12 +37,27 @@ func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, err
 	defer tx.Rollback()
 	wb := &batchWriter{d: d, tx: tx, tenant: b.Tenant, recs: layout.Normalize(b.Records), results: results, now: d.now().UTC()}
 	if err := wb.run(ctx); err != nil {
-		return nil, err
+		return nil, wb.fail(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite write %s: commit: %w", b.Tenant, err)
 	}
 	return results, nil
+}
+
+// fail marks a batch failure. SQLITE_ERROR from these fixed statements
+// means the table no longer matches them (changed by hand): that is
+// permanent, and the cached tables are dropped so the next batch sees the
+// schema as it is now.
+func (wb *batchWriter) fail(err error) error {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) && coded.Code()&0xff == sqlite3.SQLITE_ERROR {
+		for _, r := range wb.recs {
+			wb.d.forget(r.Object)
+		}
+		return sdk.Permanent(err)
+	}
+	return err
 }
 
 // batchWriter is one Write in progress.
