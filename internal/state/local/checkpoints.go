@@ -68,6 +68,7 @@ func (s *Store) rewriteCheckpoint(tenantName, pipeline, verb string, cursor int6
 	}
 	var c checkpoint
 	err := s.update(func(tx *bolt.Tx) error {
+		c = checkpoint{}
 		tb, err := tenant(tx, tenantName)
 		if err != nil {
 			return err

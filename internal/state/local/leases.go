@@ -30,6 +30,7 @@ func (s *Store) Acquire(ctx context.Context, req state.AcquireRequest) (state.Le
 	var l state.Lease
 	var ok bool
 	err := s.update(func(tx *bolt.Tx) error {
+		ok = false
 		tb, err := tenant(tx, req.Tenant)
 		if err != nil {
 			return err
@@ -247,6 +248,7 @@ func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]state.
 func (s *Store) RepairDue(ctx context.Context, refs []state.JobRef) (int, error) {
 	fixed := 0
 	err := s.update(func(tx *bolt.Tx) error {
+		fixed = 0
 		idx := tx.Bucket(bDue)
 		for _, r := range refs {
 			tb, err := tenant(tx, r.Tenant)

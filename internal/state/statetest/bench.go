@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,39 @@ func Bench(b *testing.B, open func(b *testing.B) (state.Store, *state.Trips)) {
 		b.Run(fmt.Sprintf("CommitPage/%d", n), func(b *testing.B) { benchCommitPage(b, open, n) })
 	}
 	b.Run("ClaimAck/500", func(b *testing.B) { benchClaimAck(b, open, 500) })
+	b.Run("CommitPageParallel/15", func(b *testing.B) { benchCommitPageParallel(b, open, 15) })
+}
+
+// benchCommitPageParallel commits pages from many pollers at once, each
+// its own tenant, as one hub process does.
+func benchCommitPageParallel(b *testing.B, open func(b *testing.B) (state.Store, *state.Trips), n int) {
+	s, _ := open(b)
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		tenant := "bench" + strconv.FormatInt(next.Add(1), 10)
+		l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: tenant, Job: "poll", Owner: "bench", TTL: time.Hour})
+		if err != nil || !ok {
+			b.Errorf("acquire: %v %v", ok, err)
+			return
+		}
+		q := state.QueueRef{Tenant: tenant, Destination: "db", Lane: "default"}
+		es := benchEntries(0, n)
+		for i := 1; pb.Next(); i++ {
+			if _, err := s.CommitPage(ctx, state.PageCommit{
+				Lease:   l,
+				Walks:   []state.WalkUpdate{{Pipeline: "users", Walk: state.Walk{Position: int64(i * n)}}},
+				Enqueue: []state.Enqueue{{Queue: q, Entries: es}},
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // payload is a VOMO-sized user record.
