@@ -2,6 +2,10 @@
 // Every state change is one bbolt transaction (fsynced on commit), so a
 // crash leaves each step either whole or absent. bbolt locks the file; a
 // second process fails at once and is told who holds it.
+//
+// One file has no hash slots, so the due and ready indexes change in the
+// same transaction as the tenant's step; the repair sweeps find nothing to
+// fix here but keep the Redis semantics.
 package local
 
 import (
