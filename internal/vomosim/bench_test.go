@@ -119,26 +119,30 @@ func getStatic(b *testing.B, srv *Server, tok string) []byte {
 	return w.Body.Bytes()
 }
 
-// BenchmarkHeapMillionUsers builds 1,000,000 users (10 tenants of
-// 100,000) per iteration and reports the heap they hold. Run it with
-// -benchtime 1x.
+// BenchmarkHeapMillionUsers builds 1,000,000 users, as 10 tenants of
+// 100,000 and as one tenant of 1,000,000, and reports the heap they hold.
+// Run it with -benchtime 1x.
 func BenchmarkHeapMillionUsers(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		sc := quiet(100000)
-		sc.Tenants = 10
-		srv, err := New(Options{Clock: clock.NewManual(testEpoch), Scenario: sc})
-		if err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "bytes/user")
-		runtime.KeepAlive(srv)
+	for _, shape := range []struct{ tenants, users int }{{10, 100000}, {1, 1000000}} {
+		b.Run(fmt.Sprintf("%dx%d", shape.tenants, shape.users), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				sc := quiet(shape.users)
+				sc.Tenants = shape.tenants
+				srv, err := New(Options{Clock: clock.NewManual(testEpoch), Scenario: sc})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "bytes/user")
+				runtime.KeepAlive(srv)
+			}
+		})
 	}
 }
 

@@ -200,7 +200,7 @@ func (t *tenant) updateUser(stamp, visible int64, email bool) {
 	default:
 		switch r.IntN(6) {
 		case 0:
-			u.phone = "+1-" + strconv.Itoa(200+r.IntN(700)) + "-555-" + strconv.Itoa(1000+r.IntN(9000))
+			u.phone = phoneNumber(200+r.IntN(700), r.IntN(10000))
 		case 1:
 			c := cities[r.IntN(len(cities))]
 			u.street = p.sym(strconv.Itoa(1+r.IntN(9999)) + " " + streets[r.IntN(len(streets))])

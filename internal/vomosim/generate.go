@@ -1,7 +1,6 @@
 package vomosim
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func (t *tenant) genUser(r *rand.Rand, id int64) user {
 	u := user{
 		first:    p.sym(firstNames[fi]),
 		last:     p.sym(lastNames[li]),
-		phone:    fmt.Sprintf("+1-%03d-555-%04d", 200+r.IntN(700), r.IntN(10000)),
+		phone:    phoneNumber(200+r.IntN(700), r.IntN(10000)),
 		street:   p.sym(strconv.Itoa(1+r.IntN(9999)) + " " + streets[r.IntN(len(streets))]),
 		city:     p.sym(c[0]),
 		state:    p.sym(c[1]),
@@ -71,6 +70,16 @@ func (t *tenant) genUser(r *rand.Rand, id int64) user {
 	}
 	u.email = emailFor(firstNames[fi], lastNames[li], id, 0, r.IntN(len(domains)))
 	return u
+}
+
+// phoneNumber formats +1-AAA-555-NNNN.
+func phoneNumber(area, line int) string {
+	var b [16]byte
+	p := append(b[:0], "+1-"...)
+	p = appendDigits(p, area, 3)
+	p = append(p, "-555-"...)
+	p = appendDigits(p, line, 4)
+	return string(p)
 }
 
 // emailFor builds a unique address: the id keeps it unique in the tenant,
@@ -115,6 +124,7 @@ func (t *tenant) generate(nUsers int, anchor int64) {
 	if nUsers > 0 {
 		step = span / int64(nUsers+1)
 	}
+	t.users.grow(nUsers)
 	for i := 0; i < nUsers; {
 		created := start + int64(i)*step + r.Int64N(max(step, 1))
 		n := 1

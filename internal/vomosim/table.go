@@ -105,6 +105,16 @@ func (t *table[T]) add(id, created, updated int64, row T, state uint8) int {
 	return pos
 }
 
+// grow makes room for n more rows, so a generator appends without copying.
+func (t *table[T]) grow(n int) {
+	t.ids = slices.Grow(t.ids, n)
+	t.created = slices.Grow(t.created, n)
+	t.updated = slices.Grow(t.updated, n)
+	t.state = slices.Grow(t.state, n)
+	t.locked = slices.Grow(t.locked, n)
+	t.rows = slices.Grow(t.rows, n)
+}
+
 // load appends a live row without maintaining the indexes; a generator
 // loads every row and then calls rebuild once.
 func (t *table[T]) load(id, created, updated int64, row T) {
