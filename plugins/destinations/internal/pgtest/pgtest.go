@@ -1,8 +1,9 @@
 // Package pgtest starts a throwaway PostgreSQL server for a package's tests:
 // initdb into a temporary directory, postgres on a free port bound to
 // 127.0.0.1 with its socket in that directory, one server per test binary
-// (start it in TestMain). It never touches a server already running on the
-// machine.
+// (start it in TestMain). As root, initdb runs through `runuser -u postgres`
+// and the server with the postgres user's credentials. It never touches a
+// server already running on the machine.
 package pgtest
 
 import (
@@ -86,12 +87,22 @@ func Start() (*Server, error) {
 			return nil, err
 		}
 	}
-	s.cmd = s.command("postgres", "-D", s.data, "-p", strconv.Itoa(s.port), "-k", s.dir,
+	// The server is started directly rather than through runuser, so that
+	// the parent-death signal reaches the postmaster itself: if the test
+	// binary dies, SIGQUIT shuts the server and its backends down at once.
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data, "-p", strconv.Itoa(s.port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// If the test binary dies, the server goes with it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT}
+	if s.runAs != "" {
+		cred, err := credential(s.runAs)
+		if err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		s.cmd.SysProcAttr.Credential = cred
+	}
 	if err := s.cmd.Start(); err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("pgtest start postgres: %w", err)
@@ -129,9 +140,7 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 // Stop shuts the server down (fast shutdown) and removes its directory.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		// Signal the process group: with runuser in between, the group
-		// reaches postgres itself.
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT)
+		_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 		<-s.exited
 	}
 	s.cleanup()
@@ -171,16 +180,30 @@ func (s *Server) waitReady() error {
 }
 
 func chownTo(path, name string) error {
-	u, err := user.Lookup(name)
+	cred, err := credential(name)
 	if err != nil {
-		return fmt.Errorf("pgtest: user %s: %w", name, err)
+		return err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(path, uid, gid); err != nil {
+	if err := os.Chown(path, int(cred.Uid), int(cred.Gid)); err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
+}
+
+func credential(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: user %s: %w", name, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: user %s: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: user %s: gid %q: %w", name, u.Gid, err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 func freePort() (int, error) {
