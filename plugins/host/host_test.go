@@ -61,6 +61,7 @@ func countKeys(t *testing.T, d sdk.Destination, tenant, object string) int {
 // destination served as a real plugin process. SIPHON_KIT_RECORDS sets the
 // scale case (`make bench` runs it at 1,000,000).
 func TestKitThroughPlugin(t *testing.T) {
+	t.Parallel()
 	var opts []plugintest.Option
 	if n, err := strconv.Atoi(os.Getenv("SIPHON_KIT_RECORDS")); err == nil {
 		opts = append(opts, plugintest.WithRecords(n))
@@ -76,6 +77,7 @@ func TestKitThroughPlugin(t *testing.T) {
 
 // TestKeysAll streams every key across pages in byte-wise order.
 func TestKeysAll(t *testing.T) {
+	t.Parallel()
 	d := launch(t, pluginConfig("faulty"))
 	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 250, nil)}); err != nil {
 		t.Fatal(err)
@@ -100,6 +102,7 @@ func TestKeysAll(t *testing.T) {
 // TestKeysAllIdleTimeout: a stream that goes quiet fails with an idle
 // timeout instead of hanging the reconcile.
 func TestKeysAllIdleTimeout(t *testing.T) {
+	t.Parallel()
 	cfg := pluginConfig("faulty")
 	cfg.Timeouts.Idle = 300 * time.Millisecond
 	d := launch(t, cfg)
@@ -116,6 +119,7 @@ func TestKeysAllIdleTimeout(t *testing.T) {
 // TestKillMidBatchLosesNothing kills the plugin with SIGKILL while it holds
 // a batch; Write restarts it, retries the batch and every record lands.
 func TestKillMidBatchLosesNothing(t *testing.T) {
+	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "hung")
 	cfg := pluginConfig("faulty", envHangOnce+"="+marker)
 	cfg.Config = fileConfig(t)
@@ -163,11 +167,12 @@ func TestKillMidBatchLosesNothing(t *testing.T) {
 // time gets a permanent result carrying the plugin's last words; the rest
 // of the batch lands.
 func TestPoisonRecordCrashIsolated(t *testing.T) {
+	t.Parallel()
 	cfg := pluginConfig("faulty")
 	cfg.Config = fileConfig(t) // restarts must not lose what landed
 	d := launch(t, cfg)
-	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 12, func(i int) string {
-		if i == 9 {
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 6, func(i int) string {
+		if i == 4 {
 			return "crash"
 		}
 		return ""
@@ -177,22 +182,23 @@ func TestPoisonRecordCrashIsolated(t *testing.T) {
 	}
 	for i, r := range res {
 		switch {
-		case i == 9 && r.Status != sdk.StatusPermanent:
+		case i == 4 && r.Status != sdk.StatusPermanent:
 			t.Errorf("poison record: %+v, want permanent", r)
-		case i == 9 && !strings.Contains(r.Message, "crashing on purpose"):
+		case i == 4 && !strings.Contains(r.Message, "crashing on purpose"):
 			t.Errorf("poison record message lacks the plugin's stderr: %q", r.Message)
-		case i != 9 && r.Status != sdk.StatusOK:
+		case i != 4 && r.Status != sdk.StatusOK:
 			t.Errorf("record %d: %+v", i, r)
 		}
 	}
-	if n := countKeys(t, d, "acme", "users"); n != 11 {
-		t.Fatalf("%d records held, want 11", n)
+	if n := countKeys(t, d, "acme", "users"); n != 5 {
+		t.Fatalf("%d records held, want 5", n)
 	}
 }
 
 // TestStatementErrorBisected: a batch the plugin fails as a whole with a
 // permanent error is bisected down to the one bad record.
 func TestStatementErrorBisected(t *testing.T) {
+	t.Parallel()
 	d := launch(t, pluginConfig("faulty"))
 	res, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 50, func(i int) string {
 		if i == 7 {
@@ -219,6 +225,7 @@ func TestStatementErrorBisected(t *testing.T) {
 // TestHungCallTimesOut: a call the plugin never answers fails with a
 // timeout error, and the next call gets a fresh plugin.
 func TestHungCallTimesOut(t *testing.T) {
+	t.Parallel()
 	cfg := pluginConfig("faulty")
 	cfg.Timeouts.Call = 300 * time.Millisecond
 	d := launch(t, cfg)
@@ -235,6 +242,7 @@ func TestHungCallTimesOut(t *testing.T) {
 // TestBreakerPerTenant: repeated failures open the failing tenant's
 // breaker only.
 func TestBreakerPerTenant(t *testing.T) {
+	t.Parallel()
 	cfg := pluginConfig("faulty")
 	cfg.Breaker = host.BreakerConfig{Failures: 2, Cooldown: time.Hour}
 	d := launch(t, cfg)
@@ -259,6 +267,7 @@ func TestBreakerPerTenant(t *testing.T) {
 
 // TestOrphan kills the host with SIGKILL; its plugin must not survive it.
 func TestOrphan(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +292,7 @@ func TestOrphan(t *testing.T) {
 // TestLaunchErrors covers the plugins that must be refused with a clear
 // error.
 func TestLaunchErrors(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -330,6 +340,7 @@ func TestLaunchErrors(t *testing.T) {
 // TestConfigureKeepsUnknowns: values unknown at plan time reach the plugin
 // as unknown, and warnings come back with their attribute path.
 func TestConfigureKeepsUnknowns(t *testing.T) {
+	t.Parallel()
 	d := launch(t, pluginConfig("faulty"))
 	diags := d.Configure(ctx, sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"probe": cty.UnknownVal(cty.String)})})
 	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "probe is unknown" || diags[0].Path[0] != "probe" {
@@ -340,6 +351,7 @@ func TestConfigureKeepsUnknowns(t *testing.T) {
 // TestPoisonDoesNotBlameNeighbours: batches in flight when a poison record
 // crashes the plugin are retried, and none of their records is blamed.
 func TestPoisonDoesNotBlameNeighbours(t *testing.T) {
+	t.Parallel()
 	cfg := pluginConfig("faulty")
 	cfg.Config = fileConfig(t)
 	d := launch(t, cfg)
@@ -381,6 +393,7 @@ func TestPoisonDoesNotBlameNeighbours(t *testing.T) {
 // TestBuiltin launches a built-in destination by re-executing this binary,
 // as siphon does with itself, and lists it.
 func TestBuiltin(t *testing.T) {
+	t.Parallel()
 	d := launch(t, host.LaunchConfig{Name: "scratch", Plugin: "kit-memory", Logger: testLogger()})
 	if d.Info().Name != "memory" {
 		t.Fatalf("info %+v", d.Info())

@@ -43,7 +43,8 @@ func TestConformanceAsPlugin(t *testing.T) {
 			t.Fatal(err)
 		}
 		return d
-	}, plugintest.WithConfig(cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(filepath.Join(t.TempDir(), "kit.log"))})))
+	}, plugintest.WithRecords(2000), // the host's tests run 10,000 through a plugin
+		plugintest.WithConfig(cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(filepath.Join(t.TempDir(), "kit.log"))})))
 }
 
 // TestChangeLogReplay: a restarted destination reads back what it held,
