@@ -86,7 +86,11 @@ func isResource(r string) bool {
 }
 
 // Scenario returns the scenario as it stands, switches and faults included.
-func (s *Server) Scenario() Scenario { return *s.config() }
+func (s *Server) Scenario() Scenario {
+	sc := *s.config()
+	sc.Faults.Outages = append([]Outage(nil), sc.Faults.Outages...)
+	return sc
+}
 
 // SetChurn replaces the churn settings; turning churn off lets writes in
 // flight (late-visible ones) still commit.

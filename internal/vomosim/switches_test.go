@@ -119,3 +119,35 @@ func TestCountQueryDrift(t *testing.T) {
 		})
 	}
 }
+
+// TestLateVisibleWrites: a write stamped T shows up only later, inside a
+// window a client may already have read.
+func TestLateVisibleWrites(t *testing.T) {
+	sc := quiet(300)
+	sc.Churn = Churn{Enabled: true, PerMinute: 600, Update: 1, BulkMin: 1, BulkMax: 1, LateShare: 1, LateMax: Duration(10 * time.Second)}
+	srv, hs, clk := start(t, sc)
+	tok := token(t, srv, "t001")
+	t0 := srv.APINow()
+	clk.Advance(5 * time.Second)
+	window := "/v1/users?updated_after=" + url.QueryEscape(t0.Format(stampLayout)) +
+		"&updated_before=" + url.QueryEscape(t0.Add(5*time.Second).Format(stampLayout))
+	early := getPage(t, hs.URL+window, tok).Meta.Total
+	pending, err := srv.Pending("t001")
+	if err != nil || pending == 0 {
+		t.Fatalf("no writes in flight (%d, %v)", pending, err)
+	}
+	c := srv.Scenario().Churn
+	c.Enabled = false
+	if err := srv.SetChurn(c); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	late := getPage(t, hs.URL+window, tok).Meta.Total
+	if late <= early {
+		t.Errorf("the window [t0, t0+5s] held %d records at t0+5s and %d later; late writes should add to it", early, late)
+	}
+	if p, _ := srv.Pending("t001"); p != 0 {
+		t.Errorf("%d writes still in flight after late_max", p)
+	}
+	t.Logf("window read at t0+5s: %d records; read again after late_max: %d", early, late)
+}
