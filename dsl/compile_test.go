@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -570,5 +571,51 @@ func TestJSONConfig(t *testing.T) {
 	}
 	if tn := p.Tenants[0]; tn.Timezone != "Europe/Berlin" || len(tn.Jobs) != 1 || tn.Jobs[0].Cadence.D() != 15*time.Minute {
 		t.Errorf("JSON tenant = %+v", tn)
+	}
+}
+
+// TestDSTReconciles covers both DST transitions in the tenant's zone: a
+// time in the spring gap runs at the first instant after it, an ambiguous
+// autumn time at its first occurrence, and a zone without DST is unmoved.
+func TestDSTReconciles(t *testing.T) {
+	cases := []struct {
+		zone, daily string
+		now         time.Time
+		utc, local  string
+	}{
+		{"America/Chicago", "01:30", time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC), "2026-11-01T06:30:00Z", "2026-11-01 01:30 CDT"},
+		{"Europe/Berlin", "02:30", time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), "2026-03-29T01:00:00Z", "2026-03-29 03:00 CEST"},
+		{"Europe/Berlin", "02:30", time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC), "2026-10-25T00:30:00Z", "2026-10-25 02:30 CEST"},
+		{"Australia/Sydney", "02:30", time.Date(2026, 10, 3, 12, 0, 0, 0, time.UTC), "2026-10-03T16:00:00Z", "2026-10-04 03:00 AEDT"},
+		{"Asia/Kolkata", "03:00", time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), "2026-03-28T21:30:00Z", "2026-03-29 03:00 IST"},
+	}
+	for _, c := range cases {
+		cfg := fmt.Sprintf(`
+source "vomo" {}
+resource "users" {
+  source = source.vomo
+  path   = "/users"
+}
+destination "db" {
+  plugin = "sqlite"
+}
+pipeline "volunteers" {
+  resource    = resource.users
+  destination = destination.db
+  fields      = { email = record.email }
+  reconcile { daily = %q }
+}
+tenant "acme" {
+  timezone  = %q
+  pipelines = [pipeline.volunteers]
+}
+`, c.daily, c.zone)
+		opts := loadOptions()
+		opts.Now = c.now
+		p, _ := mustPlan(t, opts, map[string]string{"main.hcl": cfg})
+		next := tenantByID(t, p, "acme").Reconciles[0].Next[0]
+		if got := next.UTC.Format(time.RFC3339); got != c.utc || next.Local != c.local {
+			t.Errorf("%s daily %s after %s: got %s (%s), want %s (%s)", c.zone, c.daily, c.now.Format(time.RFC3339), got, next.Local, c.utc, c.local)
+		}
 	}
 }
