@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/source/vomo"
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// commit enqueues one page for every member pipeline and, for a walk,
+// advances each member's progress, all in one atomic step under the lease.
+// It returns the members still walking: one whose checkpoint generation
+// moved (an operator set or reset it) is dropped with its entries.
+func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, members []member, walk bool) ([]member, error) {
+	pc := state.PageCommit{Lease: pr.lease()}
+	queues := map[string]int{}
+	for _, m := range members {
+		entries, err := pr.entries(res, pg, m.p)
+		if err != nil {
+			return members, err
+		}
+		q := pr.r.queueRef(pr.t, m.p.Destination)
+		i, ok := queues[q.Destination]
+		if !ok {
+			i = len(pc.Enqueue)
+			queues[q.Destination] = i
+			pc.Enqueue = append(pc.Enqueue, state.Enqueue{Queue: q})
+		}
+		pc.Enqueue[i].Entries = append(pc.Enqueue[i].Entries, entries...)
+		if walk {
+			p := pg.Progress
+			pc.Walks = append(pc.Walks, state.WalkUpdate{Pipeline: m.p.Name, Generation: m.gen, Complete: pg.Done,
+				Walk: state.Walk{After: p.After, Cap: p.Cap, Position: int64(p.Next), Total: int64(p.LastTotal)}})
+		}
+	}
+	res2, err := pr.r.st.CommitPage(ctx, pc)
+	if err != nil {
+		return members, fmt.Errorf("commit page %d: %w", pg.Number, err)
+	}
+	pr.r.stats.enqueued.Add(int64(res2.Enqueued))
+	if len(res2.Skipped) > 0 {
+		kept := members[:0:0]
+		for _, m := range members {
+			if !slices.Contains(res2.Skipped, m.p.Name) {
+				kept = append(kept, m)
+			}
+		}
+		members = kept
+	}
+	pr.deliverDirect(ctx, members, pc.Enqueue)
+	return members, nil
+}
+
+// entries builds a page's queue entries for one pipeline.
+func (pr *pollRun) entries(res *dsl.Resource, pg vomo.Page, p *dsl.Pipeline) ([]state.Entry, error) {
+	gen := generation(p.MappingHash)
+	out := make([]state.Entry, 0, len(pg.Records))
+	for _, rec := range pg.Records {
+		payload, err := json.Marshal(rec.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s record %s: %w", res.Name, rec.Key, err)
+		}
+		out = append(out, state.Entry{Pipeline: p.Name, Key: rec.Key, Op: opUpsert,
+			Version: pr.version(res, rec, pg.APITime), ConfigGeneration: gen,
+			ContentHash: contentHash(payload), Payload: payload, Trace: pr.trace})
+	}
+	return out, nil
+}
+
+// version is the record's source version: its version field, or for
+// resources without one the API time of the page that fetched it. A record
+// whose version field is missing or unreadable falls back to the page's API
+// time too, so it still orders after what the destination held before.
+func (pr *pollRun) version(res *dsl.Resource, rec vomo.Record, apiTime time.Time) time.Time {
+	if res.VersionHash || res.VersionField == "" {
+		return apiTime.UTC().Truncate(time.Microsecond)
+	}
+	if s, ok := rec.Fields[res.VersionField].(string); ok {
+		if t, err := vomo.ParseTime(s); err == nil {
+			return t.UTC()
+		}
+	}
+	pr.log.Warn("record has no readable version field; using the page's API time", "resource", res.Name, "key", rec.Key, "field", res.VersionField)
+	return apiTime.UTC().Truncate(time.Microsecond)
+}
+
+// generation turns a pipeline's mapping hash into the config generation
+// writes carry: stable for one mapping, different when it changes.
+func generation(mappingHash string) int64 {
+	sum := sha256.Sum256([]byte(mappingHash))
+	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1)
+}
+
+// contentHash identifies a raw record's content.
+func contentHash(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:16])
+}
+
+// queueRef names a tenant's queue for a destination.
+func (r *Runner) queueRef(t *dsl.Tenant, destination string) state.QueueRef {
+	return state.QueueRef{Tenant: t.ID, Destination: destination, Lane: t.Lane}
+}
+
+const (
+	opUpsert = "upsert"
+	opDelete = "delete"
+)

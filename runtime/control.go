@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// control is a tenant's flags as read at the start of a job.
+type control struct{ flags []state.Flag }
+
+func (r *Runner) control(ctx context.Context, tenant string) (control, error) {
+	fs, err := r.st.Flags(ctx, tenant)
+	if err != nil {
+		return control{}, fmt.Errorf("flags of %s: %w", tenant, err)
+	}
+	return control{flags: fs}, nil
+}
+
+// paused reports whether the whole tenant is paused, and why: an operator
+// disabled it or the source refused its token.
+func (c control) paused() (string, bool) {
+	for _, f := range c.flags {
+		switch f.Kind {
+		case state.FlagDisabled:
+			return "disabled by an operator: " + f.Reason, true
+		case state.FlagAuthPaused:
+			return f.Reason, true
+		}
+	}
+	return "", false
+}
+
+func (c control) has(kind state.FlagKind, scope string) bool {
+	return slices.ContainsFunc(c.flags, func(f state.Flag) bool { return f.Kind == kind && f.Scope == scope })
+}
+
+func (c control) forbidden(resource string) bool { return c.has(state.FlagForbidden, resource) }
+
+func (c control) pipelinePaused(p string) bool { return c.has(state.FlagPipelinePaused, p) }
+
+// setFlag records a pause or an error; failing to record it is logged, not
+// fatal, because the job's own error already says what went wrong.
+func (r *Runner) setFlag(ctx context.Context, tenant string, f state.Flag, log *slog.Logger) {
+	f.By, f.At = "siphon run", r.clk.Now()
+	if err := r.st.SetFlag(context.WithoutCancel(ctx), tenant, f); err != nil {
+		log.Warn("record flag", "kind", f.Kind, "err", err)
+	}
+}
+
+// clearLastError forgets the last error of pipelines that just synced.
+func (r *Runner) clearLastError(ctx context.Context, tenant string, ps []*dsl.Pipeline) {
+	for _, p := range ps {
+		if err := r.st.ClearFlag(ctx, tenant, state.FlagLastError, p.Name); err != nil {
+			r.log.Warn("clear last error", "tenant", tenant, "pipeline", p.Name, "err", err)
+		}
+	}
+}
+
+// tenant finds a tenant of the plan by id.
+func (r *Runner) tenant(id string) *dsl.Tenant {
+	for _, t := range r.plan.Tenants {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// tenantDestinations lists the destinations the tenant's active pipelines
+// write to.
+func (r *Runner) tenantDestinations(t *dsl.Tenant) []string {
+	var out []string
+	for _, name := range t.Active {
+		if p := r.pipelines[name]; p != nil && !slices.Contains(out, p.Destination) {
+			out = append(out, p.Destination)
+		}
+	}
+	return out
+}

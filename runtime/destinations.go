@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/plugins/host"
+	"github.com/siphonhq/siphon/plugins/sdk"
+)
+
+// destinations launches each destination's plugin on first use and
+// ensures each (destination, object) once per process.
+type destinations struct {
+	r       *Runner
+	mu      sync.Mutex
+	open    map[string]*host.Destination
+	ensured map[[2]string]bool
+}
+
+func newDestinations(r *Runner) *destinations {
+	return &destinations{r: r, open: map[string]*host.Destination{}, ensured: map[[2]string]bool{}}
+}
+
+// get returns the destination's running plugin, launching it if needed.
+// Holding the lock while launching makes concurrent workers wait for one
+// launch instead of starting several plugins.
+func (ds *destinations) get(ctx context.Context, dest *dsl.Destination) (*host.Destination, error) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if d := ds.open[dest.Name]; d != nil {
+		return d, nil
+	}
+	cfg := host.LaunchConfig{Name: dest.Name, Plugin: dest.Plugin, SHA256: dest.SHA256,
+		Config: resolvePaths(dest.Config, ds.r.plan.ConfigDir), Logger: ds.r.log,
+		Timeouts: host.Timeouts{Write: dest.Timeout.D()},
+		Breaker:  host.BreakerConfig{Failures: dest.Breaker.Failures, Cooldown: dest.Breaker.Cooldown.D()}}
+	d, err := ds.r.cfg.Launch(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", dest.Name, err)
+	}
+	if d.Info().Has(sdk.CapSingleNode) && !dest.AllowSingleNode {
+		info, err := ds.r.st.Info(ctx)
+		if err == nil && info.Backend != "local" {
+			_ = d.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("destination %s (%s) keeps its data on one host's disk but the store is shared (%s): set allow_single_node = true if every worker runs on this host", dest.Name, dest.Plugin, info.Backend)
+		}
+	}
+	ds.open[dest.Name] = d
+	return d, nil
+}
+
+// ensure creates or widens the pipeline's object once per process.
+func (ds *destinations) ensure(ctx context.Context, dest *dsl.Destination, p *dsl.Pipeline) error {
+	key := [2]string{dest.Name, p.Object}
+	ds.mu.Lock()
+	done := ds.ensured[key]
+	d := ds.open[dest.Name]
+	ds.mu.Unlock()
+	if done {
+		return nil
+	}
+	if d == nil {
+		return fmt.Errorf("destination %s is not running", dest.Name)
+	}
+	spec := sdk.ObjectSpec{Object: p.Object}
+	for _, f := range p.Fields {
+		typ := sdk.FieldType(f.Type)
+		if typ == "" {
+			typ = sdk.TypeJSON
+		}
+		spec.Fields = append(spec.Fields, sdk.FieldSpec{Name: f.Name, Type: typ})
+	}
+	if err := d.EnsureObject(ctx, spec); err != nil {
+		return fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	ds.mu.Lock()
+	ds.ensured[key] = true
+	ds.mu.Unlock()
+	return nil
+}
+
+func (ds *destinations) close(ctx context.Context) error {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var errs []error
+	for name, d := range ds.open {
+		if err := d.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close destination %s: %w", name, err))
+		}
+		delete(ds.open, name)
+	}
+	return errors.Join(errs...)
+}
+
+// pathAttrs are the config attributes of the built-ins that name files or
+// directories; relative values are relative to the config directory, not
+// to wherever siphon was started.
+var pathAttrs = []string{"path", "dir"}
+
+func resolvePaths(cfg cty.Value, dir string) cty.Value {
+	if dir == "" || cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !(cfg.Type().IsObjectType() || cfg.Type().IsMapType()) {
+		return cfg
+	}
+	attrs := cfg.AsValueMap()
+	for _, name := range pathAttrs {
+		v, ok := attrs[name]
+		if !ok || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+			continue
+		}
+		if p := v.AsString(); p != "" && !filepath.IsAbs(p) && !strings.Contains(p, "://") {
+			attrs[name] = cty.StringVal(filepath.Join(dir, p))
+		}
+	}
+	if cfg.Type().IsMapType() {
+		return cty.MapVal(attrs)
+	}
+	return cty.ObjectVal(attrs)
+}

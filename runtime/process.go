@@ -1,0 +1,372 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/plugins/host"
+	"github.com/siphonhq/siphon/plugins/sdk"
+)
+
+// batchesPerVisit bounds how many batches a worker takes from one queue
+// before it moves to the next ready queue, so a tenant with a large backlog
+// cannot hold a worker while others wait.
+const batchesPerVisit = 4
+
+// drain processes every queue until nothing is left that this process can
+// claim: no unclaimed entries and no retries still to come.
+func (r *Runner) drain(ctx context.Context) error {
+	errs := make(chan error, r.cfg.Workers)
+	for i := range r.cfg.Workers {
+		go func() { errs <- r.processLoop(ctx, r.consumer(i), true) }()
+	}
+	var err error
+	for range r.cfg.Workers {
+		err = errors.Join(err, <-errs)
+	}
+	return err
+}
+
+// processLoop takes ready queues lane by lane in weighted round-robin.
+// once: return when a whole round found nothing to do and no retry is due
+// later; otherwise wait a little and look again.
+func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) error {
+	lanes := newLaneRound(r.lanes)
+	for {
+		did := false
+		for range lanes.size() {
+			lane := lanes.next()
+			ready, err := r.st.Ready(ctx, lane, 16)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("ready queues of lane %s: %w", lane, err)
+			}
+			for _, rq := range ready {
+				q := state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane}
+				n, err := r.processQueue(ctx, q, consumer, batchesPerVisit)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return err
+				}
+				did = did || n > 0
+			}
+		}
+		if did {
+			continue
+		}
+		if once {
+			left, err := r.outstanding(ctx)
+			if err != nil {
+				return err
+			}
+			if !left {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// outstanding reports whether any queue of this plan still has unclaimed
+// entries or retries to come.
+func (r *Runner) outstanding(ctx context.Context) (bool, error) {
+	for _, t := range r.plan.Tenants {
+		for _, dest := range r.tenantDestinations(t) {
+			d, err := r.st.Depth(ctx, r.queueRef(t, dest))
+			if err != nil {
+				return false, fmt.Errorf("queue depth %s/%s: %w", t.ID, dest, err)
+			}
+			if d.Retry > 0 || d.Stream > d.Pending {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// processQueue claims and writes up to maxBatches batches of one queue; it
+// returns how many entries it settled (acked or failed).
+func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer string, maxBatches int) (int, error) {
+	t, dest := r.tenant(q.Tenant), r.destinations[q.Destination]
+	if t == nil || dest == nil {
+		return 0, nil // another configuration's queue sharing the store
+	}
+	size := dest.BatchSize
+	if size < 1 {
+		size = 500
+	}
+	maxAttempts := r.maxAttempts(t, q.Destination)
+	done := 0
+	for range maxBatches {
+		c, err := r.st.Claim(ctx, q, consumer, size, maxAttempts)
+		if err != nil {
+			return done, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+		}
+		if len(c.Entries) == 0 {
+			if c, err = r.st.Reclaim(ctx, q, consumer, r.cfg.Visibility, size, maxAttempts); err != nil {
+				return done, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+			}
+		}
+		r.stats.dead.Add(int64(c.Dead))
+		if len(c.Entries) == 0 {
+			if err := r.st.Park(ctx, q, time.Second); err != nil {
+				return done, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
+			}
+			return done, nil
+		}
+		n, err := r.processBatch(ctx, q, consumer, t, dest, c.Entries)
+		done += n
+		if err != nil || n == 0 {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// processBatch maps and writes one claimed batch and settles every entry:
+// ok → ack, retryable → retry with backoff, permanent (a mapping error, a
+// record the destination refuses) → DLQ with its error. It returns how
+// many entries it settled; 0 with no error means the tenant's breaker is
+// open and the batch stays claimed for a later try.
+func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry) (int, error) {
+	ctx, span := tracer.Start(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
+	defer span.End()
+	log := withTrace(ctx, r.log.With("tenant", q.Tenant, "destination", q.Destination))
+	b := batch{q: q}
+	var records []sdk.Record
+	var ids []string // ids[i] is the entry of records[i]
+	d, err := r.dests.get(ctx, dest)
+	if err != nil {
+		for _, e := range entries {
+			b.retry(e, err.Error(), r.backoff(e.Attempts))
+		}
+		log.Error("destination unavailable", "err", err)
+		return r.settle(ctx, consumer, b, log)
+	}
+	for _, e := range entries {
+		rec, err := r.record(ctx, t, dest, e)
+		if err != nil {
+			b.permanent(e, err.Error())
+			entryLog(log, e).Error("mapping failed; to the DLQ", "key", e.Key, "err", err)
+			continue
+		}
+		records = append(records, rec)
+		ids = append(ids, e.ID)
+		b.byID(e)
+	}
+	if len(records) > 0 {
+		results, err := d.Write(ctx, sdk.Batch{Tenant: q.Tenant, Records: records})
+		var open *host.BreakerOpenError
+		switch {
+		case errors.As(err, &open):
+			log.Warn("destination breaker open; batch waits", "until", open.Until)
+			span.SetStatus(codes.Error, "breaker open")
+			if perr := r.st.Park(ctx, q, time.Until(open.Until)); perr != nil {
+				return 0, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
+			}
+			return 0, nil
+		case err != nil:
+			span.RecordError(err)
+			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
+			for _, id := range ids {
+				e := b.entries[id]
+				b.retry(e, err.Error(), r.backoff(e.Attempts))
+			}
+		default:
+			for i, res := range results {
+				e := b.entries[ids[i]]
+				switch res.Status {
+				case sdk.StatusOK:
+					b.ok = append(b.ok, e.ID)
+				case sdk.StatusRetryable:
+					b.retry(e, res.Message, r.backoff(e.Attempts))
+				default:
+					b.permanent(e, res.Message)
+					entryLog(log, e).Error("destination refused the record; to the DLQ", "key", e.Key, "err", res.Message)
+				}
+			}
+		}
+	}
+	return r.settle(ctx, consumer, b, log)
+}
+
+// record turns a queue entry into a destination write: the pipeline's
+// filter and mapping over the raw record; a record the filter drops is a
+// delete at the version just read.
+func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destination, e state.Entry) (sdk.Record, error) {
+	p := r.pipelines[e.Pipeline]
+	if p == nil || p.Destination != dest.Name {
+		return sdk.Record{}, fmt.Errorf("pipeline %s no longer writes to %s in this configuration", e.Pipeline, dest.Name)
+	}
+	if err := r.dests.ensure(ctx, dest, p); err != nil {
+		return sdk.Record{}, err
+	}
+	rec := sdk.Record{Op: sdk.OpDelete, Object: p.Object, Key: e.Key,
+		Version: sdk.Version{Source: e.Version, Generation: e.ConfigGeneration, Seq: e.Seq},
+		ContentHash: writeHash(e.ContentHash, p.MappingHash)}
+	if e.Op != opDelete {
+		fields, err := decodeRecord(e.Payload)
+		if err != nil {
+			return sdk.Record{}, fmt.Errorf("pipeline %s record %s: %w", p.Name, e.Key, err)
+		}
+		row, keep, err := p.Transform.Apply(fields, t)
+		if err != nil {
+			return sdk.Record{}, err
+		}
+		if keep {
+			rec.Op, rec.Fields = sdk.OpUpsert, row
+		}
+	}
+	rec.IdempotencyKey = idempotencyKey(t.ID, rec)
+	return rec, nil
+}
+
+// decodeRecord reads a raw record as the mapping expects it, numbers kept
+// as their exact text.
+func decodeRecord(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode queued record: %w", err)
+	}
+	return m, nil
+}
+
+// writeHash is the content hash a write carries: the raw record's and the
+// mapping's, so a mapping change at an equal source version is a different
+// content and lands.
+func writeHash(raw, mapping string) string {
+	sum := sha256.Sum256([]byte(raw + "\x00" + mapping))
+	return hex.EncodeToString(sum[:16])
+}
+
+// idempotencyKey is H(tenant, object, key, version, content hash).
+func idempotencyKey(tenant string, rec sdk.Record) string {
+	h := sha256.New()
+	for _, s := range []string{tenant, rec.Object, rec.Key, rec.Version.Source.UTC().Format(time.RFC3339Nano), rec.ContentHash} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// backoff is the delay before retrying an entry that failed attempts times.
+func (r *Runner) backoff(attempts int) time.Duration {
+	d := r.cfg.RetryBackoff
+	for range min(attempts, 20) {
+		d *= 2
+		if d >= r.cfg.MaxRetryBackoff {
+			return r.cfg.MaxRetryBackoff
+		}
+	}
+	return d
+}
+
+// batch collects the outcome of one claimed batch.
+type batch struct {
+	q         state.QueueRef
+	entries   map[string]state.Entry
+	ok        []string
+	retries   map[string][]state.Failure // by pipeline
+	refused []state.Failure
+}
+
+func (b *batch) byID(e state.Entry) {
+	if b.entries == nil {
+		b.entries = map[string]state.Entry{}
+	}
+	b.entries[e.ID] = e
+}
+
+func (b *batch) retry(e state.Entry, msg string, after time.Duration) {
+	if b.retries == nil {
+		b.retries = map[string][]state.Failure{}
+	}
+	b.retries[e.Pipeline] = append(b.retries[e.Pipeline], state.Failure{ID: e.ID, Error: msg, RetryAfter: after})
+}
+
+func (b *batch) permanent(e state.Entry, msg string) {
+	b.refused = append(b.refused, state.Failure{ID: e.ID, Error: msg})
+}
+
+// settle acks and fails a batch's entries in the store.
+func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog.Logger) (int, error) {
+	n := 0
+	if len(b.ok) > 0 {
+		acked, err := r.st.Ack(ctx, b.q, consumer, b.ok)
+		if err != nil {
+			return n, fmt.Errorf("ack %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+		}
+		n += acked
+		r.stats.written.Add(int64(acked))
+	}
+	for pipeline, fs := range b.retries {
+		limit := 1
+		if p := r.pipelines[pipeline]; p != nil {
+			limit = p.MaxAttempts
+		}
+		fr, err := r.st.Fail(ctx, b.q, consumer, fs, limit)
+		if err != nil {
+			return n, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+		}
+		n += fr.Retried + fr.Dead
+		r.stats.retried.Add(int64(fr.Retried))
+		r.stats.dead.Add(int64(fr.Dead))
+		if fr.Dead > 0 {
+			log.Error("entries reached max_attempts; to the DLQ", "pipeline", pipeline, "count", fr.Dead)
+		}
+	}
+	if len(b.refused) > 0 {
+		fr, err := r.st.Fail(ctx, b.q, consumer, b.refused, 1)
+		if err != nil {
+			return n, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+		}
+		n += fr.Retried + fr.Dead
+		r.stats.dead.Add(int64(fr.Dead))
+	}
+	return n, nil
+}
+
+// entryLog adds the entry's pipeline and the trace id of the poll that
+// found it.
+func entryLog(log *slog.Logger, e state.Entry) *slog.Logger {
+	log = log.With("pipeline", e.Pipeline)
+	if parts := strings.Split(e.Trace, "-"); len(parts) == 4 {
+		log = log.With("poll_trace_id", parts[1])
+	}
+	return log
+}
+
+// maxAttempts is the largest max_attempts of the pipelines writing to a
+// tenant's destination: a claim sends entries redelivered more often than
+// that without a recorded failure to the DLQ.
+func (r *Runner) maxAttempts(t *dsl.Tenant, destination string) int {
+	n := 1
+	for _, name := range t.Active {
+		if p := r.pipelines[name]; p != nil && p.Destination == destination {
+			n = max(n, p.MaxAttempts)
+		}
+	}
+	return n
+}

@@ -1,0 +1,259 @@
+// Package runtime runs a compiled plan: the scheduler takes due jobs under
+// fenced leases, polls their resources page by page into per-(tenant,
+// destination) queues (each page enqueued in one atomic step with the
+// walk's progress), and process workers drain the queues through the
+// destination plugins, fairly across tenants by lane weight.
+//
+// Everything durable lives in the state store, so any number of runners on
+// any number of machines can share one store, and a runner killed at any
+// point loses nothing: unacknowledged entries are redelivered, a walk
+// resumes its window, an expired lease hands the job to another worker.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/clock"
+	"github.com/siphonhq/siphon/internal/source/vomo"
+	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/plugins/host"
+)
+
+// Config is what a Runner needs. Plan and Store are required.
+type Config struct {
+	Plan  *dsl.Plan
+	Store state.Store
+	// Credentials opens a tenant's sealed token; nil means every tenant
+	// is paused for lack of credentials.
+	Credentials Credentials
+	Clock       clock.Clock  // default clock.Real
+	Logger      *slog.Logger // default slog.Default()
+	// Workers is the number of process workers (default 4).
+	Workers int
+	// Owner names this process in leases and queue consumers (default
+	// host/pid).
+	Owner string
+	// LeaseTTL is a job lease's time to live (default 30s), renewed at a
+	// third of it.
+	LeaseTTL time.Duration
+	// QueueLimit is the queue depth above which a tenant's polling pauses
+	// (backpressure, default 100000 entries per destination queue).
+	QueueLimit int64
+	// RetryBackoff is the first delay of a retryable write failure, doubled
+	// per attempt up to MaxRetryBackoff (defaults 1s and 5m).
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// Visibility is how long a claimed entry may stay unacknowledged
+	// before another worker reclaims it (default 5m).
+	Visibility time.Duration
+	// Launch overrides how destination plugins start (tests); nil uses
+	// host.Launch.
+	Launch func(ctx context.Context, cfg host.LaunchConfig) (*host.Destination, error)
+	// Source overrides vomo client settings (tests pass a shared clock's
+	// sleep, fast retries); it is applied to every client's Config.
+	Source func(*vomo.Config)
+}
+
+// Runner runs one plan against one store.
+type Runner struct {
+	cfg     Config
+	plan    *dsl.Plan
+	st      state.Store
+	clk     clock.Clock
+	log     *slog.Logger
+	started time.Time // scheduler clock, when the runner was made
+
+	resources    map[string]*dsl.Resource
+	pipelines    map[string]*dsl.Pipeline
+	sources      map[string]*dsl.Source
+	destinations map[string]*dsl.Destination
+	lanes        map[string]int // lane → weight
+	offsets      sync.Map       // source name → *vomo.ClockOffset
+
+	dests *destinations
+	stats stats
+}
+
+// New checks the configuration and makes a Runner. Destinations are
+// launched on first use.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Plan == nil || cfg.Store == nil {
+		return nil, errors.New("runtime: a plan and a store are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 4
+	}
+	if cfg.Owner == "" {
+		h, _ := os.Hostname()
+		cfg.Owner = h + "/" + strconv.Itoa(os.Getpid())
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.LeaseTTL, 30*time.Second)
+	def(&cfg.RetryBackoff, time.Second)
+	def(&cfg.MaxRetryBackoff, 5*time.Minute)
+	def(&cfg.Visibility, 5*time.Minute)
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = 100000
+	}
+	if cfg.Launch == nil {
+		cfg.Launch = host.Launch
+	}
+	r := &Runner{cfg: cfg, plan: cfg.Plan, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger, started: cfg.Clock.Now(),
+		resources: map[string]*dsl.Resource{}, pipelines: map[string]*dsl.Pipeline{}, sources: map[string]*dsl.Source{},
+		destinations: map[string]*dsl.Destination{}, lanes: map[string]int{}}
+	for _, x := range cfg.Plan.Resources {
+		r.resources[x.Name] = x
+	}
+	for _, x := range cfg.Plan.Pipelines {
+		r.pipelines[x.Name] = x
+	}
+	for _, x := range cfg.Plan.Sources {
+		r.sources[x.Name] = x
+	}
+	for _, x := range cfg.Plan.Destinations {
+		r.destinations[x.Name] = x
+	}
+	for _, x := range cfg.Plan.Lanes {
+		r.lanes[x.Name] = max(x.Weight, 1)
+	}
+	for _, t := range cfg.Plan.Tenants {
+		if _, ok := r.lanes[t.Lane]; !ok {
+			r.lanes[t.Lane] = 1
+		}
+	}
+	r.dests = newDestinations(r)
+	return r, nil
+}
+
+// Close stops the destination plugins.
+func (r *Runner) Close(ctx context.Context) error { return r.dests.close(ctx) }
+
+// Summary is what a RunOnce did.
+type Summary struct {
+	JobsRun, JobsSkipped int
+	Enqueued, Written    int64
+	Retried, Dead        int64
+	// PollErrors counts jobs that ended with an error (a paused tenant
+	// counts here too: its data did not sync).
+	PollErrors int64
+}
+
+// Failed reports whether anything failed or went to a DLQ.
+func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 }
+
+// RunOnce runs every job of every enabled tenant now, ignoring due times
+// and stagger, then drains the queues. A job another process holds, or
+// ran after this runner was made, is skipped, so N processes started
+// together run each job once. The error is about the run itself (the store
+// went away); what failed inside jobs is in the Summary.
+func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
+	r.stats = stats{}
+	var jobs []jobRef
+	for _, t := range r.plan.Tenants {
+		if !t.Enabled {
+			continue
+		}
+		for _, j := range t.Jobs {
+			jobs = append(jobs, jobRef{tenant: t, job: j})
+		}
+	}
+	if err := r.pollAll(ctx, jobs, true); err != nil {
+		return r.stats.summary(), err
+	}
+	if err := r.drain(ctx); err != nil {
+		return r.stats.summary(), err
+	}
+	return r.stats.summary(), nil
+}
+
+// pollAll runs the jobs on the configured number of workers.
+func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) error {
+	work := make(chan jobRef)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var fatal error
+	for range min(r.cfg.Workers, max(len(jobs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				if err := r.runJob(ctx, j, once); err != nil {
+					mu.Lock()
+					fatal = errors.Join(fatal, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, j := range jobs {
+		select {
+		case work <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	return ctx.Err()
+}
+
+// Run runs the plan until ctx ends: due jobs are polled as they come due
+// and the queues are processed continuously.
+func (r *Runner) Run(ctx context.Context) error {
+	r.stats = stats{}
+	if err := r.scheduleAll(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, r.cfg.Workers+1)
+	for i := range r.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.processLoop(ctx, r.consumer(i), false); err != nil && ctx.Err() == nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.scheduleLoop(ctx); err != nil && ctx.Err() == nil {
+			errs <- err
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	var err error
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+func (r *Runner) consumer(i int) string { return fmt.Sprintf("%s/w%d", r.cfg.Owner, i) }
+
+// jobRef is one job of one tenant.
+type jobRef struct {
+	tenant *dsl.Tenant
+	job    *dsl.Job
+}

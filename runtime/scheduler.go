@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// runJob takes a job's lease and polls it. once: run now whatever the due
+// time, unless another process holds the job or ran it after this runner
+// started. It returns an error only for store failures; a job that fails
+// is counted and logged.
+func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
+	log := r.log.With("tenant", j.tenant.ID, "job", j.job.ID)
+	now := r.clk.Now()
+	cadence := j.job.Cadence.D()
+	req := state.AcquireRequest{Tenant: j.tenant.ID, Job: j.job.ID, Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL,
+		Now: now, NextDue: now.Add(cadence)}
+	lease, ok, err := r.st.Acquire(ctx, req)
+	if err != nil {
+		return fmt.Errorf("lease %s/%s: %w", j.tenant.ID, j.job.ID, err)
+	}
+	if !ok && once && lease.Owner == "" && lease.Due.Before(r.started.Add(cadence)) {
+		// Not due by the stored schedule, but nobody holds it and nobody ran
+		// it since this run started (such a run would have set the due time
+		// to at least our start plus the cadence): --once runs it anyway and
+		// moves the due time itself.
+		req.NextDue = time.Time{}
+		if lease, ok, err = r.st.Acquire(ctx, req); err != nil {
+			return fmt.Errorf("lease %s/%s: %w", j.tenant.ID, j.job.ID, err)
+		}
+		if ok {
+			if _, err := r.st.ScheduleJob(ctx, j.tenant.ID, j.job.ID, now.Add(cadence), true); err != nil {
+				_ = r.st.Release(context.WithoutCancel(ctx), lease)
+				return fmt.Errorf("schedule %s/%s: %w", j.tenant.ID, j.job.ID, err)
+			}
+		}
+	}
+	if !ok {
+		r.stats.jobsSkipped.Add(1)
+		log.Info("job skipped: held or already run", "holder", lease.Owner, "due", lease.Due)
+		return nil
+	}
+	r.stats.jobsRun.Add(1)
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hb := r.heartbeat(jctx, cancel, lease, log)
+	perr := r.poll(jctx, j, hb.current, log)
+	hb.stop()
+	if err := r.st.Release(context.WithoutCancel(ctx), hb.current()); err != nil {
+		log.Warn("release lease", "err", err)
+	}
+	if perr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.stats.pollErrors.Add(1)
+		log.Error("poll failed", "err", perr)
+	}
+	return nil
+}
+
+// heartbeat renews a job's lease at a third of its TTL; when the lease is
+// lost the job's context is cancelled so the walk stops before its next
+// page (the fence would refuse that page anyway).
+type heartbeat struct {
+	mu      sync.Mutex
+	lease   state.Lease
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func (r *Runner) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, l state.Lease, log *slog.Logger) *heartbeat {
+	h := &heartbeat{lease: l, done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(h.stopped)
+		t := time.NewTicker(r.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			nl, err := r.st.Renew(ctx, h.current(), r.cfg.LeaseTTL)
+			switch {
+			case errors.Is(err, state.ErrLeaseLost):
+				log.Warn("lease lost; stopping the job", "err", err)
+				cancel(err)
+				return
+			case err != nil:
+				log.Warn("renew lease", "err", err)
+			default:
+				h.mu.Lock()
+				h.lease = nl
+				h.mu.Unlock()
+			}
+		}
+	}()
+	return h
+}
+
+// current is the latest renewed lease: pages are committed under it.
+func (h *heartbeat) current() state.Lease {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lease
+}
+
+func (h *heartbeat) stop() {
+	close(h.done)
+	<-h.stopped
+}
+
+// scheduleAll records every job's first due time (offset by its stagger)
+// when it has none.
+func (r *Runner) scheduleAll(ctx context.Context) error {
+	now := r.clk.Now()
+	for _, t := range r.plan.Tenants {
+		for _, j := range t.Jobs {
+			first := now.Truncate(j.Cadence.D()).Add(j.Stagger.D())
+			if first.Before(now) {
+				first = first.Add(j.Cadence.D())
+			}
+			if _, err := r.st.ScheduleJob(ctx, t.ID, j.ID, first, false); err != nil {
+				return fmt.Errorf("schedule %s/%s: %w", t.ID, j.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// scheduleLoop polls due jobs as they come due.
+func (r *Runner) scheduleLoop(ctx context.Context) error {
+	jobs := map[[2]string]jobRef{}
+	for _, t := range r.plan.Tenants {
+		for _, j := range t.Jobs {
+			jobs[[2]string{t.ID, j.ID}] = jobRef{tenant: t, job: j}
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		due, err := r.st.DueJobs(ctx, r.clk.Now(), 100)
+		if err != nil {
+			r.log.Warn("list due jobs", "err", err)
+		}
+		var run []jobRef
+		for _, d := range due {
+			if j, ok := jobs[[2]string{d.Tenant, d.Job}]; ok && j.tenant.Enabled {
+				run = append(run, j)
+			}
+		}
+		if len(run) > 0 {
+			if err := r.pollAll(ctx, run, false); err != nil && ctx.Err() == nil {
+				r.log.Warn("poll due jobs", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

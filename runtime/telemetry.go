@@ -1,0 +1,59 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// tracer makes the poll and process spans; it is a no-op until the
+// process installs a tracer provider.
+var tracer = otel.Tracer("github.com/siphonhq/siphon/runtime")
+
+type traceOption = trace.SpanStartOption
+
+var withAttributes = trace.WithAttributes
+
+func attrs(tenant, destination string) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("siphon.tenant", tenant), attribute.String("siphon.destination", destination)}
+}
+
+// traceparent is the W3C trace context of the span in ctx, carried by
+// every queued entry so the batch that writes it links back to the poll.
+func traceparent(ctx context.Context) string {
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return carrier.Get("traceparent")
+}
+
+// withLinks links a batch's span to the polls that found its entries.
+func withLinks(entries []state.Entry) trace.SpanStartOption {
+	seen := map[string]bool{}
+	var links []trace.Link
+	for _, e := range entries {
+		if e.Trace == "" || seen[e.Trace] {
+			continue
+		}
+		seen[e.Trace] = true
+		ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": e.Trace})
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	return trace.WithLinks(links...)
+}
+
+// withTrace adds the trace id of the span in ctx to a logger, when there
+// is one.
+func withTrace(ctx context.Context, log *slog.Logger) *slog.Logger {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return log.With("trace_id", sc.TraceID().String())
+	}
+	return log
+}
