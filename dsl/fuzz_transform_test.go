@@ -24,6 +24,7 @@ var fuzzMapping = testMapping{
 		`label = "${coalesce(record.first_name, "?")}/${record.id}"`,
 		`n = try(length(record.tags), 0)`,
 		`json = jsonencode(record.address)`,
+		`tags_json = jsonencode(record.tags)`,
 		`dash = record["first-name"]`,
 	},
 	filter: `record.membership_status != "REMOVED"`,

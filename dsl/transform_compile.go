@@ -99,6 +99,11 @@ func compileTransform(spec transformSpec) (*Transform, []MappedField, hcl.Diagno
 	if reads.whole || len(reads.attrs) > 0 {
 		t.reads = reads
 	}
+	for i := range t.fields {
+		if j, ok := t.fields[i].fast.(jsonencodeExpr); ok && reads.readsInside(j.path) {
+			t.fields[i].fast = nil
+		}
+	}
 	diags = append(diags, t.compileReverse(spec, mapped)...)
 	if diags.HasErrors() {
 		return nil, mapped, diags

@@ -42,6 +42,17 @@ func (s *readShape) add(path []string, whole bool) {
 	}
 }
 
+// readsInside reports whether attributes inside the value at path are
+// read.
+func (s *readShape) readsInside(path []string) bool {
+	for _, name := range path {
+		if s = s.attrs[name]; s == nil {
+			return false
+		}
+	}
+	return len(s.attrs) > 0
+}
+
 // wholeShape reads a value in full; it is shared and never modified.
 var wholeShape = &readShape{whole: true}
 

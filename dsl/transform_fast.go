@@ -1,6 +1,10 @@
 package dsl
 
 import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -60,6 +64,88 @@ func (e tenantAttrExpr) eval(_ map[string]any, tenant *Tenant) (any, bool, error
 type constExpr struct{ v any }
 
 func (c constExpr) eval(map[string]any, *Tenant) (any, bool, error) { return c.v, true, nil }
+
+// jsonencodeExpr is jsonencode(record.a…), written as cty writes JSON:
+// object keys sorted, strings NFC-normalized, numbers in plain decimal.
+// compileTransform drops it when another expression reads attributes
+// inside the value (HCL would then also see those attributes as null).
+type jsonencodeExpr struct{ path []string }
+
+func (j jsonencodeExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
+	v, viaNull, err := lookupPath(rec, j.path)
+	if err != nil || viaNull || v == nil {
+		return nil, false, nil
+	}
+	var b strings.Builder
+	if !writeJSON(&b, v) {
+		return nil, false, nil
+	}
+	return ctystrings.Normalize(b.String()), true, nil
+}
+
+// writeJSON writes v as cty's JSON encoder would write its cty form; false
+// for what it leaves to HCL (json.Number, NaN, keys that are not in NFC,
+// Go types JSON never decodes).
+func writeJSON(b *strings.Builder, v any) bool {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case string:
+		writeJSONString(b, x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+		b.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !writeJSON(b, e) {
+				return false
+			}
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			if !norm.NFC.IsNormalString(k) {
+				return false // cty normalizes names, which may merge keys
+			}
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, k)
+			b.WriteByte(':')
+			if !writeJSON(b, x[k]) {
+				return false
+			}
+		}
+		b.WriteByte('}')
+	default:
+		return false
+	}
+	return true
+}
+
+// writeJSONString writes s NFC-normalized and quoted as encoding/json
+// quotes it (cty uses encoding/json for strings).
+func writeJSONString(b *strings.Builder, s string) {
+	if !norm.NFC.IsNormalString(s) {
+		s = ctystrings.Normalize(s)
+	}
+	quoted, _ := json.Marshal(s)
+	b.Write(quoted)
+}
 
 // strOperand is a string read from the record: a reference that must hold
 // a string, or coalesce(reference, "literal") when fallback is set.
@@ -258,6 +344,12 @@ func fastFor(expr hcl.Expression, root string, funcs map[string]function.Functio
 	}
 	switch e := expr.(type) {
 	case *hclsyntax.FunctionCallExpr:
+		if e.Name == "jsonencode" && len(e.Args) == 1 && !e.ExpandFinal && funcs["jsonencode"] == stdlib.JSONEncodeFunc {
+			if path := plainPath(e.Args[0], root); path != nil {
+				return jsonencodeExpr{path: path}
+			}
+			return nil
+		}
 		f, ok := fastStringFuncs[e.Name]
 		if !ok || len(e.Args) != 1 || e.ExpandFinal || funcs[e.Name] != f.std {
 			return nil

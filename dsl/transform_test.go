@@ -195,6 +195,21 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
+			name: "jsonencode of keys that are not NFC",
+			m:    testMapping{fields: []string{"a = jsonencode(record.a)"}},
+			rec:  `{"a": {"e\u0301": 1, "a": 2}}`,
+			want: map[string]any{"a": `{"a":2,"é":1}`},
+		},
+		{
+			name: "jsonencode",
+			m:    testMapping{fields: []string{"a = jsonencode(record.a)", "b = jsonencode(record.b)", "n = jsonencode(record.n)", "s = jsonencode(record.s)"}},
+			rec:  `{"a": {"z": [1, 2.5, -0.0, 1e300, 1e-7, null, true], "a": "<tag> & \u2028 Cafe\u0301", "\u00e9": {}}, "b": [], "n": null, "s": "x"}`,
+			want: map[string]any{
+				"a": `{"a":"\u003ctag\u003e \u0026 \u2028 Café","z":[1,2.5,-0,1` + strings.Repeat("0", 300) + `,0.0000001,null,true],"é":{}}`,
+				"b": `[]`, "n": `null`, "s": `"x"`,
+			},
+		},
+		{
 			name:    "template over a null field fails the record",
 			m:       testMapping{fields: []string{`full = "${record.first} ${record.last}"`}},
 			rec:     `{"first": "Ada"}`,
@@ -590,7 +605,7 @@ func TestFastPathsChosen(t *testing.T) {
 		fields: []string{
 			"a = record.a", "b = record.a.b", `c = "${record.c}"`, "d = lower(record.d)", `e = upper(coalesce(record.e, "x"))`,
 			`f = "${coalesce(record.f, "")} ${record.g}!"`, `g = coalesce(record.g, "")`, "h = tenant.id", "i = var.v", `j = "lit"`,
-			"k = lower(record.a.b)", "slow = jsonencode(record.x)", `h2 = "${tenant.id}"`, "slow3 = lower(trimspace(record.a))",
+			"k = lower(record.a.b)", "l = jsonencode(record.l)", "slow = jsonencode(record.x)", "m = lower(record.x.y)", `h2 = "${tenant.id}"`, "slow3 = lower(trimspace(record.a))",
 		},
 		filter: `record.status != "REMOVED"`,
 		vars:   map[string]cty.Value{"v": cty.StringVal("x")},
@@ -598,7 +613,7 @@ func TestFastPathsChosen(t *testing.T) {
 	want := map[string]string{
 		"a": "dsl.pathExpr", "b": "dsl.pathExpr", "c": "dsl.pathExpr", "d": "dsl.stringFuncExpr", "e": "dsl.stringFuncExpr",
 		"f": "dsl.templateExpr", "g": "dsl.operandExpr", "h": "dsl.tenantAttrExpr", "i": "dsl.constExpr", "j": "dsl.constExpr",
-		"k": "dsl.stringFuncExpr", "slow": "<nil>", "h2": "dsl.tenantAttrExpr", "slow3": "<nil>",
+		"k": "dsl.stringFuncExpr", "l": "dsl.jsonencodeExpr", "slow": "<nil>", "m": "dsl.stringFuncExpr", "h2": "dsl.tenantAttrExpr", "slow3": "<nil>",
 	}
 	for _, f := range tr.fields {
 		if got := fmt.Sprintf("%T", f.fast); got != want[f.name] {
