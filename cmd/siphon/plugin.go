@@ -21,7 +21,9 @@ import (
 )
 
 func init() {
-	pluginDirFlag := &cli.StringSliceFlag{Name: "plugin-dir", Usage: "search `DIR` for siphon-destination-* plugins first (repeatable)"}
+	pluginDirFlag := func() cli.Flag {
+		return &cli.StringSliceFlag{Name: "plugin-dir", Usage: "search `DIR` for siphon-destination-* plugins first (repeatable)"}
+	}
 	commands = append(commands, &cli.Command{
 		Name:  "plugin",
 		Usage: "list, serve and test destination plugins",
@@ -29,7 +31,7 @@ func init() {
 			{
 				Name:  "list",
 				Usage: "list the built-in destinations and the plugins found on the plugin path",
-				Flags: []cli.Flag{pluginDirFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Flags: []cli.Flag{pluginDirFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 				Action: func(c *cli.Context) error {
 					return pluginList(c.App.Writer, host.SearchPath(c.StringSlice("plugin-dir")...), c.Bool("json"))
 				},
@@ -48,7 +50,7 @@ func init() {
 				Usage:     "run the conformance kit against a plugin binary or a plugin name",
 				ArgsUsage: "[flags] PATH|NAME",
 				Flags: []cli.Flag{
-					pluginDirFlag,
+					pluginDirFlag(),
 					&cli.StringSliceFlag{Name: "config", Usage: "set config attribute `KEY=VALUE` (repeatable)"},
 					&cli.IntFlag{Name: "records", Value: 10_000, Usage: "records written by the scale case"},
 					&cli.StringFlag{Name: "sha256", Usage: "refuse the plugin unless its binary has this `HASH`"},

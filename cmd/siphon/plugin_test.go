@@ -3,13 +3,14 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 func TestPluginList(t *testing.T) {
 	code, out, errOut := siphon(t, "plugin", "list", "--plugin-dir", t.TempDir())
-	if code != 0 || !strings.Contains(out, "sqlite  built-in") {
+	if code != 0 || !regexp.MustCompile(`(?m)^sqlite +built-in`).MatchString(out) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
