@@ -254,6 +254,7 @@ func diff(t *testing.T, srv *Server, store map[int64]map[string]any) (missing, s
 // with missing, stale or undeleted records, while the careful walk ends
 // exactly equal to the truth, and its polls alone delivered every change.
 func TestNaiveClientLosesRecordsCarefulWalkDoesNot(t *testing.T) {
+	t.Parallel()
 	sc := quiet(2000)
 	sc.Churn.Enabled = true
 	sc.Churn.PerMinute = 300
@@ -278,7 +279,7 @@ func TestNaiveClientLosesRecordsCarefulWalkDoesNot(t *testing.T) {
 	careful.request(hs.URL + "/v1/organizations") // learn the API's clock
 	naive.sync()
 	careful.reconcile()
-	for cycle := 1; cycle <= 24; cycle++ {
+	for cycle := 1; cycle <= 16; cycle++ {
 		clk.Advance(20 * time.Second)
 		naive.sync()
 		careful.poll()
