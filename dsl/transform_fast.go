@@ -66,7 +66,8 @@ type constExpr struct{ v any }
 func (c constExpr) eval(map[string]any, *Tenant) (any, bool, error) { return c.v, true, nil }
 
 // jsonencodeExpr is jsonencode(record.a…), written as cty writes JSON:
-// object keys sorted, strings NFC-normalized, numbers in plain decimal.
+// object keys sorted, strings NFC-normalized, numbers in plain decimal
+// (json.Number ones parsed as cty parses them).
 // compileTransform drops it when another expression reads attributes
 // inside the value (HCL would then also see those attributes as null).
 type jsonencodeExpr struct{ path []string }
@@ -84,8 +85,8 @@ func (j jsonencodeExpr) eval(rec map[string]any, _ *Tenant) (any, bool, error) {
 }
 
 // writeJSON writes v as cty's JSON encoder would write its cty form; false
-// for what it leaves to HCL (json.Number, NaN, keys that are not in NFC,
-// Go types JSON never decodes).
+// for what it leaves to HCL (invalid numbers, NaN, keys that are not in
+// NFC, Go types JSON never decodes).
 func writeJSON(b *strings.Builder, v any) bool {
 	switch x := v.(type) {
 	case nil:
@@ -99,6 +100,12 @@ func writeJSON(b *strings.Builder, v any) bool {
 			return false
 		}
 		b.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
+	case json.Number:
+		n, err := cty.ParseNumberVal(string(x))
+		if err != nil {
+			return false
+		}
+		b.WriteString(n.AsBigFloat().Text('f', -1))
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {
