@@ -34,13 +34,15 @@ func TestOnceSyncsExactlyUnderChurnRedis(t *testing.T) {
 // every kept user present at the source's latest updated_at with its
 // latest fields, every filtered one absent, nothing else.
 func testOnceSyncsExactly(t *testing.T, storeURL string) {
-	h := newHarness(t, harnessOpts{tenants: 8, users: 300, store: storeURL, pipeline: volunteers, churnPerMinute: 120})
+	h := newHarness(t, harnessOpts{tenants: 8, users: 300, store: storeURL, pipeline: volunteers, churnPerMinute: 40})
 	ctx := context.Background()
 	for i := range 4 {
+		start := time.Now()
 		sum, err := h.runner().RunOnce(ctx)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
+		t.Logf("run %d: %+v in %v", i, sum, time.Since(start))
 		if sum.Failed() || sum.JobsRun != 8 {
 			t.Fatalf("run %d: %+v", i, sum)
 		}

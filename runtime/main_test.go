@@ -4,8 +4,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/siphonhq/siphon/plugins/host"
 	_ "github.com/siphonhq/siphon/plugins/destinations/sqlite" // the built-in the tests write to
+	"github.com/siphonhq/siphon/plugins/host"
 )
 
 // TestMain lets the test binary serve the built-in destinations: host

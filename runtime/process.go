@@ -222,7 +222,7 @@ func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destinatio
 		return sdk.Record{}, err
 	}
 	rec := sdk.Record{Op: sdk.OpDelete, Object: p.Object, Key: e.Key,
-		Version: sdk.Version{Source: e.Version, Generation: e.ConfigGeneration, Seq: e.Seq},
+		Version:     sdk.Version{Source: e.Version, Generation: e.ConfigGeneration, Seq: e.Seq},
 		ContentHash: writeHash(e.ContentHash, p.MappingHash)}
 	if e.Op != opDelete {
 		fields, err := decodeRecord(e.Payload)
@@ -285,10 +285,10 @@ func (r *Runner) backoff(attempts int) time.Duration {
 
 // batch collects the outcome of one claimed batch.
 type batch struct {
-	q         state.QueueRef
-	entries   map[string]state.Entry
-	ok        []string
-	retries   map[string][]state.Failure // by pipeline
+	q       state.QueueRef
+	entries map[string]state.Entry
+	ok      []string
+	retries map[string][]state.Failure // by pipeline
 	refused []state.Failure
 }
 
