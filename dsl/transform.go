@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -107,7 +108,7 @@ func (t *Transform) Apply(rec map[string]any, tenant *Tenant) (row map[string]an
 	if t.filter != nil {
 		keep, err := t.keep(&st)
 		if err != nil {
-			return nil, false, fmt.Errorf("pipeline %s filter: %w", t.pipeline, err)
+			return nil, false, t.failure("filter", err)
 		}
 		if !keep {
 			return nil, false, nil
@@ -118,11 +119,29 @@ func (t *Transform) Apply(rec map[string]any, tenant *Tenant) (row map[string]an
 		f := &t.fields[i]
 		v, err := f.value(&st)
 		if err != nil {
-			return nil, false, fmt.Errorf("pipeline %s field %s: %w", t.pipeline, f.name, err)
+			return nil, false, t.failure("field "+f.name, err)
 		}
 		row[f.name] = v
 	}
 	return row, true, nil
+}
+
+// recordError is a record the expressions cannot read at all (it holds a
+// value no JSON decoder makes): it fails the record, not one field.
+type recordError struct{ err error }
+
+func (e recordError) Error() string { return e.err.Error() }
+
+func (e recordError) Unwrap() error { return e.err }
+
+// failure names the pipeline and what failed — "field email", "filter" —
+// in a record's error, or only the record's bad value for a recordError.
+func (t *Transform) failure(what string, err error) error {
+	var re recordError
+	if errors.As(err, &re) {
+		return fmt.Errorf("pipeline %s: %w", t.pipeline, re.err)
+	}
+	return fmt.Errorf("pipeline %s %s: %w", t.pipeline, what, err)
 }
 
 // keep evaluates the filter. A null or non-boolean result is an error
@@ -185,7 +204,7 @@ func (t *Transform) Reverse(row map[string]any, tenant *Tenant) (out map[string]
 		f := &t.reverse[i]
 		v, err := f.value(&st)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline %s reverse %s: %w", t.pipeline, f.name, err)
+			return nil, t.failure("reverse "+f.name, err)
 		}
 		out[f.name] = v
 	}
@@ -253,7 +272,7 @@ func (st *applyState) context() (*hcl.EvalContext, error) {
 	if st.reads != nil {
 		obj, err := recordObject(st.rec, st.reads, st.t.schemaFor(st.root))
 		if err != nil {
-			return nil, err
+			return nil, recordError{err: fmt.Errorf("%s%w", st.root, err)}
 		}
 		vars[st.root] = obj
 	}

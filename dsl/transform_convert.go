@@ -58,7 +58,8 @@ var wholeShape = &readShape{whole: true}
 
 // recordObject converts the parts of rec that shape reads into the cty
 // object expressions see as `record`. A read attribute absent from rec is
-// null, typed by the schema when one is known.
+// null, typed by the schema when one is known. An error is a *valueError
+// saying where in rec the value is.
 func recordObject(rec map[string]any, shape *readShape, schema map[string]string) (cty.Value, error) {
 	size := len(shape.attrs)
 	if shape.whole {
@@ -69,7 +70,7 @@ func recordObject(rec map[string]any, shape *readShape, schema map[string]string
 		for name, v := range rec {
 			cv, err := toCty(v, shape.attrs[name], schemaCtyType(schema[name]))
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("record.%s: %w", name, err)
+				return cty.NilVal, atStep("."+name, err)
 			}
 			attrs[name] = cv
 		}
@@ -80,7 +81,7 @@ func recordObject(rec map[string]any, shape *readShape, schema map[string]string
 		}
 		cv, err := toCty(rec[name], child, schemaCtyType(schema[name]))
 		if err != nil {
-			return cty.NilVal, fmt.Errorf("record.%s: %w", name, err)
+			return cty.NilVal, atStep("."+name, err)
 		}
 		attrs[name] = cv
 	}
@@ -130,13 +131,32 @@ func toCty(v any, shape *readShape, nullType cty.Type) (cty.Value, error) {
 		for i, e := range x {
 			ce, err := toCty(e, nil, cty.DynamicPseudoType)
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("[%d]: %w", i, err)
+				return cty.NilVal, atStep(fmt.Sprintf("[%d]", i), err)
 			}
 			elems[i] = ce
 		}
 		return cty.TupleVal(elems), nil
 	}
 	return cty.NilVal, fmt.Errorf("unsupported value of Go type %T", v)
+}
+
+// valueError is a record value that cannot be converted, with where it
+// is, relative to the record: ".address.geo[2]".
+type valueError struct {
+	path string
+	err  error
+}
+
+func (e *valueError) Error() string { return e.path + ": " + e.err.Error() }
+
+func (e *valueError) Unwrap() error { return e.err }
+
+// atStep puts step in front of where err happened.
+func atStep(step string, err error) error {
+	if ve, ok := err.(*valueError); ok {
+		return &valueError{path: step + ve.path, err: ve.err}
+	}
+	return &valueError{path: step, err: err}
 }
 
 // schemaCtyType is the cty type of a null field of the given schema type.
@@ -219,7 +239,7 @@ func normalizeValue(v any) (any, error) {
 		for k, e := range x {
 			ne, err := normalizeValue(e)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+				return nil, atStep("."+k, err)
 			}
 			out[k] = ne
 		}
@@ -229,7 +249,7 @@ func normalizeValue(v any) (any, error) {
 		for i, e := range x {
 			ne, err := normalizeValue(e)
 			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
+				return nil, atStep(fmt.Sprintf("[%d]", i), err)
 			}
 			out[i] = ne
 		}

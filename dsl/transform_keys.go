@@ -86,7 +86,7 @@ func (k *KeyFunc) Keys(rec map[string]any) (keys []string, err error) {
 	} else {
 		obj, err := recordObject(rec, k.reads, nil)
 		if err != nil {
-			return nil, fmt.Errorf("parent_key: %w", err)
+			return nil, fmt.Errorf("parent_key: record%w", err)
 		}
 		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"record": obj}, Functions: k.funcs}
 		cv, diags := k.expr.Value(ctx)

@@ -383,7 +383,14 @@ func TestApplyWeirdInput(t *testing.T) {
 	}
 	for i, rec := range weird {
 		row, keep, err := tr.Apply(rec, nil)
+		if err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Errorf("%d: Apply panicked: %v", i, err)
+		}
 		t.Logf("%d: row=%v keep=%v err=%v", i, row, keep, err)
+	}
+	_, _, err := tr.Apply(map[string]any{"a": "x", "c": map[string]any{"geo": []any{1.0, math.NaN()}}}, nil)
+	if want := "pipeline volunteers: record.c.geo[1]: NaN is not a number a record can hold"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 
