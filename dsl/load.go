@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -171,8 +172,27 @@ func load(dir string, files map[string][]byte, opts Options) *Result {
 		plan.ConfigHash = configHash(files, configNames, varNames, cfg.varValues)
 		res.Plan = plan
 	}
+	sortDiagnostics(diags)
 	res.Diagnostics = diags
 	return res
+}
+
+// sortDiagnostics orders diagnostics by where they point (file, line,
+// column), those without a source range first, so a user reads them top
+// to bottom as in the files, whatever order the checks ran in.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
 }
 
 // parallelParseBytes is the configuration size above which files are
