@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/secrets"
+	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/runtime"
+)
+
+func init() {
+	flags := []cli.Flag{configFlag(), storeFlag()}
+	commands = append(commands, &cli.Command{
+		Name:  "credentials",
+		Usage: "store or remove a tenant's source token, sealed with the hub's master key",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "set",
+				Usage:     "read TENANT's token from stdin, seal it and store it (clears an auth pause)",
+				ArgsUsage: "TENANT",
+				Flags:     flags,
+				Action:    runCredentialsSet,
+			},
+			{
+				Name:      "delete",
+				Usage:     "remove TENANT's stored token",
+				ArgsUsage: "TENANT",
+				Flags:     flags,
+				Action:    runCredentialsDelete,
+			},
+		},
+	})
+}
+
+// credentialTarget loads the configuration and finds the tenant named on
+// the command line.
+func credentialTarget(c *cli.Context) (cmdArgs, *dsl.Tenant, *dsl.Plan, error) {
+	a, err := parseArgs(c)
+	if err != nil {
+		return a, nil, nil, err
+	}
+	if len(a.args) != 1 {
+		return a, nil, nil, &exitError{code: 1, msg: "credentials " + c.Command.Name + " takes one TENANT (the configuration directory goes in --config)"}
+	}
+	if a.config, err = absDir(a.config); err != nil {
+		return a, nil, nil, err
+	}
+	plan, err := loadRunPlan(a.config)
+	if err != nil {
+		return a, nil, nil, err
+	}
+	for _, t := range plan.Tenants {
+		if t.ID == a.args[0] {
+			return a, t, plan, nil
+		}
+	}
+	return a, nil, nil, &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s", a.args[0], a.config)}
+}
+
+func runCredentialsSet(c *cli.Context) error {
+	a, t, plan, err := credentialTarget(c)
+	if err != nil {
+		return err
+	}
+	token, err := readToken(c.App.Reader)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	kms, err := secrets.LoadMasterKey(a.config, "", true, nil)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	name := runtime.CredentialName(t)
+	sealed, err := secrets.Seal(c.Context, kms, name, []byte(token))
+	if err != nil {
+		return err
+	}
+	st, err := openStoreIn(c, a.store, plan, a.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.PutCredential(c.Context, name, sealed); err != nil {
+		return fmt.Errorf("store credential %s: %w", name, err)
+	}
+	fmt.Fprintf(c.App.Writer, "stored the sealed token of %s (as %q)\n", t.ID, name)
+	flags, err := st.Flags(c.Context, t.ID)
+	if err != nil {
+		return fmt.Errorf("flags of %s: %w", t.ID, err)
+	}
+	for _, f := range flags {
+		if f.Kind == state.FlagAuthPaused {
+			if err := st.ClearFlag(c.Context, t.ID, state.FlagAuthPaused, ""); err != nil {
+				return fmt.Errorf("clear auth pause of %s: %w", t.ID, err)
+			}
+			fmt.Fprintf(c.App.Writer, "cleared the auth pause of %s (was: %s)\n", t.ID, f.Reason)
+		}
+	}
+	return audit(c, st, t.ID, "credentials set", "credential "+name)
+}
+
+func runCredentialsDelete(c *cli.Context) error {
+	a, t, plan, err := credentialTarget(c)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreIn(c, a.store, plan, a.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	name := runtime.CredentialName(t)
+	if err := st.DeleteCredential(c.Context, name); err != nil {
+		return fmt.Errorf("delete credential %s: %w", name, err)
+	}
+	fmt.Fprintf(c.App.Writer, "deleted the token of %s (as %q)\n", t.ID, name)
+	return audit(c, st, t.ID, "credentials delete", "credential "+name)
+}
+
+// readToken reads the token: the first line of stdin, trimmed. It is never
+// echoed or logged.
+func readToken(r io.Reader) (string, error) {
+	if r == nil {
+		r = os.Stdin
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read the token from stdin: %w", err)
+	}
+	tok := strings.TrimSpace(line)
+	if tok == "" {
+		return "", fmt.Errorf("no token on stdin: pipe it in, e.g. siphon credentials set acme < token.txt")
+	}
+	return tok, nil
+}
+
+// audit records an operator action.
+func audit(c *cli.Context, st state.Store, tenant, action, detail string) error {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	e := state.AuditEntry{Tenant: tenant, At: time.Now().UTC(), Who: who, Action: action, Detail: detail}
+	if err := st.AppendAudit(c.Context, e); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// cmdArgs are a command's positional arguments and the flags written after
+// them: urfave/cli stops parsing flags at the first argument, but the
+// documented form is `siphon credentials set acme --config DIR < token`.
+type cmdArgs struct {
+	args          []string
+	config, store string
+	json          bool
+}
+
+func parseArgs(c *cli.Context) (cmdArgs, error) {
+	a := cmdArgs{config: c.String("config"), store: c.String("store"), json: c.Bool("json")}
+	rest := c.Args().Slice()
+	for i := 0; i < len(rest); i++ {
+		arg := rest[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if !strings.HasPrefix(arg, "-") {
+			a.args = append(a.args, arg)
+			continue
+		}
+		switch name {
+		case "json":
+			a.json = true
+			continue
+		case "config", "store":
+		default:
+			return a, &exitError{code: 1, msg: fmt.Sprintf("unknown flag %s", arg)}
+		}
+		if !hasVal {
+			if i+1 >= len(rest) {
+				return a, &exitError{code: 1, msg: fmt.Sprintf("flag %s needs a value", arg)}
+			}
+			i++
+			val = rest[i]
+		}
+		if name == "config" {
+			a.config = val
+		} else {
+			a.store = val
+		}
+	}
+	return a, nil
+}

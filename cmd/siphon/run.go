@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/secrets"
+	"github.com/siphonhq/siphon/internal/state"
+	_ "github.com/siphonhq/siphon/internal/state/local" // the embedded store
+	_ "github.com/siphonhq/siphon/internal/state/redis" // the networked store
+	"github.com/siphonhq/siphon/runtime"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "run",
+		Usage:     "sync: poll every tenant's sources into the queues and write them to the destinations",
+		ArgsUsage: "[DIR]",
+		Description: "Runs the configuration in DIR (default --config, else .) against the state store\n" +
+			"(--store > SIPHON_STORE > siphon { store } > .siphon/state.db in DIR). With --once it\n" +
+			"runs every job of every enabled tenant now, drains the queues and exits: 0 when all\n" +
+			"synced, 1 when anything failed, went to a dead-letter queue or a tenant is paused.",
+		Flags: []cli.Flag{
+			configFlag(),
+			storeFlag(),
+			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
+			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
+		},
+		Action: runRun,
+	})
+}
+
+func storeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "store", Usage: "state store `URL` (a file path, redis://, redis+cluster://)", EnvVars: []string{"SIPHON_STORE"}}
+}
+
+func runRun(c *cli.Context) error {
+	dir, err := configDir(c)
+	if err != nil {
+		return err
+	}
+	plan, err := loadRunPlan(dir)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := openStoreIn(c, c.String("store"), plan, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	kms, err := secrets.LoadMasterKey(dir, "", false, nil)
+	var creds runtime.Credentials
+	if err == nil {
+		creds = runtime.SealedCredentials{Store: st, KMS: kms}
+	} else {
+		// Without a master key no credential can be opened: every tenant
+		// pauses with "no credentials", which says what to do.
+		fmt.Fprintln(c.App.ErrWriter, "siphon: warning:", err)
+	}
+	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
+	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers")})
+	if err != nil {
+		return err
+	}
+	defer r.Close(context.WithoutCancel(ctx))
+	if !c.Bool("once") {
+		if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+	sum, err := r.RunOnce(ctx)
+	fmt.Fprintf(c.App.Writer, "jobs run %d, skipped %d; enqueued %d, written %d, retried %d, dead-lettered %d; failed jobs %d\n",
+		sum.JobsRun, sum.JobsSkipped, sum.Enqueued, sum.Written, sum.Retried, sum.Dead, sum.PollErrors)
+	if err != nil {
+		return err
+	}
+	if sum.Failed() {
+		return &exitError{code: 1, msg: "some records failed or went to a dead-letter queue, or a tenant is paused: see siphon status"}
+	}
+	return nil
+}
+
+// configDir is the configuration directory: the argument, else --config.
+func configDir(c *cli.Context) (string, error) {
+	dir := c.String("config")
+	switch c.NArg() {
+	case 0:
+	case 1:
+		dir = c.Args().First()
+	default:
+		return "", &exitError{code: 1, msg: fmt.Sprintf("%s takes one configuration directory, not %d arguments: %s", c.Command.Name, c.NArg(), strings.Join(c.Args().Slice(), " "))}
+	}
+	return absDir(dir)
+}
+
+func absDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("configuration directory %s: %w", dir, err)
+	}
+	return abs, nil
+}
+
+// loadRunPlan loads a configuration for running: every value must be known.
+func loadRunPlan(dir string) (*dsl.Plan, error) {
+	res := dsl.Load(dir, dsl.Options{Mode: dsl.ModeRun})
+	if res.Plan == nil || res.Diagnostics.HasErrors() {
+		var msgs []string
+		for _, d := range res.Diagnostics {
+			if d.Severity == hcl.DiagError {
+				msgs = append(msgs, d.Error())
+			}
+		}
+		return nil, &exitError{code: 1, msg: "the configuration has errors (siphon plan shows them in full):\n  " + strings.Join(msgs, "\n  ")}
+	}
+	return res.Plan, nil
+}
+
+// storeURL resolves the store: --store > SIPHON_STORE > siphon { store } >
+// .siphon/state.db in the config directory. A relative file path is
+// relative to the config directory.
+func storeURL(flag string, plan *dsl.Plan, dir string) (string, error) {
+	u := flag
+	if u == "" {
+		if !plan.Store.Known || plan.Store.Text == "" {
+			return "", errors.New("the store has no value: set --store, SIPHON_STORE or siphon { store }")
+		}
+		u = plan.Store.Text
+	}
+	if strings.Contains(u, "://") {
+		return u, nil
+	}
+	path := strings.TrimPrefix(u, "file:")
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	return path, nil
+}
+
+// openStoreIn opens the resolved store, creating a local store's directory.
+func openStoreIn(c *cli.Context, store string, plan *dsl.Plan, dir string) (state.Store, error) {
+	u, err := storeURL(store, plan, dir)
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	if !strings.Contains(u, "://") {
+		if err := os.MkdirAll(filepath.Dir(u), 0o700); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+	}
+	st, err := state.Open(c.Context, u, state.Options{})
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	return st, nil
+}

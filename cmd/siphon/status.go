@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "status",
+		Usage:     "show per tenant: checkpoint age per pipeline, queue and DLQ depth, pauses and last errors",
+		ArgsUsage: "[TENANT]",
+		Flags:     []cli.Flag{configFlag(), storeFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Action:    runStatus,
+	})
+}
+
+// tenantStatus is what status reports for one tenant.
+type tenantStatus struct {
+	Tenant    string           `json:"tenant"`
+	Enabled   bool             `json:"enabled"`
+	Paused    string           `json:"paused,omitempty"`
+	Pipelines []pipelineStatus `json:"pipelines"`
+	Queues    []queueStatus    `json:"queues"`
+	DLQ       int64            `json:"dlq"`
+	Flags     []flagStatus     `json:"flags,omitempty"`
+}
+
+type pipelineStatus struct {
+	Pipeline string    `json:"pipeline"`
+	Cursor   time.Time `json:"cursor,omitzero"`
+	// AgeSeconds is how far the cursor is behind now; absent before the
+	// first completed walk.
+	AgeSeconds *float64 `json:"checkpoint_age_seconds,omitempty"`
+	Walking    bool     `json:"walk_in_progress"`
+	LastError  string   `json:"last_error,omitempty"`
+}
+
+type queueStatus struct {
+	Destination string `json:"destination"`
+	Depth       int64  `json:"depth"`
+	Pending     int64  `json:"pending"`
+	Retry       int64  `json:"retry"`
+}
+
+type flagStatus struct {
+	Kind   string    `json:"kind"`
+	Scope  string    `json:"scope,omitempty"`
+	Reason string    `json:"reason"`
+	By     string    `json:"by,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+func runStatus(c *cli.Context) error {
+	a, err := parseArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(a.args) > 1 {
+		return &exitError{code: 1, msg: "status takes at most one TENANT (the configuration directory goes in --config)"}
+	}
+	dir, err := absDir(a.config)
+	if err != nil {
+		return err
+	}
+	plan, err := loadRunPlan(dir)
+	if err != nil {
+		return err
+	}
+	st, err := openStoreIn(c, a.store, plan, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var out []tenantStatus
+	for _, t := range plan.Tenants {
+		if len(a.args) == 1 && t.ID != a.args[0] {
+			continue
+		}
+		ts, err := statusOf(c, st, plan, t)
+		if err != nil {
+			return err
+		}
+		out = append(out, ts)
+	}
+	if len(a.args) == 1 && len(out) == 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s", a.args[0], dir)}
+	}
+	if a.json {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printStatus(c.App.Writer, out)
+	return nil
+}
+
+func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (tenantStatus, error) {
+	ctx := c.Context
+	now := time.Now()
+	ts := tenantStatus{Tenant: t.ID, Enabled: t.Enabled, Pipelines: []pipelineStatus{}, Queues: []queueStatus{}}
+	flags, err := st.Flags(ctx, t.ID)
+	if err != nil {
+		return ts, fmt.Errorf("flags of %s: %w", t.ID, err)
+	}
+	lastErr := map[string]string{}
+	for _, f := range flags {
+		ts.Flags = append(ts.Flags, flagStatus{Kind: string(f.Kind), Scope: f.Scope, Reason: f.Reason, By: f.By, At: f.At})
+		switch f.Kind {
+		case state.FlagDisabled, state.FlagAuthPaused:
+			ts.Paused = f.Reason
+		case state.FlagLastError:
+			lastErr[f.Scope] = f.Reason
+		}
+	}
+	var dests []string
+	for _, name := range t.Active {
+		cp, err := st.Checkpoint(ctx, t.ID, name)
+		if err != nil {
+			return ts, fmt.Errorf("checkpoint %s/%s: %w", t.ID, name, err)
+		}
+		ps := pipelineStatus{Pipeline: name, Cursor: cp.Cursor, Walking: cp.Walk != nil, LastError: lastErr[name]}
+		if !cp.Cursor.IsZero() {
+			age := now.Sub(cp.Cursor).Seconds()
+			ps.AgeSeconds = &age
+		}
+		ts.Pipelines = append(ts.Pipelines, ps)
+		for _, p := range plan.Pipelines {
+			if p.Name == name && !slices.Contains(dests, p.Destination) {
+				dests = append(dests, p.Destination)
+			}
+		}
+	}
+	for _, d := range dests {
+		depth, err := st.Depth(ctx, state.QueueRef{Tenant: t.ID, Destination: d, Lane: t.Lane})
+		if err != nil {
+			return ts, fmt.Errorf("queue %s/%s: %w", t.ID, d, err)
+		}
+		ts.Queues = append(ts.Queues, queueStatus{Destination: d, Depth: depth.Stream, Pending: depth.Pending, Retry: depth.Retry})
+		ts.DLQ = depth.Dead
+	}
+	return ts, nil
+}
+
+func printStatus(w io.Writer, out []tenantStatus) {
+	for _, ts := range out {
+		summary := "ok"
+		switch {
+		case !ts.Enabled:
+			summary = "disabled in the configuration"
+		case ts.Paused != "":
+			summary = "paused: " + ts.Paused
+		}
+		fmt.Fprintf(w, "%s  %s  dlq %d\n", ts.Tenant, summary, ts.DLQ)
+		for _, p := range ts.Pipelines {
+			age := "no completed walk yet"
+			if p.AgeSeconds != nil {
+				age = "checkpoint " + (time.Duration(*p.AgeSeconds) * time.Second).String() + " old"
+			}
+			if p.Walking {
+				age += ", walk in progress"
+			}
+			fmt.Fprintf(w, "  pipeline %s: %s\n", p.Pipeline, age)
+			if p.LastError != "" {
+				fmt.Fprintf(w, "    last error: %s\n", p.LastError)
+			}
+		}
+		for _, q := range ts.Queues {
+			fmt.Fprintf(w, "  queue %s: %d queued (%d in flight), %d waiting to retry\n", q.Destination, q.Depth, q.Pending, q.Retry)
+		}
+		for _, f := range ts.Flags {
+			if f.Kind == string(state.FlagLastError) {
+				continue
+			}
+			scope := ""
+			if f.Scope != "" {
+				scope = " " + f.Scope
+			}
+			fmt.Fprintf(w, "  flag %s%s: %s\n", f.Kind, scope, f.Reason)
+		}
+	}
+}
