@@ -8,6 +8,7 @@ import (
 	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
+	"github.com/siphonhq/siphon/internal/vomosim"
 )
 
 const volunteers = `
@@ -21,11 +22,33 @@ const volunteers = `
   }`
 
 func TestOnceSyncsExactlyUnderChurnBbolt(t *testing.T) {
-	testOnceSyncsExactly(t, "")
+	testOnceSyncsExactly(t, harnessOpts{tenants: 8, users: 300, pipeline: volunteers, churnPerMinute: 40})
 }
 
 func TestOnceSyncsExactlyUnderChurnRedis(t *testing.T) {
-	testOnceSyncsExactly(t, redistest.Start(t).URL())
+	testOnceSyncsExactly(t, harnessOpts{tenants: 8, users: 300, pipeline: volunteers, churnPerMinute: 40,
+		store: redistest.Start(t).URL()})
+}
+
+// The simulator at its most adversarial short of deletes and rate limits:
+// Laravel's late count with changes landing between count and select, page
+// sizes flipping mid-walk, 15 records a page, second-resolution ties, bulk
+// imports sharing one updated_at, late-visible writes, a skewed API clock,
+// 5xx answers and truncated bodies.
+func TestOnceSyncsExactlyAdversarialRedis(t *testing.T) {
+	testOnceSyncsExactly(t, harnessOpts{tenants: 5, users: 400, pipeline: volunteers, churnPerMinute: 60,
+		store: redistest.Start(t).URL(), adjust: func(sc *vomosim.Scenario) {
+			adv, err := vomosim.LoadScenario("adversarial")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.PerPage = adv.PerPage
+			sc.Switches = adv.Switches
+			sc.Churn.BulkImport, sc.Churn.BulkMin, sc.Churn.BulkMax = 0.2, 50, 150
+			sc.Churn.LateShare, sc.Churn.LateMax = adv.Churn.LateShare, adv.Churn.LateMax
+			sc.Faults = adv.Faults
+			sc.Faults.RateLimit, sc.Faults.TimeoutRate = 0, 0
+		}})
 }
 
 // testOnceSyncsExactly runs --once repeatedly while the source churns, then
@@ -33,17 +56,17 @@ func TestOnceSyncsExactlyUnderChurnRedis(t *testing.T) {
 // runs once more and compares the destination with the source's truth:
 // every kept user present at the source's latest updated_at with its
 // latest fields, every filtered one absent, nothing else.
-func testOnceSyncsExactly(t *testing.T, storeURL string) {
-	h := newHarness(t, harnessOpts{tenants: 8, users: 300, store: storeURL, pipeline: volunteers, churnPerMinute: 40})
+func testOnceSyncsExactly(t *testing.T, o harnessOpts) {
+	h := newHarness(t, o)
 	ctx := context.Background()
-	for i := range 4 {
+	for i := range 3 {
 		start := time.Now()
 		sum, err := h.runner().RunOnce(ctx)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
 		t.Logf("run %d: %+v in %v", i, sum, time.Since(start))
-		if sum.Failed() || sum.JobsRun != 8 {
+		if sum.Failed() || sum.JobsRun != o.tenants {
 			t.Fatalf("run %d: %+v", i, sum)
 		}
 		h.waitSim(3 * time.Minute)

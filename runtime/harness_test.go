@@ -43,6 +43,9 @@ type harnessOpts struct {
 	store          string // URL; "" for bbolt in a temp dir
 	pipeline       string // the pipeline block's body
 	churnPerMinute float64
+	// adjust changes the scenario (switches, faults) before the simulator
+	// starts.
+	adjust func(*vomosim.Scenario)
 }
 
 // clockScale: one real second is a simulated minute, so a 30s settle
@@ -62,6 +65,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	// Deletions are found only by reconcile, which this slice does not
 	// run: the churn here creates, updates and changes emails.
 	sc.Churn.Delete = 0
+	if o.adjust != nil {
+		o.adjust(&sc)
+	}
 	sim, err := vomosim.New(vomosim.Options{Clock: clk, Scenario: sc})
 	if err != nil {
 		t.Fatal(err)
