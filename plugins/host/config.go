@@ -29,6 +29,15 @@ type LaunchConfig struct {
 	// Dirs are extra plugin directories (--plugin-dir), searched before
 	// SIPHON_PLUGIN_PATH, ./plugins and ~/.siphon/plugins.
 	Dirs []string
+	// Dir is the plugin process's working directory. Relative paths in a
+	// destination's config (sqlite's `path` and its default
+	// .siphon/destination.db, jsonl's `dir`) resolve against it, so the
+	// runtime sets it to the config directory (DESIGN.md §8) and a pipeline
+	// writes to the same files from wherever siphon is started. Empty means
+	// this process's working directory. Relative plugin paths (Path, Dirs,
+	// the search path) still resolve against this process's working
+	// directory.
+	Dir string
 
 	// Path, when set, is the plugin executable to run instead of
 	// discovering one; Args and Env are added to its command line and

@@ -79,10 +79,16 @@ type command struct {
 }
 
 // resolve finds the executable for cfg: Path if set, else a built-in, else
-// siphon-destination-NAME on the search path.
+// siphon-destination-NAME on the search path. The path it returns is
+// absolute: exec would resolve a relative one against cfg.Dir, the child's
+// working directory, rather than against ours.
 func resolve(cfg *LaunchConfig) (command, error) {
 	if cfg.Path != "" {
-		return command{path: cfg.Path, args: cfg.Args, env: cfg.Env}, nil
+		abs, err := filepath.Abs(cfg.Path)
+		if err != nil {
+			return command{}, fmt.Errorf("destination %s: plugin path %s: %w", cfg.Name, cfg.Path, err)
+		}
+		return command{path: abs, args: cfg.Args, env: cfg.Env}, nil
 	}
 	if _, ok := destinations.Lookup(cfg.Plugin); ok {
 		return command{

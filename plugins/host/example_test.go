@@ -23,6 +23,7 @@ func ExampleLaunch() {
 		Plugin:   "postgres",  // built-in, or siphon-destination-postgres on the plugin path
 		Config:   cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal("postgres://…")}),
 		Dirs:     []string{"/opt/siphon/plugins"}, // --plugin-dir
+		Dir:      "pipelines/demo",                // the config directory: relative paths in Config resolve here
 		Logger:   slog.Default(),
 		Timeouts: host.Timeouts{Write: time.Minute},
 		Breaker:  host.BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},

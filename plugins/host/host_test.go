@@ -320,6 +320,11 @@ func TestLaunchErrors(t *testing.T) {
 			c.Config = badConfig()
 			return c
 		}(), []string{"invalid config", "unsupported argument colour"}},
+		{"missing working directory", func() host.LaunchConfig {
+			c := pluginConfig("faulty")
+			c.Dir = filepath.Join(dir, "nosuch")
+			return c
+		}(), []string{"working directory", filepath.Join(dir, "nosuch")}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -407,5 +412,38 @@ func TestBuiltin(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("List lacks the built-in")
+	}
+}
+
+// TestDir: the plugin runs in LaunchConfig.Dir, so a relative path in its
+// config lands there, while a relative Path still names the executable
+// from this process's working directory.
+func TestDir(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := pluginConfig("faulty")
+	cfg.Path, cfg.Dir = rel, dir
+	cfg.Config = cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal("relative-changes.log")})
+	d := launch(t, cfg)
+	if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: records("users", 3, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "relative-changes.log")); err != nil || fi.Size() == 0 {
+		t.Fatalf("the change log is not in Dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(wd, "relative-changes.log")); !os.IsNotExist(err) {
+		t.Fatalf("the change log is in the host's working directory: %v", err)
 	}
 }

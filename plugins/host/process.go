@@ -34,9 +34,20 @@ func (d *Destination) spawn() (*instance, error) {
 		}
 		secure = &plugin.SecureConfig{Checksum: pin, Hash: sha256.New()}
 	}
+	if d.cfg.Dir != "" {
+		// A missing working directory fails the exec with ENOENT, which
+		// would read as if the plugin binary were missing.
+		if fi, err := os.Stat(d.cfg.Dir); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = errors.New("not a directory")
+			}
+			return nil, fmt.Errorf("destination %s: plugin working directory %s: %w", d.cfg.Name, d.cfg.Dir, err)
+		}
+	}
 	d.stderr.reset()
 	cmd := exec.Command(d.cmd.path, d.cmd.args...)
 	cmd.Env = append(os.Environ(), d.cmd.env...)
+	cmd.Dir = d.cfg.Dir
 	// SIGKILL the child when the thread that started it dies; see
 	// startOnLockedThread for why that thread lives as long as the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

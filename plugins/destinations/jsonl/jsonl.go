@@ -49,7 +49,9 @@ func (d *Destination) Info() sdk.Info {
 	return sdk.Info{Name: Name, Version: "1.0.0", Capabilities: []sdk.Capability{sdk.CapSingleNode}}
 }
 
-// Configure implements sdk.Destination: config is `dir` (required).
+// Configure implements sdk.Destination: config is `dir` (required). A
+// relative dir resolves against the plugin's working directory, which the
+// host sets to the config directory (host.LaunchConfig.Dir).
 // Nothing is opened or locked until the destination is used, so Configure
 // at plan time works while a runner holds the directory.
 func (d *Destination) Configure(_ context.Context, cfg sdk.Config) sdk.Diagnostics {

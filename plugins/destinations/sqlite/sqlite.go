@@ -26,7 +26,8 @@ const Name = "sqlite"
 
 // DefaultPath is where the database lives unless config says otherwise.
 // Relative paths resolve against the plugin's working directory, which the
-// host sets to the config's directory.
+// host sets to the config directory (host.LaunchConfig.Dir), so the file is
+// the same whatever directory siphon runs from.
 const DefaultPath = ".siphon/destination.db"
 
 // busyTimeout is how long a writer waits for another process's lock.
