@@ -81,42 +81,7 @@ func testOnceSyncsExactly(t *testing.T, o harnessOpts) {
 	if err != nil || sum.Failed() {
 		t.Fatalf("final run: %+v %v", sum, err)
 	}
-	rows := h.rows("volunteers", "email", "status")
-	for _, ti := range h.sim.Tenants() {
-		truth := h.truth(ti.ID)
-		got := rows[ti.ID]
-		kept := 0
-		for key, u := range truth {
-			r, present := got[key]
-			if u.Status == "REMOVED" {
-				if present {
-					t.Errorf("%s/%s: filtered user present", ti.ID, key)
-				}
-				continue
-			}
-			kept++
-			want, err := vomo.ParseTime(u.UpdatedAt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case !present:
-				t.Errorf("%s/%s: missing (updated_at %s)", ti.ID, key, u.UpdatedAt)
-			case !r.version.Equal(want):
-				t.Errorf("%s/%s: version %s, source has %s", ti.ID, key, r.version, want)
-			case r.fields["email"] != u.Email || r.fields["status"] != u.Status:
-				t.Errorf("%s/%s: row %v, source has %s %s", ti.ID, key, r.fields, u.Email, u.Status)
-			}
-		}
-		for key := range got {
-			if _, ok := truth[key]; !ok {
-				t.Errorf("%s/%s: row the source does not have", ti.ID, key)
-			}
-		}
-		if kept == 0 || len(got) != kept {
-			t.Errorf("%s: %d rows, %d kept users at the source", ti.ID, len(got), kept)
-		}
-	}
+	h.assertExact()
 }
 
 func TestRevokedTokenPausesOnlyThatTenant(t *testing.T) {
@@ -230,5 +195,49 @@ func TestMappingErrorsGoToTheDLQ(t *testing.T) {
 	}
 	if got := len(h.rows("volunteers")[tenant]); got != len(truth)-bad {
 		t.Errorf("%d rows, want %d", got, len(truth)-bad)
+	}
+}
+
+// assertExact compares the destination with the source's truth: every kept
+// user present at the source's latest updated_at with its latest fields,
+// every filtered one absent, nothing else.
+func (h *harness) assertExact() {
+	t := h.t
+	t.Helper()
+	rows := h.rows("volunteers", "email", "status")
+	for _, ti := range h.sim.Tenants() {
+		truth := h.truth(ti.ID)
+		got := rows[ti.ID]
+		kept := 0
+		for key, u := range truth {
+			r, present := got[key]
+			if u.Status == "REMOVED" {
+				if present {
+					t.Errorf("%s/%s: filtered user present", ti.ID, key)
+				}
+				continue
+			}
+			kept++
+			want, err := vomo.ParseTime(u.UpdatedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case !present:
+				t.Errorf("%s/%s: missing (updated_at %s)", ti.ID, key, u.UpdatedAt)
+			case !r.version.Equal(want):
+				t.Errorf("%s/%s: version %s, source has %s", ti.ID, key, r.version, want)
+			case r.fields["email"] != u.Email || r.fields["status"] != u.Status:
+				t.Errorf("%s/%s: row %v, source has %s %s", ti.ID, key, r.fields, u.Email, u.Status)
+			}
+		}
+		for key := range got {
+			if _, ok := truth[key]; !ok {
+				t.Errorf("%s/%s: row the source does not have", ti.ID, key)
+			}
+		}
+		if kept == 0 || len(got) != kept {
+			t.Errorf("%s: %d rows, %d kept users at the source", ti.ID, len(got), kept)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -165,14 +166,26 @@ func (h *harness) setToken(tenant, token string) {
 // runner makes a runner as `siphon run` would, with short leases.
 func (h *harness) runner() *runtime.Runner {
 	h.t.Helper()
+	return h.runnerWith("", nil)
+}
+
+// runnerWith makes a runner with its own owner name (another process)
+// and, when set, its own HTTP client towards the source.
+func (h *harness) runnerWith(owner string, hc *http.Client) *runtime.Runner {
+	h.t.Helper()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if os.Getenv("SIPHON_TEST_LOG") != "" {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	r, err := runtime.New(runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: log, Workers: 4,
+	r, err := runtime.New(runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: log, Workers: 4, Owner: owner,
 		LeaseTTL: 3 * time.Second, RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: time.Second,
 		Credentials: runtime.SealedCredentials{Store: h.store, KMS: h.kms},
-		Source:      func(c *vomo.Config) { c.PerPage = 100 }})
+		Source: func(c *vomo.Config) {
+			c.PerPage = 100
+			if hc != nil {
+				c.HTTPClient = hc
+			}
+		}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
