@@ -44,6 +44,9 @@ type harnessOpts struct {
 	store          string // URL; "" for bbolt in a temp dir
 	pipeline       string // the pipeline block's body
 	churnPerMinute float64
+	// extra is more configuration (resources, pipelines); tenantPipelines
+	// the tenants' pipelines list (default [pipeline.volunteers]).
+	extra, tenantPipelines string
 	// adjust changes the scenario (switches, faults) before the simulator
 	// starts.
 	adjust func(*vomosim.Scenario)
@@ -77,9 +80,13 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Cleanup(hs.Close)
 
 	dir := t.TempDir()
+	tenantPipelines := o.tenantPipelines
+	if tenantPipelines == "" {
+		tenantPipelines = "[pipeline.volunteers]"
+	}
 	var tenants strings.Builder
 	for _, ti := range sim.Tenants() {
-		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = [pipeline.volunteers]\n}\n", ti.ID)
+		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n}\n", ti.ID, tenantPipelines)
 	}
 	allow := ""
 	if o.store != "" {
@@ -115,7 +122,7 @@ destination "db" {
   %s
 }
 `, hs.URL+"/v1", allow),
-		"pipeline.hcl": "pipeline \"volunteers\" {\n" + o.pipeline + "\n}\n",
+		"pipeline.hcl": "pipeline \"volunteers\" {\n" + o.pipeline + "\n}\n" + o.extra,
 		"tenants.hcl":  tenants.String(),
 	}
 	for name, src := range files {

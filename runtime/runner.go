@@ -68,7 +68,7 @@ type Runner struct {
 	st      state.Store
 	clk     clock.Clock
 	log     *slog.Logger
-	started time.Time // scheduler clock, when the runner was made
+	started time.Time // scheduler clock, when the current RunOnce began
 
 	resources    map[string]*dsl.Resource
 	pipelines    map[string]*dsl.Pipeline
@@ -165,6 +165,7 @@ func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 }
 // went away); what failed inside jobs is in the Summary.
 func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.stats = stats{}
+	r.started = r.clk.Now()
 	var jobs []jobRef
 	for _, t := range r.plan.Tenants {
 		if !t.Enabled {
