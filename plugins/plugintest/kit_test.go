@@ -68,7 +68,9 @@ func TestKitCatchesBrokenDestinations(t *testing.T) {
 		fail []string
 	}{
 		{"accepts any config", func() sdk.Destination { return acceptsAnything{memory.New()} }, []string{"bad_config_rejected"}},
-		{"ignores versions", func() sdk.Destination { return &lastWriteWins{Destination: memory.New(), rows: map[string]sdk.Row{}} }, []string{"older_version_ignored", "delete_no_resurrection", "equal_hash_skipped", "concurrent_writers", "compare_and_set"}},
+		{"ignores versions", func() sdk.Destination { return &lastWriteWins{Destination: memory.New(), rows: map[string]sdk.Row{}} }, []string{"older_version_ignored", "delete_no_resurrection", "equal_hash_skipped", "compare_and_set"}},
+		// concurrent_writers is not listed: whether it catches a destination
+		// that ignores versions depends on how the writers interleave.
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
