@@ -286,3 +286,8 @@ func (h *harness) truth(tenant string) map[string]truthUser {
 }
 
 func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
+
+// queue is a tenant's queue for the test destination.
+func (h *harness) queue(tenant string) state.QueueRef {
+	return state.QueueRef{Tenant: tenant, Destination: "db", Lane: "standard"}
+}
