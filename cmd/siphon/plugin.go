@@ -81,7 +81,8 @@ func pluginList(w io.Writer, dirs []string, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tPATH")
 	for _, p := range plugins {
 		if p.Builtin {
@@ -93,7 +94,15 @@ func pluginList(w io.Writer, dirs []string, asJSON bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "searched: %s\n", strings.Join(dirs, ", "))
+	// A built-in has no path: its KIND cell is padded for a column that
+	// stays empty, and the padding would end the line in spaces.
+	var out strings.Builder
+	for line := range strings.Lines(table.String()) {
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	fmt.Fprintf(&out, "searched: %s\n", strings.Join(dirs, ", "))
+	_, err := io.WriteString(w, out.String())
 	return err
 }
 

@@ -1,17 +1,52 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/siphonhq/siphon/plugins/host"
 )
 
+// TestPluginList checks that the listing is a table whose columns line up,
+// whatever the widths of the names in it.
 func TestPluginList(t *testing.T) {
-	code, out, errOut := siphon(t, "plugin", "list", "--plugin-dir", t.TempDir())
-	if code != 0 || !regexp.MustCompile(`(?m)^sqlite +built-in`).MatchString(out) {
+	dir := t.TempDir()
+	external := filepath.Join(dir, "siphon-destination-a-rather-long-plugin-name")
+	if err := os.WriteFile(external, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := siphon(t, "plugin", "list", "--plugin-dir", dir)
+	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	kind, path := strings.Index(lines[0], "KIND"), strings.Index(lines[0], "PATH")
+	if !strings.HasPrefix(lines[0], "NAME ") || kind < 0 || path < kind {
+		t.Fatalf("header %q\n%s", lines[0], out)
+	}
+	rows := map[string]string{} // name -> the rest of its row
+	for _, line := range lines[1:] {
+		if strings.HasPrefix(line, "searched: ") {
+			break
+		}
+		if strings.TrimRight(line, " ") != line || len(line) < kind || line[kind-1] != ' ' || line[kind] == ' ' {
+			t.Fatalf("row %q is not aligned under KIND (column %d) or ends in spaces\n%s", line, kind, out)
+		}
+		rows[strings.TrimSpace(line[:kind])] = line[kind:]
+	}
+	for _, name := range []string{"jsonl", "postgres", "sqlite"} {
+		if rows[name] != "built-in" {
+			t.Errorf("%s: %q, want built-in\n%s", name, rows[name], out)
+		}
+	}
+	if want := "external" + strings.Repeat(" ", path-kind-len("external")) + external; rows["a-rather-long-plugin-name"] != want {
+		t.Errorf("external plugin: %q, want %q\n%s", rows["a-rather-long-plugin-name"], want, out)
+	}
+	if !strings.HasSuffix(out, "\nsearched: "+strings.Join(host.SearchPath(dir), ", ")+"\n") {
+		t.Errorf("no search path at the end\n%s", out)
 	}
 }
 
