@@ -4,13 +4,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/siphonhq/siphon/plugins/host"
 )
 
 // commands is filled by the init functions of the files beside this one.
@@ -66,7 +71,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ErrWriter:            stderr,
 		ExitErrHandler:       func(*cli.Context, error) {},
 	}
-	err := app.Run(args)
+	// SIGINT or SIGTERM cancels the commands' context, so a command winds
+	// down and returns; stopping the notification then gives a second
+	// signal its default effect, ending siphon at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	// Whatever a command did with the plugins it started, none outlives
+	// it; if siphon dies instead of returning, the plugins' parent-death
+	// signal and their parent watch end them.
+	defer host.Shutdown()
+	err := app.RunContext(ctx, args)
 	if err == nil {
 		return 0
 	}

@@ -140,8 +140,7 @@ func pluginTest(c *cli.Context) error {
 	} else {
 		launch.Plugin = target
 	}
-	defer host.Shutdown()
-	rep := plugintest.Check(context.Background(), func(ctx context.Context) (sdk.Destination, error) {
+	rep := plugintest.Check(c.Context, func(ctx context.Context) (sdk.Destination, error) {
 		return host.Launch(ctx, launch)
 	}, plugintest.WithConfig(cfg), plugintest.WithRecords(c.Int("records")))
 	if err := rep.Write(c.App.Writer, target); err != nil {
