@@ -59,7 +59,7 @@ ORDER BY a.attnum`, schema, object)
 			return nil, err
 		}
 		n++
-		if isReserved(name) {
+		if layout.IsReserved(name) {
 			continue
 		}
 		if ft, ok := formatTypes[typ]; ok {
@@ -74,15 +74,6 @@ ORDER BY a.attnum`, schema, object)
 		return nil, nil
 	}
 	return t, nil
-}
-
-func isReserved(name string) bool {
-	for _, r := range layout.Reserved {
-		if r == name {
-			return true
-		}
-	}
-	return false
 }
 
 // table returns the cached table of object (nil when it does not exist).

@@ -79,7 +79,7 @@ func loadTable(ctx context.Context, q queryer, object string) (*table, error) {
 			return nil, err
 		}
 		n++
-		if isReserved(name) {
+		if layout.IsReserved(name) {
 			continue
 		}
 		if ft, ok := fieldTypeOf(decl); ok {
@@ -94,15 +94,6 @@ func loadTable(ctx context.Context, q queryer, object string) (*table, error) {
 		return nil, nil
 	}
 	return t, nil
-}
-
-func isReserved(name string) bool {
-	for _, r := range layout.Reserved {
-		if r == name {
-			return true
-		}
-	}
-	return false
 }
 
 // table returns the cached table of object, loading it through q on a miss

@@ -7,6 +7,7 @@ package layout
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -45,12 +46,15 @@ func CheckField(name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("field name %q must match [a-z][a-z0-9_-]*", name)
 	}
-	for _, r := range Reserved {
-		if name == r {
-			return fmt.Errorf("field name %q is reserved", name)
-		}
+	if IsReserved(name) {
+		return fmt.Errorf("field name %q is reserved", name)
 	}
 	return nil
+}
+
+// IsReserved reports whether name is one of the bookkeeping columns.
+func IsReserved(name string) bool {
+	return slices.Contains(Reserved, name)
 }
 
 // Quote quotes an SQL identifier (names may hold hyphens, and the quote
