@@ -180,11 +180,7 @@ func (h *harness) runner() *runtime.Runner {
 // and, when set, its own HTTP client towards the source.
 func (h *harness) runnerWith(owner string, hc *http.Client) *runtime.Runner {
 	h.t.Helper()
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if os.Getenv("SIPHON_TEST_LOG") != "" {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	r, err := runtime.New(runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: log, Workers: 4, Owner: owner,
+	r, err := runtime.New(runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: quietLog(), Workers: 4, Owner: owner,
 		LeaseTTL: 3 * time.Second, RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: time.Second,
 		Credentials: runtime.SealedCredentials{Store: h.store, KMS: h.kms},
 		Source: func(c *vomo.Config) {
@@ -290,4 +286,12 @@ func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
 // queue is a tenant's queue for the test destination.
 func (h *harness) queue(tenant string) state.QueueRef {
 	return state.QueueRef{Tenant: tenant, Destination: "db", Lane: "standard"}
+}
+
+// quietLog discards logs unless SIPHON_TEST_LOG is set.
+func quietLog() *slog.Logger {
+	if os.Getenv("SIPHON_TEST_LOG") != "" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }

@@ -147,7 +147,10 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for {
+	for n := 0; ; n++ {
+		if n%sweepEvery == 0 {
+			r.sweep(ctx, jobs)
+		}
 		due, err := r.st.DueJobs(ctx, r.clk.Now(), 100)
 		if err != nil {
 			r.log.Warn("list due jobs", "err", err)
@@ -168,5 +171,31 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
+	}
+}
+
+// sweepEvery is how many scheduler ticks pass between repair sweeps.
+const sweepEvery = 30
+
+// sweep repairs the hub-wide indexes, which are updated as their own step
+// after each tenant's step and so can miss an update when a worker dies in
+// between: the due index from the jobs' authoritative due times, and the
+// ready index from the queues.
+func (r *Runner) sweep(ctx context.Context, jobs map[[2]string]jobRef) {
+	refs := make([]state.JobRef, 0, len(jobs))
+	for k := range jobs {
+		refs = append(refs, state.JobRef{Tenant: k[0], Job: k[1]})
+	}
+	if _, err := r.st.RepairDue(ctx, refs); err != nil {
+		r.log.Warn("repair the due index", "err", err)
+	}
+	var qs []state.QueueRef
+	for _, t := range r.plan.Tenants {
+		for _, d := range r.tenantDestinations(t) {
+			qs = append(qs, r.queueRef(t, d))
+		}
+	}
+	if err := r.st.SweepReady(ctx, qs); err != nil {
+		r.log.Warn("repair the ready index", "err", err)
 	}
 }
