@@ -16,7 +16,7 @@ import (
 // started. It returns an error only for store failures; a job that fails
 // is counted and logged.
 func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
-	log := r.log.With("tenant", j.tenant.ID, "job", j.job.ID)
+	log := jobLog(r.log, j)
 	now := r.clk.Now()
 	cadence := j.job.Cadence.D()
 	req := state.AcquireRequest{Tenant: j.tenant.ID, Job: j.job.ID, Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL,
@@ -79,7 +79,7 @@ func (r *Runner) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 	h := &heartbeat{lease: l, done: make(chan struct{}), stopped: make(chan struct{})}
 	go func() {
 		defer close(h.stopped)
-		t := time.NewTicker(r.cfg.LeaseTTL / 3)
+		t := time.NewTicker(max(r.cfg.LeaseTTL/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -198,4 +198,14 @@ func (r *Runner) sweep(ctx context.Context, jobs map[[2]string]jobRef) {
 	if err := r.st.SweepReady(ctx, qs); err != nil {
 		r.log.Warn("repair the ready index", "err", err)
 	}
+}
+
+// jobLog labels a job's log lines with its tenant and pipeline (pipelines,
+// for a job that polls several).
+func jobLog(log *slog.Logger, j jobRef) *slog.Logger {
+	log = log.With("tenant", j.tenant.ID, "job", j.job.ID)
+	if len(j.job.Pipelines) == 1 {
+		return log.With("pipeline", j.job.Pipelines[0])
+	}
+	return log.With("pipelines", j.job.Pipelines)
 }
