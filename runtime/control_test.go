@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/runtime"
 )
 
@@ -96,5 +98,20 @@ func TestBackpressureSkipsPollingOfThatTenant(t *testing.T) {
 	rows := h.rows("volunteers")
 	if len(rows[full]) != 30 || len(rows[h.sim.Tenants()[1].ID]) == 0 {
 		t.Errorf("rows: %d of the full tenant, %d of the other", len(rows[full]), len(rows[h.sim.Tenants()[1].ID]))
+	}
+}
+
+// A single-node destination with a shared store stops the run with the
+// reason and leaves the records queued rather than dead-lettering them.
+func TestSingleNodeDestinationRefusedOnSharedStore(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 10, pipeline: volunteers, store: redistest.Start(t).URL(), singleNodeUnset: true})
+	ctx := context.Background()
+	_, err := h.runner().RunOnce(ctx)
+	if err == nil || !strings.Contains(err.Error(), "allow_single_node") {
+		t.Fatalf("run: %v", err)
+	}
+	letters, _, err := h.store.DeadLetterList(ctx, h.sim.Tenants()[0].ID, "", 10)
+	if err != nil || len(letters) != 0 {
+		t.Fatalf("letters %d %v", len(letters), err)
 	}
 }

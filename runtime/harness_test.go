@@ -47,6 +47,8 @@ type harnessOpts struct {
 	// extra is more configuration (resources, pipelines); tenantPipelines
 	// the tenants' pipelines list (default [pipeline.volunteers]).
 	extra, tenantPipelines string
+	// singleNodeUnset leaves allow_single_node out with a Redis store.
+	singleNodeUnset bool
 	// adjust changes the scenario (switches, faults) before the simulator
 	// starts.
 	adjust func(*vomosim.Scenario)
@@ -89,7 +91,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n}\n", ti.ID, tenantPipelines)
 	}
 	allow := ""
-	if o.store != "" {
+	if o.store != "" && !o.singleNodeUnset {
 		allow = "allow_single_node = true"
 	}
 	files := map[string]string{

@@ -157,11 +157,11 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	var ids []string // ids[i] is the entry of records[i]
 	d, err := r.dests.get(ctx, dest)
 	if err != nil {
-		for _, e := range entries {
-			b.retry(e, err.Error(), r.backoff(e.Attempts))
-		}
-		log.Error("destination unavailable", "err", err)
-		return r.settle(ctx, consumer, b, log)
+		// A destination that cannot start is a configuration problem, not
+		// the records': they stay claimed (another worker reclaims them
+		// after the visibility timeout) instead of using up their attempts,
+		// and the run stops with the reason.
+		return 0, err
 	}
 	for _, e := range entries {
 		rec, err := r.record(ctx, t, dest, e)
