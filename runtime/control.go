@@ -21,14 +21,21 @@ func (r *Runner) control(ctx context.Context, tenant string) (control, error) {
 	return control{flags: fs}, nil
 }
 
-// paused reports whether the whole tenant is paused, and why: an operator
-// disabled it or the source refused its token.
-func (c control) paused() (string, bool) {
+// disabled reports whether an operator disabled the tenant, and why.
+func (c control) disabled() (string, bool) {
 	for _, f := range c.flags {
-		switch f.Kind {
-		case state.FlagDisabled:
-			return "disabled by an operator: " + f.Reason, true
-		case state.FlagAuthPaused:
+		if f.Kind == state.FlagDisabled {
+			return f.Reason, true
+		}
+	}
+	return "", false
+}
+
+// authPaused reports whether the source refused the tenant's token (or
+// there is none), and why.
+func (c control) authPaused() (string, bool) {
+	for _, f := range c.flags {
+		if f.Kind == state.FlagAuthPaused {
 			return f.Reason, true
 		}
 	}

@@ -115,3 +115,22 @@ func TestSingleNodeDestinationRefusedOnSharedStore(t *testing.T) {
 		t.Fatalf("letters %d %v", len(letters), err)
 	}
 }
+
+// An operator's disable stops polling of that tenant without failing the
+// run: it is a decision, not an error.
+func TestDisabledTenantIsSkippedQuietly(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 2, users: 10, pipeline: volunteers})
+	ctx := context.Background()
+	off := h.sim.Tenants()[0].ID
+	if err := h.store.SetFlag(ctx, off, state.Flag{Kind: state.FlagDisabled, Reason: "customer left", By: "ops", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := h.runner().RunOnce(ctx)
+	if err != nil || sum.Failed() {
+		t.Fatalf("run: %+v %v", sum, err)
+	}
+	rows := h.rows("volunteers")
+	if len(rows[off]) != 0 || len(rows[h.sim.Tenants()[1].ID]) == 0 {
+		t.Fatalf("rows: disabled %d, other %d", len(rows[off]), len(rows[h.sim.Tenants()[1].ID]))
+	}
+}

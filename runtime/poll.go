@@ -50,7 +50,12 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 	if err != nil {
 		return err
 	}
-	if reason, paused := ctl.paused(); paused {
+	if reason, off := ctl.disabled(); off {
+		// An operator's decision, not a failure of the run.
+		log.Info("tenant disabled by an operator; not polling", "reason", reason)
+		return nil
+	}
+	if reason, paused := ctl.authPaused(); paused {
 		log.Warn("tenant paused; not polling", "reason", reason)
 		return fmt.Errorf("poll %s: tenant paused: %s", t.ID, reason)
 	}
