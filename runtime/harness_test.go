@@ -297,3 +297,37 @@ func quietLog() *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }
+
+// waitFor polls cond until it holds; the deadline only stops a broken test
+// from hanging.
+func (h *harness) waitFor(deadline time.Time, what string, cond func() bool) {
+	h.t.Helper()
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cursorsAfter reports whether every tenant's cursor is past t.
+func (h *harness) cursorsAfter(t time.Time) bool {
+	for _, ti := range h.sim.Tenants() {
+		cp, err := h.store.Checkpoint(context.Background(), ti.ID, "volunteers")
+		if err != nil || cp.Cursor.IsZero() || !cp.Cursor.After(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// queuesEmpty reports whether every tenant's queue is empty.
+func (h *harness) queuesEmpty() bool {
+	for _, ti := range h.sim.Tenants() {
+		d, err := h.store.Depth(context.Background(), h.queue(ti.ID))
+		if err != nil || d.Stream+d.Retry > 0 {
+			return false
+		}
+	}
+	return true
+}

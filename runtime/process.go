@@ -41,51 +41,77 @@ func (r *Runner) drain(ctx context.Context) error {
 
 // processLoop takes ready queues lane by lane in weighted round-robin.
 // once: return when a whole round found nothing to do and no retry is due
-// later; otherwise wait a little and look again.
+// later; otherwise wait a little and look again. A store outage is ridden
+// out with bounded backoff (by --once only for Config.StoreOutage); a
+// destination that cannot start ends the loop at once.
 func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) error {
 	lanes := newLaneRound(r.lanes)
+	var down time.Time // when the current store outage began
+	backoff := 100 * time.Millisecond
 	for {
-		did := false
-		for range lanes.size() {
-			lane := lanes.next()
-			ready, err := r.st.Ready(ctx, lane, 16)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("ready queues of lane %s: %w", lane, err)
-			}
-			for _, rq := range ready {
-				q := state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane}
-				n, err := r.processQueue(ctx, q, consumer, batchesPerVisit)
-				if err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					return err
-				}
-				did = did || n > 0
-			}
-		}
-		if did {
-			continue
-		}
-		if once {
-			left, err := r.outstanding(ctx)
-			if err != nil {
-				return err
-			}
-			if !left {
+		did, err := r.processRound(ctx, lanes, consumer)
+		if err == nil && !did && once {
+			var left bool
+			if left, err = r.outstanding(ctx); err == nil && !left {
 				return nil
+			}
+		}
+		var stop *fatalError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &stop):
+			return stop.err
+		case err != nil:
+			if down.IsZero() {
+				down = time.Now()
+			}
+			if once && time.Since(down) > r.cfg.StoreOutage {
+				return fmt.Errorf("the store has been failing for %s; giving up (work not acknowledged is redone by the next run): %w", time.Since(down).Round(time.Second), err)
+			}
+			r.log.Warn("store unavailable; retrying", "consumer", consumer, "for", time.Since(down).Round(time.Millisecond), "err", err)
+			backoff = min(backoff*2, 5*time.Second)
+		default:
+			down, backoff = time.Time{}, 100*time.Millisecond
+			if did {
+				continue
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(backoff):
 		}
 	}
 }
+
+// processRound visits every lane once by weight, processing the queues
+// each lists as ready; did reports whether any entry was settled.
+func (r *Runner) processRound(ctx context.Context, lanes *laneRound, consumer string) (bool, error) {
+	did := false
+	for range lanes.size() {
+		lane := lanes.next()
+		ready, err := r.st.Ready(ctx, lane, 16)
+		if err != nil {
+			return did, fmt.Errorf("ready queues of lane %s: %w", lane, err)
+		}
+		for _, rq := range ready {
+			q := state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane}
+			n, err := r.processQueue(ctx, q, consumer, batchesPerVisit)
+			did = did || n > 0
+			if err != nil {
+				return did, err
+			}
+		}
+	}
+	return did, nil
+}
+
+// fatalError ends the process loop instead of being retried: the
+// configuration, not the store, is at fault.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
 
 // outstanding reports whether any queue of this plan still has unclaimed
 // entries or retries to come.
@@ -161,7 +187,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		// the records': they stay claimed (another worker reclaims them
 		// after the visibility timeout) instead of using up their attempts,
 		// and the run stops with the reason.
-		return 0, err
+		return 0, &fatalError{err: err}
 	}
 	for _, e := range entries {
 		rec, err := r.record(ctx, t, dest, e)

@@ -53,6 +53,9 @@ type Config struct {
 	// Visibility is how long a claimed entry may stay unacknowledged
 	// before another worker reclaims it (default 5m).
 	Visibility time.Duration
+	// StoreOutage is how long RunOnce's workers ride out a failing store
+	// before giving up (default 30s); Run rides out any outage.
+	StoreOutage time.Duration
 	// Launch overrides how destination plugins start (tests); nil uses
 	// host.Launch.
 	Launch func(ctx context.Context, cfg host.LaunchConfig) (*host.Destination, error)
@@ -109,6 +112,7 @@ func New(cfg Config) (*Runner, error) {
 	def(&cfg.RetryBackoff, time.Second)
 	def(&cfg.MaxRetryBackoff, 5*time.Minute)
 	def(&cfg.Visibility, 5*time.Minute)
+	def(&cfg.StoreOutage, 30*time.Second)
 	if cfg.QueueLimit <= 0 {
 		cfg.QueueLimit = 100000
 	}
