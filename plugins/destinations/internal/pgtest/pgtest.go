@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,20 +104,36 @@ func Start() (*Server, error) {
 		}
 		s.cmd.SysProcAttr.Credential = cred
 	}
-	if err := s.cmd.Start(); err != nil {
+	if err := s.startOnLockedThread(); err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("pgtest start postgres: %w", err)
 	}
-	s.exited = make(chan struct{})
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
 	if err := s.waitReady(); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// startOnLockedThread starts the server from a goroutine locked to its OS
+// thread and keeps that thread until the server exits: Linux sends the
+// parent-death signal when the forking *thread* ends, and a thread ends
+// whenever a goroutine locked to it returns (as the plugin host's do when
+// a plugin exits), which would shut the server down under the tests.
+func (s *Server) startOnLockedThread() error {
+	started := make(chan error, 1)
+	s.exited = make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	return <-started
 }
 
 // DSN returns a connection string for database db.
