@@ -22,10 +22,12 @@ import (
 	"github.com/siphonhq/siphon/plugins/sdk"
 )
 
-// server is the PostgreSQL the postgres kit writes to; nil (and the test
-// skipped with skipWhy) when PostgreSQL is not installed.
+// server is the PostgreSQL the postgres kit writes to, and dsn its
+// database; server is nil (and the test skipped with skipWhy) when
+// PostgreSQL is not installed.
 var (
 	server  *pgtest.Server
+	dsn     string
 	skipWhy error
 )
 
@@ -43,6 +45,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	default:
 		server = s
+		if dsn, err = s.CreateDatabase(context.Background(), "kit"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			s.Stop()
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	if server != nil {
@@ -69,10 +76,6 @@ func TestKitPostgres(t *testing.T) {
 	t.Parallel()
 	if server == nil {
 		t.Skip(skipWhy)
-	}
-	dsn, err := server.CreateDatabase(context.Background(), "kit")
-	if err != nil {
-		t.Fatal(err)
 	}
 	runKit(t, postgres.Name, cty.ObjectVal(map[string]cty.Value{"dsn": cty.StringVal(dsn)}))
 }
