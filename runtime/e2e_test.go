@@ -57,6 +57,9 @@ func TestOnceSyncsExactlyAdversarialRedis(t *testing.T) {
 // every kept user present at the source's latest updated_at with its
 // latest fields, every filtered one absent, nothing else.
 func testOnceSyncsExactly(t *testing.T, o harnessOpts) {
+	if raceEnabled {
+		o.tenants, o.users = 2, min(o.users, 150)
+	}
 	h := newHarness(t, o)
 	ctx := context.Background()
 	for i := range 3 {
@@ -69,7 +72,7 @@ func testOnceSyncsExactly(t *testing.T, o harnessOpts) {
 		if sum.Failed() || sum.JobsRun != o.tenants {
 			t.Fatalf("run %d: %+v", i, sum)
 		}
-		h.waitSim(3 * time.Minute)
+		h.waitSim(90 * time.Second)
 	}
 	ch := h.sim.Scenario().Churn
 	ch.Enabled = false
