@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"sync"
-
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/plugins/host"
@@ -37,8 +33,11 @@ func (ds *destinations) get(ctx context.Context, dest *dsl.Destination) (*host.D
 	if d := ds.open[dest.Name]; d != nil {
 		return d, nil
 	}
+	// The plugin runs in the config directory: relative paths in its
+	// config (sqlite's path, jsonl's dir) are relative to the config, not
+	// to wherever siphon was started.
 	cfg := host.LaunchConfig{Name: dest.Name, Plugin: dest.Plugin, SHA256: dest.SHA256,
-		Config: resolvePaths(dest.Config, ds.r.plan.ConfigDir), Logger: ds.r.log,
+		Config: dest.Config, Dir: ds.r.plan.ConfigDir, Logger: ds.r.log,
 		Timeouts: host.Timeouts{Write: dest.Timeout.D()},
 		Breaker:  host.BreakerConfig{Failures: dest.Breaker.Failures, Cooldown: dest.Breaker.Cooldown.D()}}
 	d, err := ds.r.cfg.Launch(ctx, cfg)
@@ -97,29 +96,4 @@ func (ds *destinations) close(ctx context.Context) error {
 		delete(ds.open, name)
 	}
 	return errors.Join(errs...)
-}
-
-// pathAttrs are the config attributes of the built-ins that name files or
-// directories; relative values are relative to the config directory, not
-// to wherever siphon was started.
-var pathAttrs = []string{"path", "dir"}
-
-func resolvePaths(cfg cty.Value, dir string) cty.Value {
-	if dir == "" || cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !(cfg.Type().IsObjectType() || cfg.Type().IsMapType()) {
-		return cfg
-	}
-	attrs := cfg.AsValueMap()
-	for _, name := range pathAttrs {
-		v, ok := attrs[name]
-		if !ok || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-			continue
-		}
-		if p := v.AsString(); p != "" && !filepath.IsAbs(p) && !strings.Contains(p, "://") {
-			attrs[name] = cty.StringVal(filepath.Join(dir, p))
-		}
-	}
-	if cfg.Type().IsMapType() {
-		return cty.MapVal(attrs)
-	}
-	return cty.ObjectVal(attrs)
 }
