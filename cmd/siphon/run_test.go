@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -149,5 +150,39 @@ tenant "` + ts[1].ID + `" {
 	code, out, _ = siphon(t, "status", ts[1].ID, "--config", dir)
 	if code != 0 || !strings.Contains(out, "paused: no credentials") || strings.Contains(out, ts[0].ID) {
 		t.Fatalf("status %s: %d %s", ts[1].ID, code, out)
+	}
+
+	// With both tokens good, run --once syncs both tenants into the
+	// default sqlite file beside the configuration and exits 0.
+	if err := sim.Restore(ts[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	withStdin(t, ts[1].Token+"\n", func() {
+		code, out, errOut = siphon(t, "credentials", "set", ts[1].ID, "--config", dir)
+	})
+	if code != 0 {
+		t.Fatalf("credentials set %s: %d %s %s", ts[1].ID, code, out, errOut)
+	}
+	code, out, errOut = siphon(t, "run", "--once", dir)
+	if code != 0 || !strings.Contains(out, "failed jobs 0") {
+		t.Fatalf("run --once: %d %s %s", code, out, errOut)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, ".siphon", "destination.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, ti := range ts {
+		truth, err := sim.Truth(ti.ID, "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM volunteers WHERE tenant = ?", ti.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(truth.Keys) {
+			t.Errorf("%s: %d rows, %d users at the source", ti.ID, n, len(truth.Keys))
+		}
 	}
 }
