@@ -179,7 +179,7 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 			jobs = append(jobs, jobRef{tenant: t, job: j})
 		}
 	}
-	if err := r.pollAll(ctx, jobs, true); err != nil {
+	if err := r.pollOnce(ctx, jobs); err != nil {
 		return r.stats.summary(), err
 	}
 	if err := r.drain(ctx); err != nil {
@@ -188,12 +188,41 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	return r.stats.summary(), nil
 }
 
-// pollAll runs the jobs on the configured number of workers.
-func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) error {
+// pollOnce polls the jobs, retrying the ones the store failed for (a
+// store outage) with backoff for up to Config.StoreOutage.
+func (r *Runner) pollOnce(ctx context.Context, jobs []jobRef) error {
+	var down time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		failed, err := r.pollAll(ctx, jobs, true)
+		if len(failed) == 0 || ctx.Err() != nil {
+			return err
+		}
+		if down.IsZero() {
+			down = time.Now()
+		}
+		if time.Since(down) > r.cfg.StoreOutage {
+			return fmt.Errorf("the store has been failing for %s; giving up (the next run redoes the work): %w", time.Since(down).Round(time.Second), err)
+		}
+		r.log.Warn("store unavailable; retrying jobs", "jobs", len(failed), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+		jobs = failed
+	}
+}
+
+// pollAll runs the jobs on the configured number of workers. It returns
+// the jobs that could not run because the store failed, with the errors.
+func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) ([]jobRef, error) {
 	work := make(chan jobRef)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var fatal error
+	var failed []jobRef
+	var errs []error
 	for range min(r.cfg.Workers, max(len(jobs), 1)) {
 		wg.Add(1)
 		go func() {
@@ -201,7 +230,8 @@ func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) error {
 			for j := range work {
 				if err := r.runJob(ctx, j, once); err != nil {
 					mu.Lock()
-					fatal = errors.Join(fatal, err)
+					failed = append(failed, j)
+					errs = append(errs, err)
 					mu.Unlock()
 				}
 			}
@@ -215,10 +245,10 @@ func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) error {
 	}
 	close(work)
 	wg.Wait()
-	if fatal != nil {
-		return fatal
+	if err := errors.Join(errs...); err != nil {
+		return failed, err
 	}
-	return ctx.Err()
+	return nil, ctx.Err()
 }
 
 // Run runs the plan until ctx ends: due jobs are polled as they come due

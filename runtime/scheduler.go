@@ -162,7 +162,7 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 			}
 		}
 		if len(run) > 0 {
-			if err := r.pollAll(ctx, run, false); err != nil && ctx.Err() == nil {
+			if _, err := r.pollAll(ctx, run, false); err != nil && ctx.Err() == nil {
 				r.log.Warn("poll due jobs", "err", err)
 			}
 		}
