@@ -175,7 +175,7 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 // many entries it settled; 0 with no error means the tenant's breaker is
 // open and the batch stays claimed for a later try.
 func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry) (int, error) {
-	ctx, span := tracer.Start(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
+	ctx, span := startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
 	defer span.End()
 	log := withTrace(ctx, r.log.With("tenant", q.Tenant, "destination", q.Destination))
 	b := batch{q: q}

@@ -252,20 +252,22 @@ func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) ([]jobRe
 }
 
 // Run runs the plan until ctx ends: due jobs are polled as they come due
-// and the queues are processed continuously.
+// and the queues are processed continuously. A worker that cannot go on
+// (a destination that cannot start) stops the whole run with its reason.
 func (r *Runner) Run(ctx context.Context) error {
 	r.stats = stats{}
 	if err := r.scheduleAll(ctx); err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
-	errs := make(chan error, r.cfg.Workers+1)
 	for i := range r.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := r.processLoop(ctx, r.consumer(i), false); err != nil && ctx.Err() == nil {
-				errs <- err
+				stop(err)
 			}
 		}()
 	}
@@ -273,16 +275,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if err := r.scheduleLoop(ctx); err != nil && ctx.Err() == nil {
-			errs <- err
+			stop(err)
 		}
 	}()
 	wg.Wait()
-	close(errs)
-	var err error
-	for e := range errs {
-		err = errors.Join(err, e)
-	}
-	return err
+	return context.Cause(ctx)
 }
 
 func (r *Runner) consumer(i int) string { return fmt.Sprintf("%s/w%d", r.cfg.Owner, i) }

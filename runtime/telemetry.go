@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 
 	"go.opentelemetry.io/otel"
@@ -15,6 +16,22 @@ import (
 // tracer makes the poll and process spans; it is a no-op until the
 // process installs a tracer provider.
 var tracer = otel.Tracer("github.com/siphonhq/siphon/runtime")
+
+// startSpan starts a span. Without a tracer provider the span has no ids,
+// so the context then gets random ones: log lines still carry a trace_id
+// that ties a poll to the batches that wrote what it found.
+func startSpan(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	ctx, span := tracer.Start(ctx, name, opts...)
+	if span.SpanContext().IsValid() {
+		return ctx, span
+	}
+	var tid trace.TraceID
+	var sid trace.SpanID
+	_, _ = rand.Read(tid[:])
+	_, _ = rand.Read(sid[:])
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
+	return trace.ContextWithSpanContext(ctx, sc), span
+}
 
 type traceOption = trace.SpanStartOption
 
