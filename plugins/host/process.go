@@ -151,7 +151,8 @@ func (grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.Cl
 	return destpb.NewDestinationClient(c), nil
 }
 
-// Shutdown kills every plugin process this process started. Call it on
-// every exit path of siphon (a deferred call in main, and the signal
-// handler); plugins also exit by themselves when siphon dies.
+// Shutdown kills every plugin process this process started and waits for
+// them to exit. siphon defers it around the whole CLI, whose context
+// SIGINT and SIGTERM cancel, so every exit path passes through it; plugins
+// also exit by themselves when siphon dies without returning.
 func Shutdown() { plugin.CleanupClients() }
