@@ -40,7 +40,7 @@ func (ds *destinations) get(ctx context.Context, dest *dsl.Destination) (*host.D
 		Config: dest.Config, Dir: ds.r.plan.ConfigDir, Logger: ds.r.log,
 		Timeouts: host.Timeouts{Write: dest.Timeout.D()},
 		Breaker:  host.BreakerConfig{Failures: dest.Breaker.Failures, Cooldown: dest.Breaker.Cooldown.D()}}
-	d, err := ds.r.cfg.Launch(ctx, cfg)
+	d, err := host.Launch(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", dest.Name, err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/siphonhq/siphon/internal/clock"
 	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
-	"github.com/siphonhq/siphon/plugins/host"
 )
 
 // Config is what a Runner needs. Plan and Store are required.
@@ -56,9 +55,6 @@ type Config struct {
 	// StoreOutage is how long RunOnce's workers ride out a failing store
 	// before giving up (default 30s); Run rides out any outage.
 	StoreOutage time.Duration
-	// Launch overrides how destination plugins start (tests); nil uses
-	// host.Launch.
-	Launch func(ctx context.Context, cfg host.LaunchConfig) (*host.Destination, error)
 	// Source overrides vomo client settings (tests pass a shared clock's
 	// sleep, fast retries); it is applied to every client's Config.
 	Source func(*vomo.Config)
@@ -115,9 +111,6 @@ func New(cfg Config) (*Runner, error) {
 	def(&cfg.StoreOutage, 30*time.Second)
 	if cfg.QueueLimit <= 0 {
 		cfg.QueueLimit = 100000
-	}
-	if cfg.Launch == nil {
-		cfg.Launch = host.Launch
 	}
 	r := &Runner{cfg: cfg, plan: cfg.Plan, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger, started: cfg.Clock.Now(),
 		resources: map[string]*dsl.Resource{}, pipelines: map[string]*dsl.Pipeline{}, sources: map[string]*dsl.Source{},
