@@ -147,8 +147,9 @@ type Summary struct {
 	JobsRun, JobsSkipped int
 	Enqueued, Written    int64
 	Retried, Dead        int64
-	// PollErrors counts jobs that ended with an error (a paused tenant
-	// counts here too: its data did not sync).
+	// PollErrors counts jobs that ended with an error; a tenant paused for
+	// its credentials counts (its data did not sync), one an operator
+	// disabled does not.
 	PollErrors int64
 }
 
