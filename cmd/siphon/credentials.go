@@ -44,13 +44,11 @@ func init() {
 // credentialTarget loads the configuration and finds the tenant named on
 // the command line.
 func credentialTarget(c *cli.Context) (cmdArgs, *dsl.Tenant, *dsl.Plan, error) {
-	a, err := parseArgs(c)
-	if err != nil {
-		return a, nil, nil, err
-	}
+	a := argsOf(c)
 	if len(a.args) != 1 {
 		return a, nil, nil, &exitError{code: 1, msg: "credentials " + c.Command.Name + " takes one TENANT (the configuration directory goes in --config)"}
 	}
+	var err error
 	if a.config, err = absDir(a.config); err != nil {
 		return a, nil, nil, err
 	}
@@ -156,45 +154,14 @@ func audit(c *cli.Context, st state.Store, tenant, action, detail string) error 
 	return nil
 }
 
-// cmdArgs are a command's positional arguments and the flags written after
-// them: urfave/cli stops parsing flags at the first argument, but the
-// documented form is `siphon credentials set acme --config DIR < token`.
+// cmdArgs are a command's positional arguments and the flags the
+// configuration-reading commands share.
 type cmdArgs struct {
 	args          []string
 	config, store string
 	json          bool
 }
 
-func parseArgs(c *cli.Context) (cmdArgs, error) {
-	a := cmdArgs{config: c.String("config"), store: c.String("store"), json: c.Bool("json")}
-	rest := c.Args().Slice()
-	for i := 0; i < len(rest); i++ {
-		arg := rest[i]
-		name, val, hasVal := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if !strings.HasPrefix(arg, "-") {
-			a.args = append(a.args, arg)
-			continue
-		}
-		switch name {
-		case "json":
-			a.json = true
-			continue
-		case "config", "store":
-		default:
-			return a, &exitError{code: 1, msg: fmt.Sprintf("unknown flag %s", arg)}
-		}
-		if !hasVal {
-			if i+1 >= len(rest) {
-				return a, &exitError{code: 1, msg: fmt.Sprintf("flag %s needs a value", arg)}
-			}
-			i++
-			val = rest[i]
-		}
-		if name == "config" {
-			a.config = val
-		} else {
-			a.store = val
-		}
-	}
-	return a, nil
+func argsOf(c *cli.Context) cmdArgs {
+	return cmdArgs{args: c.Args().Slice(), config: c.String("config"), store: c.String("store"), json: c.Bool("json")}
 }

@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// it; if siphon dies instead of returning, the plugins' parent-death
 	// signal and their parent watch end them.
 	defer host.Shutdown()
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(commands, args))
 	if err == nil {
 		return 0
 	}

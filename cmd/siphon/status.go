@@ -60,10 +60,7 @@ type flagStatus struct {
 }
 
 func runStatus(c *cli.Context) error {
-	a, err := parseArgs(c)
-	if err != nil {
-		return err
-	}
+	a := argsOf(c)
 	if len(a.args) > 1 {
 		return &exitError{code: 1, msg: "status takes at most one TENANT (the configuration directory goes in --config)"}
 	}
