@@ -21,7 +21,7 @@ func (r *Runner) backpressured(ctx context.Context, t *dsl.Tenant, job *dsl.Job,
 		seen[p.Destination] = true
 		d, err := r.st.Depth(ctx, r.queueRef(t, p.Destination))
 		if err != nil {
-			return false, fmt.Errorf("queue depth %s/%s: %w", t.ID, p.Destination, err)
+			return false, fmt.Errorf("queue depth %s/%s: %w", t.ID, p.Destination, storeErr(err))
 		}
 		if d.Stream+d.Retry > r.cfg.QueueLimit {
 			log.Warn("queue over its limit; polling pauses this cycle", "destination", p.Destination,

@@ -43,7 +43,7 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 	}
 	res2, err := pr.r.st.CommitPage(ctx, pc)
 	if err != nil {
-		return members, fmt.Errorf("commit page %d: %w", pg.Number, err)
+		return members, fmt.Errorf("commit page %d: %w", pg.Number, storeErr(err))
 	}
 	pr.r.stats.enqueued.Add(int64(res2.Enqueued))
 	if len(res2.Skipped) > 0 {

@@ -16,7 +16,7 @@ type control struct{ flags []state.Flag }
 func (r *Runner) control(ctx context.Context, tenant string) (control, error) {
 	fs, err := r.st.Flags(ctx, tenant)
 	if err != nil {
-		return control{}, fmt.Errorf("flags of %s: %w", tenant, err)
+		return control{}, fmt.Errorf("flags of %s: %w", tenant, storeErr(err))
 	}
 	return control{flags: fs}, nil
 }

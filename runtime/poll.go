@@ -149,7 +149,7 @@ func (pr *pollRun) walks(ctx context.Context, c *vomo.Client, res *dsl.Resource,
 	for _, p := range members {
 		cp, err := pr.r.st.Checkpoint(ctx, pr.t.ID, p.Name)
 		if err != nil {
-			return fmt.Errorf("checkpoint %s/%s: %w", pr.t.ID, p.Name, err)
+			return fmt.Errorf("checkpoint %s/%s: %w", pr.t.ID, p.Name, storeErr(err))
 		}
 		joined := false
 		for _, g := range groups {

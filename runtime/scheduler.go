@@ -59,6 +59,10 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if isStoreFailure(perr) {
+			// Retried by the caller, which rides out store outages.
+			return fmt.Errorf("poll %s/%s: %w", j.tenant.ID, j.job.ID, perr)
+		}
 		r.stats.pollErrors.Add(1)
 		log.Error("poll failed", "err", perr)
 	}
