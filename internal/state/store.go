@@ -329,7 +329,8 @@ type Flag struct {
 }
 
 // ConfigVersion is a plan version the hub runs. Versions activate in
-// increasing order.
+// increasing order; the version number is the config generation that
+// destination writes carry, so a newer config wins ties with an older one.
 type ConfigVersion struct {
 	Version     int64
 	Hash        string
@@ -362,7 +363,10 @@ type Control interface {
 	// ActivateConfig makes v the active config. A lower version than the
 	// active one, or any version once superseded, is refused with
 	// ErrSuperseded unless force; activating the active version again is a
-	// no-op. It returns the active version afterwards.
+	// no-op. A zero Version asks the store to number the config: the active
+	// one's number if v.Hash is active, else one more than any version ever
+	// activated, assigned atomically so concurrent starts cannot share it.
+	// It returns the active version afterwards.
 	ActivateConfig(ctx context.Context, v ConfigVersion, force bool) (ConfigVersion, error)
 	// ActiveConfig returns the active version; ok is false when none.
 	ActiveConfig(ctx context.Context) (v ConfigVersion, ok bool, err error)

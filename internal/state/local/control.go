@@ -143,11 +143,11 @@ func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force
 			return err
 		}
 		out = cur
-		if has && cur.Version == v.Version && cur.Hash == v.Hash {
+		if has && cur.Hash == v.Hash && (v.Version == 0 || cur.Version == v.Version) {
 			return nil
 		}
 		if has && !force {
-			if v.Version <= cur.Version || sup.Get([]byte(v.Hash)) != nil {
+			if (v.Version != 0 && v.Version <= cur.Version) || sup.Get([]byte(v.Hash)) != nil {
 				return fmt.Errorf("%w: version %d (%s) is not newer than active %d (%s); use force", state.ErrSuperseded, v.Version, v.Hash, cur.Version, cur.Hash)
 			}
 		}
@@ -155,6 +155,20 @@ func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force
 			if err := sup.Put([]byte(cur.Hash), []byte("1")); err != nil {
 				return err
 			}
+		}
+		// The highest number ever handed out, kept apart from the active
+		// config because a forced rollback may activate a lower explicit
+		// version; the next numbered config must still pass them all.
+		var last int64
+		if _, err := getJSON(b, kLastVersion, &last); err != nil {
+			return err
+		}
+		last = max(last, cur.Version)
+		if v.Version == 0 {
+			v.Version = last + 1
+		}
+		if err := putJSON(b, kLastVersion, max(last, v.Version)); err != nil {
+			return err
 		}
 		if v.ActivatedAt.IsZero() {
 			v.ActivatedAt = s.now().UTC()

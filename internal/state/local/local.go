@@ -61,6 +61,8 @@ var (
 	kCred   = []byte("cred")
 	kLast   = []byte("last")
 	kActive = []byte("active")
+	// kLastVersion is the highest config version ever activated.
+	kLastVersion = []byte("last_version")
 )
 
 // lockWait is how long Open waits for the file lock: long enough to ride

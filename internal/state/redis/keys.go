@@ -62,7 +62,8 @@ func (k keys) hub() string { return k.prefix + ":{hub}:" }
 // meta is a hash: format, epoch.
 func (k keys) meta() string { return k.hub() + "meta" }
 
-// config is a hash: version, hash, at; superseded is a set of config hashes.
+// config is a hash: version, hash, at, last (the highest version ever
+// activated); superseded is a set of config hashes.
 func (k keys) config() string     { return k.hub() + "config" }
 func (k keys) superseded() string { return k.hub() + "superseded" }
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"Flags", testFlags},
 		{"Credentials", testCredentials},
 		{"ConfigActivation", testConfigActivation},
+		{"ConfigNumbering", testConfigNumbering},
 		{"Audit", testAudit},
 		{"ScanIDs", testScanIDs},
 	}
@@ -1090,6 +1091,38 @@ func testConfigActivation(t *testing.T, s state.Store) {
 	}
 	must(s.ActivateConfig(ctx, state.ConfigVersion{Version: 4, Hash: "h4"}, false))(t)
 	if v, ok := mustConfig(t)(s.ActiveConfig(ctx)); !ok || v.Version != 4 || v.Hash != "h4" {
+		t.Fatalf("active %+v", v)
+	}
+}
+
+// testConfigNumbering: a config activated without a version is numbered
+// by the store, strictly above every version handed out before, even
+// after a forced rollback to a lower explicit version.
+func testConfigNumbering(t *testing.T, s state.Store) {
+	a := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false))(t)
+	if a.Version != 1 || a.Hash != "a" || a.ActivatedAt.IsZero() {
+		t.Fatalf("first %+v", a)
+	}
+	if again := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false))(t); again != a {
+		t.Fatalf("again %+v, want %+v", again, a)
+	}
+	b := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "b"}, false))(t)
+	if b.Version != 2 {
+		t.Fatalf("second %+v", b)
+	}
+	cur, err := s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false)
+	if !errors.Is(err, state.ErrSuperseded) || cur.Hash != "b" || cur.Version != 2 {
+		t.Fatalf("superseded a: %+v %v", cur, err)
+	}
+	if a2 := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, true))(t); a2.Version != 3 {
+		t.Fatalf("forced a %+v", a2)
+	}
+	must(s.ActivateConfig(ctx, state.ConfigVersion{Version: 10, Hash: "c"}, false))(t)
+	must(s.ActivateConfig(ctx, state.ConfigVersion{Version: 5, Hash: "d"}, true))(t)
+	if e := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "e"}, false))(t); e.Version != 11 {
+		t.Fatalf("after rollback %+v", e)
+	}
+	if v, ok := mustConfig(t)(s.ActiveConfig(ctx)); !ok || v.Version != 11 || v.Hash != "e" {
 		t.Fatalf("active %+v", v)
 	}
 }
