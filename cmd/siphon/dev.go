@@ -16,6 +16,6 @@ func init() {
 			Action: func(c *cli.Context) error {
 				return vomosim.Main(c.Context, "siphon dev vomosim", c.Args().Slice(), c.App.Writer, c.App.ErrWriter)
 			},
-		}},
+		}, devSQLCommand()},
 	})
 }
