@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/agext/levenshtein"
+	"github.com/urfave/cli/v2"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// target is what an operator command acts on: the tenant named on the
+// command line, found in the configuration of a.config.
+type target struct {
+	cmdArgs
+	plan   *dsl.Plan
+	tenant *dsl.Tenant
+}
+
+// operatorTarget loads the configuration and finds the tenant in the first
+// argument; usage is the command's synopsis for a wrong number of
+// arguments. It opens no store, so bad arguments fail before the store's lock
+// is taken.
+func operatorTarget(c *cli.Context, usage string, minArgs, maxArgs int) (target, error) {
+	tg := target{cmdArgs: argsOf(c)}
+	if n := len(tg.args); n < minArgs || (maxArgs >= 0 && n > maxArgs) {
+		return tg, &exitError{code: 1, msg: "usage: siphon " + usage + " (the configuration directory goes in --config)"}
+	}
+	var err error
+	if tg.config, err = absDir(tg.config); err != nil {
+		return tg, err
+	}
+	if tg.plan, err = loadRunPlan(tg.config); err != nil {
+		return tg, err
+	}
+	ids := make([]string, len(tg.plan.Tenants))
+	for i, t := range tg.plan.Tenants {
+		if t.ID == tg.args[0] {
+			tg.tenant = t
+			return tg, nil
+		}
+		ids[i] = t.ID
+	}
+	return tg, &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s%s", tg.args[0], tg.config, closeNames("tenants", tg.args[0], ids))}
+}
+
+// activePipeline checks that the tenant runs the named pipeline: a
+// checkpoint of any other name is one the runtime never reads.
+func (tg target) activePipeline(name string) error {
+	for _, p := range tg.tenant.Active {
+		if p == name {
+			return nil
+		}
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("pipeline %q is not active for tenant %s%s", name, tg.tenant.ID, closeNames("active pipelines", name, tg.tenant.Active))}
+}
+
+func (tg target) open(c *cli.Context) (state.Store, error) {
+	return openStoreIn(c, tg.store, tg.plan, tg.config)
+}
+
+// closeNames is the tail of an unknown-name error: the candidates within
+// two edits of (or containing) the given name, else all of them when there
+// are few enough to read.
+func closeNames(what, given string, candidates []string) string {
+	var near []string
+	for _, c := range candidates {
+		if levenshtein.Distance(given, c, nil) < 3 || (given != "" && (strings.Contains(c, given) || strings.Contains(given, c))) {
+			near = append(near, c)
+		}
+	}
+	sort.Strings(near)
+	switch {
+	case len(near) > 0:
+		return "; did you mean " + strings.Join(quoteAll(near), " or ") + "?"
+	case len(candidates) == 0:
+		return " (it has no " + what + ")"
+	case len(candidates) <= 10:
+		all := append([]string(nil), candidates...)
+		sort.Strings(all)
+		return " (" + what + ": " + strings.Join(all, ", ") + ")"
+	}
+	return ""
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// printJSON writes v indented, as status --json does.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
