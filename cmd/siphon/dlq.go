@@ -304,9 +304,16 @@ func needIDs(c *cli.Context, tg target) error {
 // count only, which keeps an --all entry short.
 func auditDetail(c *cli.Context, ids []string, n int) string {
 	if c.Bool("all") {
-		return fmt.Sprintf("all, %d letters", n)
+		return "all, " + letterCount(n)
 	}
-	return fmt.Sprintf("%d letters: %s", n, strings.Join(ids, " "))
+	return letterCount(n) + ": " + strings.Join(ids, " ")
+}
+
+func letterCount(n int) string {
+	if n == 1 {
+		return "1 dead letter"
+	}
+	return fmt.Sprintf("%d dead letters", n)
 }
 
 func runDLQReplay(c *cli.Context) error {
@@ -330,7 +337,7 @@ func runDLQReplay(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "replayed %d dead letters of %s onto their queues\n", n, tg.tenant.ID)
+	fmt.Fprintf(c.App.Writer, "replayed %s of %s onto their queues\n", letterCount(n), tg.tenant.ID)
 	return audit(c, st, tg.tenant.ID, "dlq replay", auditDetail(c, ids, n))
 }
 
@@ -360,6 +367,6 @@ func runDLQPurge(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "purged %d dead letters of %s\n", n, tg.tenant.ID)
+	fmt.Fprintf(c.App.Writer, "purged %s of %s\n", letterCount(n), tg.tenant.ID)
 	return audit(c, st, tg.tenant.ID, "dlq purge", auditDetail(c, ids, n))
 }

@@ -246,7 +246,7 @@ func TestDLQReplay(t *testing.T) {
 		}
 		a := auditLog(t, ctx, st, "acme")
 		if len(a) != 1 || a[0].Action != "dlq replay" || a[0].Who == "" ||
-			a[0].Detail != "2 letters: "+before[0].ID+" "+before[2].ID {
+			a[0].Detail != "2 dead letters: "+before[0].ID+" "+before[2].ID {
 			t.Fatalf("audit: %+v", a)
 		}
 		if len(letters(t, ctx, st, "globex")) != 1 || len(auditLog(t, ctx, st, "globex")) != 0 {
@@ -269,14 +269,14 @@ func TestDLQReplay(t *testing.T) {
 	}
 
 	code, out, errOut = siphon(t, "dlq", "replay", "globex", "--all", "--config", dir)
-	if code != 0 || out != "replayed 1 dead letters of globex onto their queues\n" {
+	if code != 0 || out != "replayed 1 dead letter of globex onto their queues\n" {
 		t.Fatalf("dlq replay --all: %d %q %s", code, out, errOut)
 	}
 	withStore(t, dir, func(ctx context.Context, st state.Store) {
 		if len(letters(t, ctx, st, "globex")) != 0 || len(letters(t, ctx, st, "acme")) != 1 {
 			t.Fatal("replay --all of globex")
 		}
-		if a := auditLog(t, ctx, st, "globex"); len(a) != 1 || a[0].Detail != "all, 1 letters" {
+		if a := auditLog(t, ctx, st, "globex"); len(a) != 1 || a[0].Detail != "all, 1 dead letter" {
 			t.Fatalf("globex audit: %+v", a)
 		}
 	})
@@ -291,7 +291,7 @@ func TestDLQPurge(t *testing.T) {
 		acme = letters(t, ctx, st, "acme")
 	})
 	code, out, errOut := siphon(t, "dlq", "purge", "acme", acme[1].ID, "--config", dir)
-	if code != 0 || out != "purged 1 dead letters of acme\n" {
+	if code != 0 || out != "purged 1 dead letter of acme\n" {
 		t.Fatalf("dlq purge: %d %q %s", code, out, errOut)
 	}
 	code, _, errOut = siphon(t, "dlq", "purge", "acme", "--all", "--config", dir)
@@ -319,7 +319,7 @@ func TestDLQPurge(t *testing.T) {
 		for _, e := range auditLog(t, ctx, st, "acme") {
 			got = append(got, e.Action+": "+e.Detail)
 		}
-		want := []string{"dlq purge: 1 letters: " + acme[1].ID, "dlq purge: all, 2 letters"}
+		want := []string{"dlq purge: 1 dead letter: " + acme[1].ID, "dlq purge: all, 2 dead letters"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("audit %q, want %q", got, want)
 		}
