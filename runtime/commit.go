@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -61,7 +60,6 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 
 // entries builds a page's queue entries for one pipeline.
 func (pr *pollRun) entries(res *dsl.Resource, pg vomo.Page, p *dsl.Pipeline) ([]state.Entry, error) {
-	gen := generation(p.MappingHash)
 	out := make([]state.Entry, 0, len(pg.Records))
 	for _, rec := range pg.Records {
 		payload, err := json.Marshal(rec.Fields)
@@ -69,7 +67,7 @@ func (pr *pollRun) entries(res *dsl.Resource, pg vomo.Page, p *dsl.Pipeline) ([]
 			return nil, fmt.Errorf("encode %s record %s: %w", res.Name, rec.Key, err)
 		}
 		out = append(out, state.Entry{Pipeline: p.Name, Key: rec.Key, Op: opUpsert,
-			Version: pr.version(res, rec, pg.APITime), ConfigGeneration: gen,
+			Version: pr.version(res, rec, pg.APITime), ConfigGeneration: pr.r.config.Version,
 			ContentHash: contentHash(payload), Payload: payload, Trace: pr.trace})
 	}
 	return out, nil
@@ -90,13 +88,6 @@ func (pr *pollRun) version(res *dsl.Resource, rec vomo.Record, apiTime time.Time
 	}
 	pr.log.Warn("record has no readable version field; using the page's API time", "resource", res.Name, "key", rec.Key, "field", res.VersionField)
 	return apiTime.UTC().Truncate(time.Microsecond)
-}
-
-// generation turns a pipeline's mapping hash into the config generation
-// writes carry: stable for one mapping, different when it changes.
-func generation(mappingHash string) int64 {
-	sum := sha256.Sum256([]byte(mappingHash))
-	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1)
 }
 
 // contentHash identifies a raw record's content.

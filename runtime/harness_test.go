@@ -182,20 +182,47 @@ func (h *harness) runner() *runtime.Runner {
 // and, when set, its own HTTP client towards the source.
 func (h *harness) runnerWith(owner string, hc *http.Client) *runtime.Runner {
 	h.t.Helper()
-	r, err := runtime.New(runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: quietLog(), Workers: 4, Owner: owner,
-		LeaseTTL: 3 * time.Second, RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: time.Second,
-		Credentials: runtime.SealedCredentials{Store: h.store, KMS: h.kms},
-		Source: func(c *vomo.Config) {
+	return h.runnerAdjusted(func(c *runtime.Config) {
+		c.Owner = owner
+		c.Source = func(c *vomo.Config) {
 			c.PerPage = 100
 			if hc != nil {
 				c.HTTPClient = hc
 			}
-		}})
+		}
+	})
+}
+
+// runnerAdjusted makes a runner as runner does, with adjust applied to its
+// Config.
+func (h *harness) runnerAdjusted(adjust func(*runtime.Config)) *runtime.Runner {
+	h.t.Helper()
+	cfg := runtime.Config{Plan: h.plan, Store: h.store, Clock: h.clk, Logger: quietLog(), Workers: 4,
+		LeaseTTL: 3 * time.Second, RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: time.Second,
+		Credentials: runtime.SealedCredentials{Store: h.store, KMS: h.kms},
+		Source:      func(c *vomo.Config) { c.PerPage = 100 }}
+	adjust(&cfg)
+	r, err := runtime.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = r.Close(context.Background()) })
 	return r
+}
+
+// reload rewrites the pipeline block's body and loads the configuration
+// again, as a deployment of a changed mapping would (the pipeline file
+// then holds that pipeline alone).
+func (h *harness) reload(pipeline string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, "pipeline.hcl"), []byte("pipeline \"volunteers\" {\n"+pipeline+"\n}\n"), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	res := dsl.Load(h.dir, dsl.Options{Mode: dsl.ModeRun, Now: h.clk.Now()})
+	if res.Plan == nil {
+		h.t.Fatalf("plan: %v", res.Diagnostics)
+	}
+	h.plan = res.Plan
 }
 
 // waitSim sleeps until the shared clock has moved by d.

@@ -238,7 +238,11 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 
 // record turns a queue entry into a destination write: the pipeline's
 // filter and mapping over the raw record; a record the filter drops is a
-// delete at the version just read.
+// delete at the version just read. The write's generation is this runner's
+// config version, not the one the entry was enqueued under: the mapping
+// applied is this runner's, and an entry enqueued before a mapping change
+// must carry the newer generation to replace the row its first attempt
+// wrote at the same source version and seq.
 func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destination, e state.Entry) (sdk.Record, error) {
 	p := r.pipelines[e.Pipeline]
 	if p == nil || p.Destination != dest.Name {
@@ -248,7 +252,7 @@ func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destinatio
 		return sdk.Record{}, err
 	}
 	rec := sdk.Record{Op: sdk.OpDelete, Object: p.Object, Key: e.Key,
-		Version:     sdk.Version{Source: e.Version, Generation: e.ConfigGeneration, Seq: e.Seq},
+		Version:     sdk.Version{Source: e.Version, Generation: r.config.Version, Seq: e.Seq},
 		ContentHash: writeHash(e.ContentHash, p.MappingHash)}
 	if e.Op != opDelete {
 		fields, err := decodeRecord(e.Payload)

@@ -55,6 +55,10 @@ type Config struct {
 	// StoreOutage is how long RunOnce's workers ride out a failing store
 	// before giving up (default 30s); Run rides out any outage.
 	StoreOutage time.Duration
+	// Force runs the plan's configuration even when the store has
+	// superseded it with a newer one (a deliberate rollback); it becomes
+	// the active configuration again.
+	Force bool
 	// Source overrides vomo client settings (tests pass a shared clock's
 	// sleep, fast retries); it is applied to every client's Config.
 	Source func(*vomo.Config)
@@ -68,6 +72,9 @@ type Runner struct {
 	clk     clock.Clock
 	log     *slog.Logger
 	started time.Time // scheduler clock, when the current RunOnce began
+	// config is the plan's configuration as the store activated it at the
+	// start of Run or RunOnce; its version is the generation writes carry.
+	config state.ConfigVersion
 
 	resources    map[string]*dsl.Resource
 	pipelines    map[string]*dsl.Pipeline
@@ -156,13 +163,16 @@ type Summary struct {
 // Failed reports whether anything failed or went to a DLQ.
 func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 }
 
-// RunOnce runs every job of every enabled tenant now, ignoring due times
-// and stagger, then drains the queues. A job another process holds, or
-// ran after this runner was made, is skipped, so N processes started
-// together run each job once. The error is about the run itself (the store
+// RunOnce activates the plan's configuration (see Run), runs every job of
+// every enabled tenant now, ignoring due times and stagger, then drains the
+// queues. A job another process holds, or ran after this runner was made,
+// is skipped, so N processes started together run each job once. The error is about the run itself (the store
 // went away); what failed inside jobs is in the Summary.
 func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	r.stats = stats{}
+	if err := r.activate(ctx, r.cfg.StoreOutage); err != nil {
+		return r.stats.summary(), err
+	}
 	r.started = r.clk.Now()
 	var jobs []jobRef
 	for _, t := range r.plan.Tenants {
@@ -245,11 +255,18 @@ func (r *Runner) pollAll(ctx context.Context, jobs []jobRef, once bool) ([]jobRe
 	return nil, ctx.Err()
 }
 
-// Run runs the plan until ctx ends: due jobs are polled as they come due
-// and the queues are processed continuously. A worker that cannot go on
-// (a destination that cannot start) stops the whole run with its reason.
+// Run activates the plan's configuration in the store, refusing to take
+// any job when a newer one is active (unless Config.Force), then runs the
+// plan until ctx ends: due jobs are polled as they come due and the queues
+// are processed continuously. A newer configuration activated meanwhile
+// stops the run, so an old worker does not go on taking jobs beside the
+// new ones. A worker that cannot go on (a destination that cannot start)
+// stops the whole run with its reason.
 func (r *Runner) Run(ctx context.Context) error {
 	r.stats = stats{}
+	if err := r.activate(ctx, 0); err != nil {
+		return err
+	}
 	if err := r.scheduleAll(ctx); err != nil {
 		return err
 	}
@@ -269,6 +286,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if err := r.scheduleLoop(ctx); err != nil && ctx.Err() == nil {
+			stop(err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.watchConfig(ctx); err != nil && ctx.Err() == nil {
 			stop(err)
 		}
 	}()
