@@ -28,12 +28,15 @@ func init() {
 		Description: "Runs the configuration in DIR (default --config, else .) against the state store\n" +
 			"(--store > SIPHON_STORE > siphon { store } > .siphon/state.db in DIR). With --once it\n" +
 			"runs every job of every enabled tenant now, drains the queues and exits: 0 when all\n" +
-			"synced, 1 when anything failed, went to a dead-letter queue or a tenant is paused.",
+			"synced, 1 when anything failed, went to a dead-letter queue or a tenant is paused.\n" +
+			"The configuration becomes the hub's active one; a configuration older than the active\n" +
+			"one is refused unless --force (a deliberate rollback, which makes it active again).",
 		Flags: []cli.Flag{
 			configFlag(),
 			storeFlag(),
 			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
 			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
+			&cli.BoolFlag{Name: "force", Usage: "run this configuration even though a newer one is active"},
 		},
 		Action: runRun,
 	})
@@ -68,7 +71,8 @@ func runRun(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "siphon: warning:", err)
 	}
 	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
-	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers")})
+	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers"),
+		Force: c.Bool("force")})
 	if err != nil {
 		return err
 	}
