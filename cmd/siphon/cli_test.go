@@ -37,3 +37,44 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// twoTenantConfig writes a configuration of one users pipeline into a
+// sqlite destination for tenants a and b, reading the source at baseURL,
+// and returns its directory; the store is the default .siphon/state.db.
+func twoTenantConfig(t *testing.T, baseURL, a, b string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": `
+source "vomo" {
+  kind     = "vomo"
+  base_url = "` + baseURL + `"
+}
+resource "users" {
+  source      = source.vomo
+  path        = "/users"
+  primary_key = "id"
+  cadence     = "5m"
+  cursor {
+    field = "updated_at"
+    param = "updated_after"
+  }
+}
+destination "db" {
+  plugin = "sqlite"
+}
+pipeline "volunteers" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    email = record.email
+  }
+}
+tenant "` + a + `" {
+  pipelines = [pipeline.volunteers]
+}
+tenant "` + b + `" {
+  pipelines = [pipeline.volunteers]
+}
+`})
+	return dir
+}

@@ -17,40 +17,7 @@ import (
 // and returns its directory; the store is the default .siphon/state.db.
 func operatorConfig(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"main.hcl": `
-source "vomo" {
-  kind     = "vomo"
-  base_url = "http://127.0.0.1:9/v1"
-}
-resource "users" {
-  source      = source.vomo
-  path        = "/users"
-  primary_key = "id"
-  cadence     = "5m"
-  cursor {
-    field = "updated_at"
-    param = "updated_after"
-  }
-}
-destination "db" {
-  plugin = "sqlite"
-}
-pipeline "volunteers" {
-  resource    = resource.users
-  destination = destination.db
-  fields = {
-    email = record.email
-  }
-}
-tenant "acme" {
-  pipelines = [pipeline.volunteers]
-}
-tenant "globex" {
-  pipelines = [pipeline.volunteers]
-}
-`})
-	return dir
+	return twoTenantConfig(t, "http://127.0.0.1:9/v1", "acme", "globex")
 }
 
 // withStore opens the configuration's store directly, for setting up and

@@ -74,39 +74,7 @@ func TestRunOncePausesAndStatusShowsWhy(t *testing.T) {
 	hs := httptest.NewServer(sim)
 	defer hs.Close()
 	ts := sim.Tenants()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"main.hcl": `
-source "vomo" {
-  kind     = "vomo"
-  base_url = "` + hs.URL + `/v1"
-}
-resource "users" {
-  source      = source.vomo
-  path        = "/users"
-  primary_key = "id"
-  cadence     = "5m"
-  cursor {
-    field = "updated_at"
-    param = "updated_after"
-  }
-}
-destination "db" {
-  plugin = "sqlite"
-}
-pipeline "volunteers" {
-  resource    = resource.users
-  destination = destination.db
-  fields = {
-    email = record.email
-  }
-}
-tenant "` + ts[0].ID + `" {
-  pipelines = [pipeline.volunteers]
-}
-tenant "` + ts[1].ID + `" {
-  pipelines = [pipeline.volunteers]
-}
-`})
+	dir := twoTenantConfig(t, hs.URL+"/v1", ts[0].ID, ts[1].ID)
 	withStdin(t, ts[0].Token+"\n", func() {
 		code, out, errOut := siphon(t, "credentials", "set", ts[0].ID, "--config", dir)
 		if code != 0 || !strings.Contains(out, "stored the sealed token of "+ts[0].ID) {
