@@ -11,9 +11,7 @@ import (
 )
 
 func init() {
-	flags := func(extra ...cli.Flag) []cli.Flag {
-		return append([]cli.Flag{configFlag(), storeFlag()}, extra...)
-	}
+	flags := operatorFlags
 	commands = append(commands, &cli.Command{
 		Name:  "checkpoint",
 		Usage: "show, move or reset where a tenant's pipelines resume polling",

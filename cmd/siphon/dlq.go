@@ -16,9 +16,7 @@ import (
 )
 
 func init() {
-	flags := func(extra ...cli.Flag) []cli.Flag {
-		return append([]cli.Flag{configFlag(), storeFlag()}, extra...)
-	}
+	flags := operatorFlags
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}
 	allFlag := &cli.BoolFlag{Name: "all", Usage: "every dead letter of the tenant"}
 	commands = append(commands, &cli.Command{

@@ -102,3 +102,9 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// operatorFlags are the flags of the operator commands: where the
+// configuration and the store are, then the command's own.
+func operatorFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{configFlag(), storeFlag()}, extra...)
+}
