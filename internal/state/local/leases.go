@@ -91,15 +91,11 @@ func (s *Store) Renew(ctx context.Context, l state.Lease, ttl time.Duration) (st
 		if err != nil {
 			return err
 		}
-		jobs, err := sub(tx, tb, bJobs)
+		jobs, j, held, err := leaseJob(tx, tb, l)
 		if err != nil {
 			return err
 		}
-		var j job
-		if _, err := getJSON(jobs, []byte(l.Job), &j); err != nil {
-			return err
-		}
-		if !holds(j, l) {
+		if !held {
 			return state.ErrLeaseLost
 		}
 		j.Expires = s.now().UnixMicro() + ttl.Microseconds()
@@ -118,15 +114,11 @@ func (s *Store) Release(ctx context.Context, l state.Lease) error {
 		if err != nil {
 			return err
 		}
-		jobs, err := sub(tx, tb, bJobs)
+		jobs, j, held, err := leaseJob(tx, tb, l)
 		if err != nil {
 			return err
 		}
-		var j job
-		if _, err := getJSON(jobs, []byte(l.Job), &j); err != nil {
-			return err
-		}
-		if !holds(j, l) {
+		if !held {
 			return nil
 		}
 		j.Owner, j.Expires = "", 0
@@ -138,17 +130,27 @@ func (s *Store) Release(ctx context.Context, l state.Lease) error {
 	return nil
 }
 
-// checkFence refuses a write whose lease token is not the job's current one.
-func checkFence(tx *bolt.Tx, tb *bolt.Bucket, l state.Lease) error {
+// leaseJob reads the job a lease names from the tenant bucket tb, and
+// whether the lease still holds it.
+func leaseJob(tx *bolt.Tx, tb *bolt.Bucket, l state.Lease) (*bolt.Bucket, job, bool, error) {
 	jobs, err := sub(tx, tb, bJobs)
 	if err != nil {
-		return err
+		return nil, job{}, false, err
 	}
 	var j job
 	if _, err := getJSON(jobs, []byte(l.Job), &j); err != nil {
+		return nil, job{}, false, err
+	}
+	return jobs, j, holds(j, l), nil
+}
+
+// checkFence refuses a write whose lease token is not the job's current one.
+func checkFence(tx *bolt.Tx, tb *bolt.Bucket, l state.Lease) error {
+	_, _, held, err := leaseJob(tx, tb, l)
+	if err != nil {
 		return err
 	}
-	if !holds(j, l) {
+	if !held {
 		return state.ErrFenced
 	}
 	return nil
