@@ -147,12 +147,8 @@ func (p *printer) nextWeekly(t *dsl.Tenant, r *dsl.ReconcilePlan) (dsl.RunTime, 
 		}
 	}
 	w := r.Weekly
-	for _, next := range schedule.NextReconciles(p.now, loc, r.Daily.Hour, r.Daily.Minute, true, w.Day, w.At.Hour, w.At.Minute, 8) {
-		if next.Kind == "weekly" {
-			return dsl.RunTime{UTC: next.At.UTC(), Local: next.At.Format(localLayout)}, true
-		}
-	}
-	return dsl.RunTime{}, false
+	at := schedule.NextWeekly(p.now, loc, w.Day, w.At.Hour, w.At.Minute)
+	return dsl.RunTime{UTC: at.UTC(), Local: at.Format(localLayout)}, true
 }
 
 // scheduleText is "daily 03:00" or "daily 03:00, weekly sun 04:00 (replaces the daily)".
