@@ -30,13 +30,13 @@ func init() {
 // concurrent use; one mutex serializes everything, as the logs have one
 // writer anyway.
 type Destination struct {
-	mu        sync.Mutex
-	dir       string
-	lock      *os.File                            // the held directory lock, nil until first use
-	schemas   map[string]map[string]sdk.FieldType // object -> field -> type
-	logs      map[logID]*changeLog
-	lastPurge time.Time
-	now       func() time.Time
+	mu      sync.Mutex
+	dir     string
+	lock    *os.File                            // the held directory lock, nil until first use
+	schemas map[string]map[string]sdk.FieldType // object -> field -> type
+	logs    map[logID]*changeLog
+	purges  layout.PurgeClock
+	now     func() time.Time
 }
 
 // New returns an unconfigured destination.
@@ -139,10 +139,9 @@ func (d *Destination) Changes(context.Context, sdk.ChangesRequest) (sdk.ChangesP
 // most once per layout.PurgeEvery (the lines stay in the append-only log);
 // d.mu must be held.
 func (d *Destination) purgeTombstones(now time.Time) {
-	if now.Sub(d.lastPurge) < layout.PurgeEvery {
+	if !d.purges.Due(now) {
 		return
 	}
-	d.lastPurge = now
 	for _, l := range d.logs {
 		l.purge(now.Add(-layout.TombstoneRetention))
 	}

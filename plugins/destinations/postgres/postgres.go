@@ -36,9 +36,8 @@ type Destination struct {
 	schema   string
 	baseDone bool              // schema and tombstone table exist
 	tables   map[string]*table // by object
-	// lastPurge is when expired tombstones were last purged.
-	lastPurge time.Time
-	now       func() time.Time
+	purges   layout.PurgeClock
+	now      func() time.Time
 }
 
 // New returns an unconfigured destination.

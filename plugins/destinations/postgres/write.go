@@ -344,10 +344,7 @@ SELECT key FROM up`, tmp, target, list, wb.d.tombstones(), strings.Join(sets, ",
 // layout.PurgeEvery.
 func (wb *batchWriter) purge(ctx context.Context) error {
 	wb.d.mu.Lock()
-	due := wb.now.Sub(wb.d.lastPurge) >= layout.PurgeEvery
-	if due {
-		wb.d.lastPurge = wb.now
-	}
+	due := wb.d.purges.Due(wb.now)
 	wb.d.mu.Unlock()
 	if !due {
 		return nil

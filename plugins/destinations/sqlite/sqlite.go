@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/siphonhq/siphon/plugins/destinations"
+	"github.com/siphonhq/siphon/plugins/destinations/internal/layout"
 	"github.com/siphonhq/siphon/plugins/sdk"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -44,9 +45,8 @@ type Destination struct {
 	writer  *sql.DB // one connection: sqlite has one writer anyway
 	readers *sql.DB
 	tables  map[string]*table // by object; guarded by mu
-	// lastPurge is when expired tombstones were last purged; guarded by mu.
-	lastPurge time.Time
-	now       func() time.Time
+	purges  layout.PurgeClock // guarded by mu
+	now     func() time.Time
 }
 
 // New returns an unconfigured destination.

@@ -267,10 +267,7 @@ func (wb *batchWriter) delete(ctx context.Context, ow *objectWriter, rec sdk.Rec
 // purge removes expired tombstones, at most once per layout.PurgeEvery.
 func (wb *batchWriter) purge(ctx context.Context) error {
 	wb.d.mu.Lock()
-	due := wb.now.Sub(wb.d.lastPurge) >= layout.PurgeEvery
-	if due {
-		wb.d.lastPurge = wb.now
-	}
+	due := wb.d.purges.Due(wb.now)
 	wb.d.mu.Unlock()
 	if !due {
 		return nil

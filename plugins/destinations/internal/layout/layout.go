@@ -24,6 +24,19 @@ const TombstoneRetention = 30 * 24 * time.Hour
 // writes.
 const PurgeEvery = time.Hour
 
+// PurgeClock paces a destination's tombstone purges to one per PurgeEvery;
+// the zero value is due at once. The destination's lock guards it.
+type PurgeClock struct{ last time.Time }
+
+// Due reports whether a purge is due at now, and if so counts it as done.
+func (c *PurgeClock) Due(now time.Time) bool {
+	if now.Sub(c.last) < PurgeEvery {
+		return false
+	}
+	c.last = now
+	return true
+}
+
 // Reserved are the bookkeeping columns of every object's table, in table
 // order; a mapped field may not use these names.
 var Reserved = []string{"tenant", "key", "source_updated_at", "content_hash", "synced_at", "siphon_generation", "siphon_seq"}
