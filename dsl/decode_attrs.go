@@ -229,39 +229,30 @@ func (d *decoder) duration(attr *hcl.Attribute, min time.Duration) (time.Duratio
 }
 
 func (d *decoder) rate(attr *hcl.Attribute) (Rate, hcl.Diagnostics) {
-	s, diags := d.str(attr, `"60/1m"`)
-	if diags.HasErrors() {
-		return Rate{}, diags
-	}
-	r, err := ParseRate(s)
-	if err != nil {
-		return Rate{}, append(diags, errorIn(attr, "Invalid rate for "+attr.Name, err.Error()+"."))
-	}
-	return r, diags
+	return parsedStr(d, attr, `"60/1m"`, "rate", ParseRate)
 }
 
 func (d *decoder) clock(attr *hcl.Attribute) (Clock, hcl.Diagnostics) {
-	s, diags := d.str(attr, `"03:00"`)
-	if diags.HasErrors() {
-		return Clock{}, diags
-	}
-	c, err := ParseClock(s)
-	if err != nil {
-		return Clock{}, append(diags, errorIn(attr, "Invalid time for "+attr.Name, err.Error()+"."))
-	}
-	return c, diags
+	return parsedStr(d, attr, `"03:00"`, "time", ParseClock)
 }
 
 func (d *decoder) weekly(attr *hcl.Attribute) (Weekly, hcl.Diagnostics) {
-	s, diags := d.str(attr, `"sun 04:00"`)
+	return parsedStr(d, attr, `"sun 04:00"`, "weekly time", ParseWeekly)
+}
+
+// parsedStr reads a string attribute (example shows one in the type error)
+// and parses it, reporting a parse error as "Invalid <what> for <name>".
+func parsedStr[T any](d *decoder, attr *hcl.Attribute, example, what string, parse func(string) (T, error)) (T, hcl.Diagnostics) {
+	var zero T
+	s, diags := d.str(attr, example)
 	if diags.HasErrors() {
-		return Weekly{}, diags
+		return zero, diags
 	}
-	w, err := ParseWeekly(s)
+	v, err := parse(s)
 	if err != nil {
-		return Weekly{}, append(diags, errorIn(attr, "Invalid weekly time for "+attr.Name, err.Error()+"."))
+		return zero, append(diags, errorIn(attr, "Invalid "+what+" for "+attr.Name, err.Error()+"."))
 	}
-	return w, diags
+	return v, diags
 }
 
 // percent reads "N%" with 0 ≤ N ≤ 100 as a fraction.
