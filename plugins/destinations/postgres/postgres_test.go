@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,15 +114,7 @@ func TestConfigure(t *testing.T) {
 			d := New()
 			defer d.Close(context.Background())
 			diags := d.Configure(context.Background(), sdk.Config{Value: c.cfg})
-			if c.wantPath == nil {
-				if diags.HasErrors() {
-					t.Fatalf("unexpected: %v", diags.Err())
-				}
-				return
-			}
-			if !diags.HasErrors() || !reflect.DeepEqual(diags[0].Path, c.wantPath) {
-				t.Fatalf("diagnostics %+v, want an error at %v", diags, c.wantPath)
-			}
+			desttest.ExpectDiagnostics(t, diags, c.wantPath)
 		})
 	}
 }

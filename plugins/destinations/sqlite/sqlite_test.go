@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -62,15 +61,7 @@ func TestConfigure(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			diags := New().Configure(context.Background(), sdk.Config{Value: c.cfg})
-			if c.wantPath == nil {
-				if diags.HasErrors() {
-					t.Fatalf("unexpected: %v", diags.Err())
-				}
-				return
-			}
-			if !diags.HasErrors() || !reflect.DeepEqual(diags[0].Path, c.wantPath) {
-				t.Fatalf("diagnostics %+v, want an error at %v", diags, c.wantPath)
-			}
+			desttest.ExpectDiagnostics(t, diags, c.wantPath)
 		})
 	}
 }

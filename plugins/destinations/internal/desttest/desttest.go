@@ -101,6 +101,21 @@ func Delete(key string, n int) sdk.Record {
 	}
 }
 
+// ExpectDiagnostics fails the test unless diags holds no error (wantPath
+// nil) or its first diagnostic is an error at wantPath.
+func ExpectDiagnostics(t *testing.T, diags sdk.Diagnostics, wantPath []string) {
+	t.Helper()
+	if wantPath == nil {
+		if diags.HasErrors() {
+			t.Fatalf("unexpected: %v", diags.Err())
+		}
+		return
+	}
+	if !diags.HasErrors() || !reflect.DeepEqual(diags[0].Path, wantPath) {
+		t.Fatalf("diagnostics %+v, want an error at %v", diags, wantPath)
+	}
+}
+
 func ensure(t *testing.T, d sdk.Destination, object string, fields []sdk.FieldSpec) {
 	t.Helper()
 	if err := d.EnsureObject(context.Background(), sdk.ObjectSpec{Object: object, Fields: fields}); err != nil {
