@@ -2,12 +2,13 @@ package vomosim
 
 import (
 	"errors"
-	"strings"
 	"time"
+
+	"github.com/siphonhq/siphon/internal/vomotime"
 )
 
 // stampLayout is how VOMO (Laravel) writes timestamps: UTC, microseconds.
-const stampLayout = "2006-01-02T15:04:05.000000Z"
+const stampLayout = vomotime.StampLayout
 
 // micros converts a time to the simulator's stored form, microseconds since
 // the Unix epoch.
@@ -64,17 +65,11 @@ var errBadTime = errors.New("not a valid date")
 // end it therefore excludes the rest of that day. Fractions finer than a
 // microsecond are truncated.
 func parseFilterTime(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if len(s) > 64 {
+	t, ok := vomotime.Parse(s)
+	if !ok {
 		return 0, errBadTime
 	}
-	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02"}
-	for _, l := range layouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC().Truncate(time.Microsecond).UnixMicro(), nil
-		}
-	}
-	return 0, errBadTime
+	return t.Truncate(time.Microsecond).UnixMicro(), nil
 }
 
 // parseDate reads a plain date (birthday, project dates) into a day number.
