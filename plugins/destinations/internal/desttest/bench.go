@@ -69,17 +69,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// KeysRows is the table size for BenchmarkKeys: 10,000, or 1,000,000 with
+// keysRows is the table size for BenchmarkKeys: 10,000, or 1,000,000 with
 // SIPHON_BENCH_BIG=1 (which takes minutes to fill).
-func KeysRows() int {
+func keysRows() int {
 	if os.Getenv("SIPHON_BENCH_BIG") == "1" {
 		return 1_000_000
 	}
 	return 10_000
 }
 
-// Fill writes rows keys "0".."rows-1" of tenant acme in batches of 5,000.
-func Fill(b *testing.B, d sdk.Destination, rows int) {
+// fill writes rows keys "0".."rows-1" of tenant acme in batches of 5,000.
+func fill(b *testing.B, d sdk.Destination, rows int) {
 	ctx := context.Background()
 	const batch = 5000
 	for start := 0; start < rows; start += batch {
@@ -91,6 +91,15 @@ func Fill(b *testing.B, d sdk.Destination, rows int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkFilledKeys fills d, configured and with Object ensured, with
+// keysRows rows and runs BenchmarkKeys on them in pages of 10,000, as a
+// sub-benchmark named for the row count.
+func BenchmarkFilledKeys(b *testing.B, d sdk.Destination) {
+	rows := keysRows()
+	fill(b, d, rows)
+	b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) { BenchmarkKeys(b, d, rows, 10_000) })
 }
 
 // BenchmarkKeys lists all rows of (acme, Object) in pages of page keys per
