@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/secrets"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/runtime"
@@ -43,37 +42,29 @@ func init() {
 
 // credentialTarget loads the configuration and finds the tenant named on
 // the command line.
-func credentialTarget(c *cli.Context) (cmdArgs, *dsl.Tenant, *dsl.Plan, error) {
+func credentialTarget(c *cli.Context) (target, error) {
 	a := argsOf(c)
 	if len(a.args) != 1 {
-		return a, nil, nil, &exitError{code: 1, msg: "credentials " + c.Command.Name + " takes one TENANT (the configuration directory goes in --config)"}
+		return target{cmdArgs: a}, &exitError{code: 1, msg: "credentials " + c.Command.Name + " takes one TENANT (the configuration directory goes in --config)"}
 	}
-	var err error
-	if a.config, err = absDir(a.config); err != nil {
-		return a, nil, nil, err
+	tg, err := loadTarget(a)
+	if err == nil && tg.tenant == nil {
+		err = &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s", a.args[0], tg.config)}
 	}
-	plan, err := loadRunPlan(a.config)
-	if err != nil {
-		return a, nil, nil, err
-	}
-	for _, t := range plan.Tenants {
-		if t.ID == a.args[0] {
-			return a, t, plan, nil
-		}
-	}
-	return a, nil, nil, &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s", a.args[0], a.config)}
+	return tg, err
 }
 
 func runCredentialsSet(c *cli.Context) error {
-	a, t, plan, err := credentialTarget(c)
+	tg, err := credentialTarget(c)
 	if err != nil {
 		return err
 	}
+	t := tg.tenant
 	token, err := readToken(c.App.Reader)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	kms, err := secrets.LoadMasterKey(a.config, "", true, nil)
+	kms, err := secrets.LoadMasterKey(tg.config, "", true, nil)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
@@ -82,7 +73,7 @@ func runCredentialsSet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStoreIn(c, a.store, plan, a.config)
+	st, err := tg.open(c)
 	if err != nil {
 		return err
 	}
@@ -107,11 +98,12 @@ func runCredentialsSet(c *cli.Context) error {
 }
 
 func runCredentialsDelete(c *cli.Context) error {
-	a, t, plan, err := credentialTarget(c)
+	tg, err := credentialTarget(c)
 	if err != nil {
 		return err
 	}
-	st, err := openStoreIn(c, a.store, plan, a.config)
+	t := tg.tenant
+	st, err := tg.open(c)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,22 @@ func operatorTarget(c *cli.Context, usage string, minArgs, maxArgs int) (target,
 	if n := len(tg.args); n < minArgs || (maxArgs >= 0 && n > maxArgs) {
 		return tg, &exitError{code: 1, msg: "usage: siphon " + usage + " (the configuration directory goes in --config)"}
 	}
+	tg, err := loadTarget(tg.cmdArgs)
+	if err != nil || tg.tenant != nil {
+		return tg, err
+	}
+	ids := make([]string, len(tg.plan.Tenants))
+	for i, t := range tg.plan.Tenants {
+		ids[i] = t.ID
+	}
+	return tg, &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s%s", tg.args[0], tg.config, closeNames("tenants", tg.args[0], ids))}
+}
+
+// loadTarget loads the configuration in a.config (made absolute) and finds
+// the tenant named by the first argument; tg.tenant is nil when the
+// configuration has no such tenant.
+func loadTarget(a cmdArgs) (target, error) {
+	tg := target{cmdArgs: a}
 	var err error
 	if tg.config, err = absDir(tg.config); err != nil {
 		return tg, err
@@ -38,15 +54,13 @@ func operatorTarget(c *cli.Context, usage string, minArgs, maxArgs int) (target,
 	if tg.plan, err = loadRunPlan(tg.config); err != nil {
 		return tg, err
 	}
-	ids := make([]string, len(tg.plan.Tenants))
-	for i, t := range tg.plan.Tenants {
+	for _, t := range tg.plan.Tenants {
 		if t.ID == tg.args[0] {
 			tg.tenant = t
-			return tg, nil
+			break
 		}
-		ids[i] = t.ID
 	}
-	return tg, &exitError{code: 1, msg: fmt.Sprintf("no tenant %q in %s%s", tg.args[0], tg.config, closeNames("tenants", tg.args[0], ids))}
+	return tg, nil
 }
 
 // activePipeline checks that the tenant runs the named pipeline: a
