@@ -163,24 +163,9 @@ func (s *Store) Audit(ctx context.Context, tenant, after string, limit int) ([]s
 		}
 		key = s.k.audit(tenant)
 	}
-	start := "-"
-	if after != "" {
-		if !streamID.MatchString(after) {
-			return nil, "", fmt.Errorf("audit list %s: %w: cursor %q", tenant, state.ErrInvalid, after)
-		}
-		start = "(" + after
-	}
-	if limit <= 0 {
-		limit = 100
-	}
-	msgs, err := s.rdb.XRangeN(ctx, key, start, "+", int64(limit+1)).Result()
+	msgs, next, err := s.streamPage(ctx, key, after, limit)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit list %s: %w", tenant, err)
-	}
-	next := ""
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
 	}
 	out := make([]state.AuditEntry, len(msgs))
 	for i, m := range msgs {

@@ -20,28 +20,39 @@ func letterOf(m goredis.XMessage) state.DeadLetter {
 	return state.DeadLetter{ID: m.ID, Destination: f("q"), Entry: e, Reason: f("r"), At: parseUS(f("at"))}
 }
 
-func (s *Store) DeadLetterList(ctx context.Context, tenant, after string, limit int) ([]state.DeadLetter, string, error) {
-	if err := state.CheckName("tenant", tenant); err != nil {
-		return nil, "", fmt.Errorf("dlq list %s: %w", tenant, err)
-	}
+// streamPage reads up to limit entries (100 when limit is not positive) of
+// the stream at key after the entry ID after ("" for the start), and the
+// cursor of the next page ("" when none follows).
+func (s *Store) streamPage(ctx context.Context, key, after string, limit int) ([]goredis.XMessage, string, error) {
 	start := "-"
 	if after != "" {
 		if !streamID.MatchString(after) {
-			return nil, "", fmt.Errorf("dlq list %s: %w: cursor %q", tenant, state.ErrInvalid, after)
+			return nil, "", fmt.Errorf("%w: cursor %q", state.ErrInvalid, after)
 		}
 		start = "(" + after
 	}
 	if limit <= 0 {
 		limit = 100
 	}
-	msgs, err := s.rdb.XRangeN(ctx, s.k.dlq(tenant), start, "+", int64(limit+1)).Result()
+	msgs, err := s.rdb.XRangeN(ctx, key, start, "+", int64(limit+1)).Result()
 	if err != nil {
-		return nil, "", fmt.Errorf("dlq list %s: %w", tenant, err)
+		return nil, "", err
 	}
 	next := ""
 	if len(msgs) > limit {
 		msgs = msgs[:limit]
 		next = msgs[limit-1].ID
+	}
+	return msgs, next, nil
+}
+
+func (s *Store) DeadLetterList(ctx context.Context, tenant, after string, limit int) ([]state.DeadLetter, string, error) {
+	if err := state.CheckName("tenant", tenant); err != nil {
+		return nil, "", fmt.Errorf("dlq list %s: %w", tenant, err)
+	}
+	msgs, next, err := s.streamPage(ctx, s.k.dlq(tenant), after, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("dlq list %s: %w", tenant, err)
 	}
 	out := make([]state.DeadLetter, len(msgs))
 	for i, m := range msgs {
