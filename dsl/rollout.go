@@ -19,12 +19,8 @@ func (c *compiler) rollouts(t *Tenant) (active []string, variants []Variant) {
 		sel, done := selected[r.Flag]
 		if !done {
 			f := c.flags[r.Flag]
-			cohort := t.Cohort
-			if cohort == "" {
-				cohort = "none"
-			}
 			var reason string
-			sel, reason = schedule.Selects(f.Stages, f.Stage, cohort, schedule.Bucket(f.Name, t.ID))
+			sel, reason = schedule.Selects(f.Stages, f.Stage, t.Cohort, schedule.Bucket(f.Name, t.ID))
 			selected[r.Flag] = sel
 			variants = append(variants, Variant{Flag: r.Flag, Selected: sel, Reason: reason})
 		}
