@@ -36,7 +36,7 @@ var (
 // otherwise starts PostgreSQL and runs the tests.
 func TestMain(m *testing.M) {
 	host.ServeBuiltinIfAsked()
-	s, err := pgtest.Start()
+	s, d, err := pgtest.StartDatabase(context.Background(), "kit")
 	switch {
 	case errors.Is(err, pgtest.ErrNotInstalled):
 		skipWhy = err
@@ -44,12 +44,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	default:
-		server = s
-		if dsn, err = s.CreateDatabase(context.Background(), "kit"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			s.Stop()
-			os.Exit(1)
-		}
+		server, dsn = s, d
 	}
 	code := m.Run()
 	if server != nil {

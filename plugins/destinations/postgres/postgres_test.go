@@ -28,7 +28,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	s, err := pgtest.Start()
+	s, d, err := pgtest.StartDatabase(context.Background(), "siphon")
 	switch {
 	case errors.Is(err, pgtest.ErrNotInstalled):
 		skipWhy = err
@@ -36,12 +36,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	default:
-		server = s
-		if dsn, err = s.CreateDatabase(context.Background(), "siphon"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			s.Stop()
-			os.Exit(1)
-		}
+		server, dsn = s, d
 	}
 	code := m.Run()
 	if server != nil {

@@ -154,6 +154,23 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 	return s.DSN(name), nil
 }
 
+// StartDatabase starts a server and creates database name in it, for a
+// TestMain; it returns the server and the database's DSN. The error is
+// ErrNotInstalled when there is no PostgreSQL to start; on any other error
+// no server is left running.
+func StartDatabase(ctx context.Context, name string) (*Server, string, error) {
+	s, err := Start()
+	if err != nil {
+		return nil, "", err
+	}
+	dsn, err := s.CreateDatabase(ctx, name)
+	if err != nil {
+		s.Stop()
+		return nil, "", err
+	}
+	return s, dsn, nil
+}
+
 // Stop shuts the server down (fast shutdown) and removes its directory.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
