@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +182,7 @@ func configText(config map[string]dsl.Value) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range sortedKeys(config) {
+	for _, k := range slices.Sorted(maps.Keys(config)) {
 		parts = append(parts, k+" = "+config[k].String())
 	}
 	return "; " + strings.Join(parts, ", ")

@@ -1,7 +1,6 @@
 package planview
 
 import (
-	"sort"
 	"strings"
 	"time"
 
@@ -180,13 +179,4 @@ func minus(all, some []string) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
