@@ -35,11 +35,7 @@ func (c checkpoint) public() state.Checkpoint {
 func (s *Store) Checkpoint(ctx context.Context, tenantName, pipeline string) (state.Checkpoint, error) {
 	var c checkpoint
 	err := s.view(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		b, err := sub(tx, tb, bCheckpts)
+		b, err := tenantSub(tx, tenantName, bCheckpts)
 		if err != nil {
 			return err
 		}
@@ -69,11 +65,7 @@ func (s *Store) rewriteCheckpoint(tenantName, pipeline, verb string, cursor int6
 	var c checkpoint
 	err := s.update(func(tx *bolt.Tx) error {
 		c = checkpoint{}
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		b, err := sub(tx, tb, bCheckpts)
+		b, err := tenantSub(tx, tenantName, bCheckpts)
 		if err != nil {
 			return err
 		}

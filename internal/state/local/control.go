@@ -21,11 +21,7 @@ func (s *Store) SetFlag(ctx context.Context, tenantName string, f state.Flag) er
 		f.At = s.now().UTC()
 	}
 	err := s.update(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		b, err := sub(tx, tb, bCtl)
+		b, err := tenantSub(tx, tenantName, bCtl)
 		if err != nil {
 			return err
 		}
@@ -39,11 +35,7 @@ func (s *Store) SetFlag(ctx context.Context, tenantName string, f state.Flag) er
 
 func (s *Store) ClearFlag(ctx context.Context, tenantName string, kind state.FlagKind, scope string) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		b, err := sub(tx, tb, bCtl)
+		b, err := tenantSub(tx, tenantName, bCtl)
 		if err != nil {
 			return err
 		}
@@ -58,11 +50,7 @@ func (s *Store) ClearFlag(ctx context.Context, tenantName string, kind state.Fla
 func (s *Store) Flags(ctx context.Context, tenantName string) ([]state.Flag, error) {
 	var out []state.Flag
 	err := s.view(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		b, err := sub(tx, tb, bCtl)
+		b, err := tenantSub(tx, tenantName, bCtl)
 		if err != nil || b == nil {
 			return err
 		}
@@ -204,11 +192,7 @@ func (s *Store) AppendAudit(ctx context.Context, e state.AuditEntry) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		logs := []*bolt.Bucket{tx.Bucket(bHubAudit)}
 		if e.Tenant != "" {
-			tb, err := tenant(tx, e.Tenant)
-			if err != nil {
-				return err
-			}
-			b, err := sub(tx, tb, bAudit)
+			b, err := tenantSub(tx, e.Tenant, bAudit)
 			if err != nil {
 				return err
 			}
@@ -282,11 +266,7 @@ func (s *Store) ScanPages(ctx context.Context, tenantName, resource, scanID stri
 		var page int64
 		var blob []byte
 		err := s.view(func(tx *bolt.Tx) error {
-			tb, err := tenant(tx, tenantName)
-			if err != nil {
-				return err
-			}
-			b, err := sub(tx, tb, bScans, []byte(state.Member(resource, scanID)))
+			b, err := tenantSub(tx, tenantName, bScans, []byte(state.Member(resource, scanID)))
 			if err != nil || b == nil {
 				return err
 			}
@@ -321,11 +301,7 @@ func (s *Store) ScanPages(ctx context.Context, tenantName, resource, scanID stri
 
 func (s *Store) DeleteScan(ctx context.Context, tenantName, resource, scanID string) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		scans, err := sub(tx, tb, bScans)
+		scans, err := tenantSub(tx, tenantName, bScans)
 		if err != nil {
 			return err
 		}

@@ -14,11 +14,7 @@ func (s *Store) DeadLetterList(ctx context.Context, tenantName, after string, li
 	var out []state.DeadLetter
 	next := ""
 	err := s.view(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := sub(tx, tb, bDLQ)
+		d, err := tenantSub(tx, tenantName, bDLQ)
 		if err != nil || d == nil {
 			return err
 		}
@@ -62,11 +58,7 @@ func decodeLetter(k, v []byte) (state.DeadLetter, error) {
 func (s *Store) DeadLetter(ctx context.Context, tenantName, id string) (state.DeadLetter, error) {
 	var dl state.DeadLetter
 	err := s.view(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := sub(tx, tb, bDLQ)
+		d, err := tenantSub(tx, tenantName, bDLQ)
 		if err != nil {
 			return err
 		}
@@ -137,11 +129,7 @@ func (s *Store) Purge(ctx context.Context, tenantName string, ids []string) (int
 	n := 0
 	err := s.update(func(tx *bolt.Tx) error {
 		n = 0
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := sub(tx, tb, bDLQ)
+		d, err := tenantSub(tx, tenantName, bDLQ)
 		if err != nil {
 			return err
 		}

@@ -31,11 +31,7 @@ func (s *Store) Acquire(ctx context.Context, req state.AcquireRequest) (state.Le
 	var ok bool
 	err := s.update(func(tx *bolt.Tx) error {
 		ok = false
-		tb, err := tenant(tx, req.Tenant)
-		if err != nil {
-			return err
-		}
-		jobs, err := sub(tx, tb, bJobs)
+		jobs, err := tenantSub(tx, req.Tenant, bJobs)
 		if err != nil {
 			return err
 		}
@@ -165,11 +161,7 @@ func (s *Store) ScheduleJob(ctx context.Context, tenantName, name string, due ti
 	}
 	var out int64
 	err := s.update(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		jobs, err := sub(tx, tb, bJobs)
+		jobs, err := tenantSub(tx, tenantName, bJobs)
 		if err != nil {
 			return err
 		}
@@ -197,11 +189,7 @@ func (s *Store) UnscheduleJob(ctx context.Context, tenantName, name string) erro
 		return err
 	}
 	err := s.update(func(tx *bolt.Tx) error {
-		tb, err := tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		jobs, err := sub(tx, tb, bJobs)
+		jobs, err := tenantSub(tx, tenantName, bJobs)
 		if err != nil {
 			return err
 		}
@@ -253,11 +241,7 @@ func (s *Store) RepairDue(ctx context.Context, refs []state.JobRef) (int, error)
 		fixed = 0
 		idx := tx.Bucket(bDue)
 		for _, r := range refs {
-			tb, err := tenant(tx, r.Tenant)
-			if err != nil {
-				return err
-			}
-			jobs, err := sub(tx, tb, bJobs)
+			jobs, err := tenantSub(tx, r.Tenant, bJobs)
 			if err != nil {
 				return err
 			}

@@ -207,6 +207,15 @@ func tenant(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
 	return root.CreateBucketIfNotExists([]byte(name))
 }
 
+// tenantSub returns a bucket nested in the tenant's, as tenant and sub do.
+func tenantSub(tx *bolt.Tx, name string, names ...[]byte) (*bolt.Bucket, error) {
+	tb, err := tenant(tx, name)
+	if err != nil {
+		return nil, err
+	}
+	return sub(tx, tb, names...)
+}
+
 // sub returns a nested bucket, created in write transactions, nil when
 // absent in a read one (or when parent is nil).
 func sub(tx *bolt.Tx, parent *bolt.Bucket, names ...[]byte) (*bolt.Bucket, error) {
