@@ -159,10 +159,17 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n,
 	if err != nil {
 		return state.Claimed{}, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
+	return s.claimed(ctx, q, "claim", res)
+}
+
+// claimed decodes the reply of the claim and reclaim scripts and, when they
+// moved entries to the DLQ, settles the queue's ready index; verb names the
+// call in the error.
+func (s *Store) claimed(ctx context.Context, q state.QueueRef, verb string, res []any) (state.Claimed, error) {
 	out := state.Claimed{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
 	if out.Dead > 0 {
 		if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
-			return out, fmt.Errorf("claim %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+			return out, fmt.Errorf("%s %s/%s: ready index: %w", verb, q.Tenant, q.Destination, err)
 		}
 	}
 	return out, nil
@@ -303,13 +310,7 @@ func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, 
 	if err != nil {
 		return state.Claimed{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
 	}
-	out := state.Claimed{Entries: entriesOf(asSlice(res[0])), Dead: int(asInt(res[1]))}
-	if out.Dead > 0 {
-		if err := s.settleReady(ctx, q, asInt(res[2]), asInt(res[3])); err != nil {
-			return out, fmt.Errorf("reclaim %s/%s: ready index: %w", q.Tenant, q.Destination, err)
-		}
-	}
-	return out, nil
+	return s.claimed(ctx, q, "reclaim", res)
 }
 
 func (s *Store) Extend(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
