@@ -6,17 +6,9 @@ func (s *Server) listGroups(t *tenant, r *http.Request) reply {
 	return listTable(s, t, r, &t.groups, false, nil, t.appendGroup)
 }
 
-func (t *tenant) groupAt(r *http.Request) int {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return -1
-	}
-	return t.groups.get(id)
-}
-
 func (s *Server) showGroup(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.groupAt(r)
+	pos := t.groups.pathRow(r)
 	if pos < 0 {
 		return notFound("Group", r.PathValue("id"))
 	}
@@ -26,7 +18,7 @@ func (s *Server) showGroup(t *tenant, r *http.Request) reply {
 // deleteGroup answers 204; the group then simply stops appearing.
 func (s *Server) deleteGroup(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.groupAt(r)
+	pos := t.groups.pathRow(r)
 	if pos < 0 {
 		return notFound("Group", r.PathValue("id"))
 	}
@@ -36,7 +28,7 @@ func (s *Server) deleteGroup(t *tenant, r *http.Request) reply {
 
 func (s *Server) listMembers(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.groupAt(r)
+	pos := t.groups.pathRow(r)
 	if pos < 0 {
 		return notFound("Group", r.PathValue("id"))
 	}
@@ -47,7 +39,7 @@ func (s *Server) listMembers(t *tenant, r *http.Request) reply {
 // putMembers replaces a group's members with user_ids (Laravel's sync).
 func (s *Server) putMembers(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.groupAt(r)
+	pos := t.groups.pathRow(r)
 	if pos < 0 {
 		return notFound("Group", r.PathValue("id"))
 	}

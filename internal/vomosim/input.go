@@ -134,3 +134,13 @@ func pathID(r *http.Request, name string) (int64, bool) {
 	v, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	return v, err == nil && v > 0
 }
+
+// pathRow returns the position of the live row whose id is the request's
+// {id}, or -1 when the id is not a number or no live row has it.
+func (t *table[T]) pathRow(r *http.Request) int {
+	id, ok := pathID(r, "id")
+	if !ok {
+		return -1
+	}
+	return t.get(id)
+}

@@ -11,19 +11,11 @@ func (s *Server) listProjects(t *tenant, r *http.Request) reply {
 
 func (s *Server) showProject(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.projectAt(r)
+	pos := t.projects.pathRow(r)
 	if pos < 0 {
 		return notFound("Project", r.PathValue("id"))
 	}
 	return wrapData(http.StatusOK, t.appendProject(nil, pos))
-}
-
-func (t *tenant) projectAt(r *http.Request) int {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return -1
-	}
-	return t.projects.get(id)
 }
 
 // projectsToday lists projects with a date on the API's current day.
@@ -109,7 +101,7 @@ func (s *Server) createProject(t *tenant, r *http.Request) reply {
 // updated_at.
 func (s *Server) updateProject(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.projectAt(r)
+	pos := t.projects.pathRow(r)
 	if pos < 0 {
 		return notFound("Project", r.PathValue("id"))
 	}

@@ -19,17 +19,9 @@ func (s *Server) listForms(t *tenant, r *http.Request) reply {
 	return listTable(s, t, r, &t.forms, false, nil, t.appendForm)
 }
 
-func (t *tenant) formAt(r *http.Request) int {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return -1
-	}
-	return t.forms.get(id)
-}
-
 func (s *Server) listCompletions(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.formAt(r)
+	pos := t.forms.pathRow(r)
 	if pos < 0 {
 		return notFound("Form", r.PathValue("id"))
 	}
@@ -42,7 +34,7 @@ func (s *Server) listCompletions(t *tenant, r *http.Request) reply {
 
 func (s *Server) showCompletion(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	pos := t.formAt(r)
+	pos := t.forms.pathRow(r)
 	if pos < 0 {
 		return notFound("Form", r.PathValue("id"))
 	}

@@ -45,11 +45,7 @@ outer:
 
 func (s *Server) showUser(t *tenant, r *http.Request) reply {
 	t.advance(micros(s.apiNow()))
-	id, ok := pathID(r, "id")
-	pos := -1
-	if ok {
-		pos = t.users.get(id)
-	}
+	pos := t.users.pathRow(r)
 	if pos < 0 {
 		return notFound("User", r.PathValue("id"))
 	}
