@@ -47,15 +47,7 @@ func LoadMasterKey(configDir, file string, create bool, lookup func(string) (str
 		lookup = os.LookupEnv
 	}
 	if v, ok := lookup(EnvMasterKey); ok && v != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
-		if err != nil {
-			return nil, fmt.Errorf("%s: not base64", EnvMasterKey)
-		}
-		k, err := NewMasterKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvMasterKey, err)
-		}
-		return k, nil
+		return decodeKey(v, EnvMasterKey)
 	}
 	if file == "" {
 		file = filepath.Join(configDir, DefaultKeyFile)
@@ -70,13 +62,18 @@ func LoadMasterKey(configDir, file string, create bool, lookup func(string) (str
 	if err != nil {
 		return nil, fmt.Errorf("master key %s: %w", file, err)
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	return decodeKey(string(b), "master key "+file)
+}
+
+// decodeKey reads a base64 master key; where names its source in errors.
+func decodeKey(text, where string) (*MasterKey, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
 	if err != nil {
-		return nil, fmt.Errorf("master key %s: not base64", file)
+		return nil, fmt.Errorf("%s: not base64", where)
 	}
 	k, err := NewMasterKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("master key %s: %w", file, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return k, nil
 }
