@@ -48,11 +48,7 @@ func runDevSQL(c *cli.Context) error {
 	if query == "" {
 		return &exitError{code: 1, msg: "dev sql needs a QUERY, e.g. siphon dev sql --config DIR 'SELECT tenant, count(*) FROM volunteers GROUP BY tenant'"}
 	}
-	dir, err := absDir(c.String("config"))
-	if err != nil {
-		return err
-	}
-	plan, err := loadRunPlan(dir)
+	dir, plan, err := loadConfig(c.String("config"))
 	if err != nil {
 		return err
 	}

@@ -48,10 +48,7 @@ func operatorTarget(c *cli.Context, usage string, minArgs, maxArgs int) (target,
 func loadTarget(a cmdArgs) (target, error) {
 	tg := target{cmdArgs: a}
 	var err error
-	if tg.config, err = absDir(tg.config); err != nil {
-		return tg, err
-	}
-	if tg.plan, err = loadRunPlan(tg.config); err != nil {
+	if tg.config, tg.plan, err = loadConfig(tg.config); err != nil {
 		return tg, err
 	}
 	for _, t := range tg.plan.Tenants {

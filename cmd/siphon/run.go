@@ -116,6 +116,17 @@ func absDir(dir string) (string, error) {
 	return abs, nil
 }
 
+// loadConfig makes dir absolute and loads the configuration there for
+// running.
+func loadConfig(dir string) (string, *dsl.Plan, error) {
+	abs, err := absDir(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	plan, err := loadRunPlan(abs)
+	return abs, plan, err
+}
+
 // loadRunPlan loads a configuration for running: every value must be known.
 func loadRunPlan(dir string) (*dsl.Plan, error) {
 	res := dsl.Load(dir, dsl.Options{Mode: dsl.ModeRun})

@@ -64,11 +64,7 @@ func runStatus(c *cli.Context) error {
 	if len(a.args) > 1 {
 		return &exitError{code: 1, msg: "status takes at most one TENANT (the configuration directory goes in --config)"}
 	}
-	dir, err := absDir(a.config)
-	if err != nil {
-		return err
-	}
-	plan, err := loadRunPlan(dir)
+	dir, plan, err := loadConfig(a.config)
 	if err != nil {
 		return err
 	}
