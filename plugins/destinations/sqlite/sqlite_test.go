@@ -173,30 +173,7 @@ func TestTwoWritersOneFile(t *testing.T) {
 func TestTombstonesExpire(t *testing.T) {
 	d := openTemp(t)
 	defer d.Close(context.Background())
-	ctx := context.Background()
-	if err := d.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object}); err != nil {
-		t.Fatal(err)
-	}
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d.now = func() time.Time { return clock }
-	write := func(recs ...sdk.Record) {
-		t.Helper()
-		if _, err := d.Write(ctx, sdk.Batch{Tenant: "acme", Records: recs}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(desttest.Delete("old", 1))
-	clock = clock.Add(20 * 24 * time.Hour)
-	write(desttest.Delete("young", 1))
-	clock = clock.Add(11 * 24 * time.Hour) // "old" is 31 days old, "young" 11
-	write(desttest.Upsert("other", 1, "h", nil))
-	rows, err := d.Read(ctx, "acme", desttest.Object, []string{"old", "young"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1 || rows[0].Key != "young" || !rows[0].Tombstone {
-		t.Fatalf("rows %+v, want only young's tombstone", rows)
-	}
+	desttest.TombstonesExpire(t, d, func(now func() time.Time) { d.now = now })
 }
 
 // A table changed by hand (a column dropped) fails the batch as permanent;
