@@ -72,17 +72,20 @@ func redacted(diags hcl.Diagnostics) hcl.Diagnostics {
 	return out
 }
 
-// writeDiagnostics renders diagnostics as HCL does for people: file, line,
-// the offending source with the subject underlined, and the detail.
-func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, opts Options) error {
+// WriteDiagnostics renders diagnostics as HCL does for people: file, line,
+// the offending source with the subject underlined, and the detail. Other
+// commands that report on the language (siphon test) print through it too,
+// so every diagnostic looks the same.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, opts Options) error {
 	if len(diags) == 0 {
 		return nil
 	}
 	return hcl.NewDiagnosticTextWriter(w, files, opts.Width, opts.Color).WriteDiagnostics(redacted(diags))
 }
 
-// jsonDiagnostics converts diagnostics to Terraform's JSON shape.
-func jsonDiagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) []Diagnostic {
+// JSONDiagnostics converts diagnostics to Terraform's JSON shape, for
+// plan -json and the other commands' -json documents.
+func JSONDiagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) []Diagnostic {
 	out := make([]Diagnostic, 0, len(diags))
 	for _, d := range diags {
 		jd := Diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}

@@ -35,7 +35,7 @@ func Human(w io.Writer, res *dsl.Result, opts Options) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if err := writeDiagnostics(w, res.Files, res.Diagnostics, opts); err != nil {
+	if err := WriteDiagnostics(w, res.Files, res.Diagnostics, opts); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintln(w, Summary(res))

@@ -28,7 +28,7 @@ func NewDocument(res *dsl.Result) *Document {
 		Valid:         errs == 0 && res.Plan != nil,
 		ErrorCount:    errs,
 		WarningCount:  warns,
-		Diagnostics:   jsonDiagnostics(res.Files, res.Diagnostics),
+		Diagnostics:   JSONDiagnostics(res.Files, res.Diagnostics),
 	}
 	if doc.Valid {
 		doc.Plan = res.Plan
