@@ -34,6 +34,15 @@ func NewScaled(origin time.Time, factor float64) *Scaled {
 	return &Scaled{origin: origin, factor: factor, start: time.Now()}
 }
 
+// NewScaledSince returns a clock that runs factor times faster than real
+// time and reads the wall clock at the real instant epoch. Processes given
+// the same epoch and factor share one clock however late each starts, so a
+// restarted worker and a simulator started earlier agree on the time.
+func NewScaledSince(epoch time.Time, factor float64) *Scaled {
+	now := time.Now()
+	return &Scaled{origin: epoch.Add(time.Duration(float64(now.Sub(epoch)) * factor)), factor: factor, start: now}
+}
+
 // Now returns the scaled time.
 func (s *Scaled) Now() time.Time {
 	return s.origin.Add(time.Duration(float64(time.Since(s.start)) * s.factor))

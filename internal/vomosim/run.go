@@ -45,6 +45,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 		})
 	}
 	scale := fs.Float64("clock-scale", 1, "run the API clock this many times faster than real time (churn, windows)")
+	epoch := fs.String("clock-epoch", "", "with --clock-scale: the real `TIME` (RFC 3339) at which the API clock reads the wall clock (default: start-up); processes given the same epoch and scale share one clock")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -77,7 +78,14 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("%s: --clock-scale must be positive", name)
 	}
 	var clk clock.Clock = clock.Real{}
-	if *scale != 1 {
+	switch {
+	case *epoch != "":
+		at, err := time.Parse(time.RFC3339Nano, *epoch)
+		if err != nil {
+			return fmt.Errorf("%s: --clock-epoch %q: want an RFC 3339 time such as 2026-03-04T12:00:00Z", name, *epoch)
+		}
+		clk = clock.NewScaledSince(at, *scale)
+	case *scale != 1:
 		clk = clock.NewScaled(time.Now(), *scale)
 	}
 	srv, err := New(Options{Clock: clk, Scenario: sc})

@@ -70,7 +70,7 @@ func TestMainPrintsCurlableTokens(t *testing.T) {
 
 // TestMainRejectsBadFlags checks the flag errors users see.
 func TestMainRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--scenario", "nope"}, {"--users", "2000000"}, {"--clock-scale", "0"}, {"extra"}, {"--bogus"}} {
+	for _, args := range [][]string{{"--scenario", "nope"}, {"--users", "2000000"}, {"--clock-scale", "0"}, {"--clock-scale", "60", "--clock-epoch", "yesterday"}, {"extra"}, {"--bogus"}} {
 		var out, errOut syncBuffer
 		if err := Main(context.Background(), "vomosim", args, &out, &errOut); err == nil {
 			t.Errorf("%v: no error", args)
