@@ -117,18 +117,29 @@ type Leases interface {
 // Walk is the progress of an in-progress page walk over the window
 // (After, Cap]. Position is the next record position (not a page number, so
 // a changed per_page cannot skip records); Total is the last meta.total.
+// Records counts the records the walk has read so far, so a completed walk
+// can say how many it read even when it was resumed.
 type Walk struct {
 	After, Cap time.Time
 	Position   int64
 	Total      int64
+	Records    int64
 }
 
 // Checkpoint is the state of one (tenant, pipeline). Generation rises on
 // every operator set or reset, so a walk that started before cannot write.
+//
+// LastComplete is when (store clock) the pipeline's last walk or full scan
+// completed, and LastRecords how many records it read: the only sign of
+// progress of pipelines on cursorless or child resources, which have no
+// cursor. Both are zero before the first completion and after an operator
+// set or reset.
 type Checkpoint struct {
-	Cursor     time.Time // zero: no cursor yet
-	Walk       *Walk     // nil: no walk in progress
-	Generation int64
+	Cursor       time.Time // zero: no cursor yet
+	Walk         *Walk     // nil: no walk in progress
+	Generation   int64
+	LastComplete time.Time
+	LastRecords  int64
 }
 
 // Checkpoints are per-(tenant, pipeline) cursors and walk progress. Walk
@@ -168,7 +179,10 @@ type QueueRef struct {
 
 // WalkUpdate advances one member pipeline's walk in a page commit. It is
 // skipped (with its pipeline's entries) when the stored generation is no
-// longer Generation. Complete ends the walk: the cursor moves to Walk.Cap.
+// longer Generation. Complete ends the walk: the cursor moves to Walk.Cap
+// (a zero Cap, the completion of a full scan, leaves the cursor as it is)
+// and the checkpoint's LastComplete and LastRecords record the completion
+// with Walk.Records.
 type WalkUpdate struct {
 	Pipeline   string
 	Generation int64

@@ -11,10 +11,14 @@ import (
 )
 
 // checkpoint is the stored form of a (tenant, pipeline) checkpoint.
+// Fields added later are omitempty, so stores written before them read
+// as zero.
 type checkpoint struct {
-	Cursor     int64 `json:"cursor,omitempty"`
-	Generation int64 `json:"gen,omitempty"`
-	Walk       *walk `json:"walk,omitempty"`
+	Cursor      int64 `json:"cursor,omitempty"`
+	Generation  int64 `json:"gen,omitempty"`
+	Walk        *walk `json:"walk,omitempty"`
+	Done        int64 `json:"done,omitempty"`
+	DoneRecords int64 `json:"done_n,omitempty"`
 }
 
 type walk struct {
@@ -22,12 +26,19 @@ type walk struct {
 	Cap      int64 `json:"cap"`
 	Position int64 `json:"pos"`
 	Total    int64 `json:"total"`
+	Records  int64 `json:"n,omitempty"`
+}
+
+func storedWalk(w state.Walk) *walk {
+	return &walk{After: micros(w.After), Cap: micros(w.Cap), Position: w.Position, Total: w.Total, Records: w.Records}
 }
 
 func (c checkpoint) public() state.Checkpoint {
-	out := state.Checkpoint{Cursor: fromMicros(c.Cursor), Generation: c.Generation}
+	out := state.Checkpoint{Cursor: fromMicros(c.Cursor), Generation: c.Generation,
+		LastComplete: fromMicros(c.Done), LastRecords: c.DoneRecords}
 	if c.Walk != nil {
-		out.Walk = &state.Walk{After: fromMicros(c.Walk.After), Cap: fromMicros(c.Walk.Cap), Position: c.Walk.Position, Total: c.Walk.Total}
+		out.Walk = &state.Walk{After: fromMicros(c.Walk.After), Cap: fromMicros(c.Walk.Cap), Position: c.Walk.Position,
+			Total: c.Walk.Total, Records: c.Walk.Records}
 	}
 	return out
 }

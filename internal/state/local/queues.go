@@ -62,6 +62,7 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 		if err != nil {
 			return err
 		}
+		now := s.now().UnixMicro()
 		skipped := map[string]bool{}
 		for _, w := range c.Walks {
 			if err := state.CheckName("pipeline", w.Pipeline); err != nil {
@@ -77,16 +78,18 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 				continue
 			}
 			if w.Complete {
-				cp.Cursor, cp.Walk = micros(w.Walk.Cap), nil
+				if !w.Walk.Cap.IsZero() {
+					cp.Cursor = micros(w.Walk.Cap)
+				}
+				cp.Walk, cp.Done, cp.DoneRecords = nil, now, w.Walk.Records
 			} else {
-				cp.Walk = &walk{After: micros(w.Walk.After), Cap: micros(w.Walk.Cap), Position: w.Walk.Position, Total: w.Walk.Total}
+				cp.Walk = storedWalk(w.Walk)
 			}
 			if err := putJSON(cps, []byte(w.Pipeline), cp); err != nil {
 				return err
 			}
 			res.Applied = append(res.Applied, w.Pipeline)
 		}
-		now := s.now().UnixMicro()
 		seq := int64(getU64(tb.Get(kSeq)))
 		for _, eq := range c.Enqueue {
 			if eq.Queue.Tenant != l.Tenant {

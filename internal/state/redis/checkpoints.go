@@ -28,9 +28,11 @@ func (s *Store) Checkpoint(ctx context.Context, tenant, pipeline string) (state.
 		n, _ := strconv.ParseInt(h[f], 10, 64)
 		return n
 	}
-	cp := state.Checkpoint{Cursor: fromUS(num("cursor")), Generation: num("gen")}
+	cp := state.Checkpoint{Cursor: fromUS(num("cursor")), Generation: num("gen"),
+		LastComplete: fromUS(num("done")), LastRecords: num("done_n")}
 	if _, ok := h["pos"]; ok {
-		cp.Walk = &state.Walk{After: fromUS(num("after")), Cap: fromUS(num("cap")), Position: num("pos"), Total: num("total")}
+		cp.Walk = &state.Walk{After: fromUS(num("after")), Cap: fromUS(num("cap")), Position: num("pos"), Total: num("total"),
+			Records: num("n")}
 	}
 	return cp, nil
 }

@@ -137,22 +137,23 @@ return out
 `)
 
 // setCheckpointScript is the operator's set/reset: bump the generation, drop
-// the walk, set (or clear) the cursor.
+// the walk and the last completion, set (or clear) the cursor.
 // KEYS: checkpoint. ARGV: cursor µs ("" = reset). Reply: new generation.
 var setCheckpointScript = script(`
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'after', 'cap', 'pos', 'total', 'cursor')
+redis.call('HDEL', KEYS[1], 'after', 'cap', 'pos', 'total', 'n', 'cursor', 'done', 'done_n')
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
 return gen
 `)
 
 // commitPageScript is the page step: check the fence, advance each member
 // walk whose generation still matches (a completed walk moves the cursor to
-// its cap), enqueue the page's entries except those of skipped members
+// its cap, unless the cap is empty: a full scan, and records when it
+// completed and how many records it read), enqueue the page's entries except those of skipped members
 // (assigning seqs), and store the scan page's id blob.
 // KEYS: op, job, seq, checkpoint × nw, stream × nq, [scan].
 // ARGV: opTTL, owner, counter, epoch, nw, nq, hasScan, group; per walk
-// (pipeline, generation, after, cap, pos, total, complete); per queue a
+// (pipeline, generation, after, cap, pos, total, records, complete); per queue a
 // count, then per entry (pipeline, key, op, version, confgen, seq, hash,
 // payload, trace); [scan page, blob].
 // Reply: {-1} when fenced, else {1, now, applied × nw, enqueued × nq}.
@@ -175,15 +176,16 @@ for i = 1, nw do
     skipped[ARGV[a]] = true
     res[#res + 1] = 0
   else
-    if ARGV[a + 6] == '1' then
-      redis.call('HSET', key, 'cursor', ARGV[a + 3])
-      redis.call('HDEL', key, 'after', 'cap', 'pos', 'total')
+    if ARGV[a + 7] == '1' then
+      if ARGV[a + 3] ~= '0' then redis.call('HSET', key, 'cursor', ARGV[a + 3]) end
+      redis.call('HSET', key, 'done', n2s(now), 'done_n', ARGV[a + 6])
+      redis.call('HDEL', key, 'after', 'cap', 'pos', 'total', 'n')
     else
-      redis.call('HSET', key, 'after', ARGV[a + 2], 'cap', ARGV[a + 3], 'pos', ARGV[a + 4], 'total', ARGV[a + 5])
+      redis.call('HSET', key, 'after', ARGV[a + 2], 'cap', ARGV[a + 3], 'pos', ARGV[a + 4], 'total', ARGV[a + 5], 'n', ARGV[a + 6])
     end
     res[#res + 1] = 1
   end
-  a = a + 7
+  a = a + 8
 end
 local seq = tonumber(redis.call('GET', KEYS[3]) or '0')
 for i = 1, nq do

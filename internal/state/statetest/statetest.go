@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"DueOnceUnderConcurrency", testDueOnce},
 		{"DueIndexRepair", testDueIndexRepair},
 		{"CheckpointGenerations", testCheckpointGenerations},
+		{"CheckpointCompletion", testCheckpointCompletion},
 		{"CommitPageAtomic", testCommitPageAtomic},
 		{"CommitPageMembers", testCommitPageMembers},
 		{"QueueClaimAck", testQueueClaimAck},
@@ -332,7 +333,7 @@ func testCheckpointGenerations(t *testing.T, s state.Store) {
 	}
 	l := acquire(t, s, "acme", "poll", "w1", time.Minute)
 	after := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40}
+	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40, Records: 15}
 	res := must(s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: "users", Generation: 0, Walk: w}}}))(t)
 	if !slices.Equal(res.Applied, []string{"users"}) {
 		t.Fatalf("result %+v", res)
@@ -364,6 +365,71 @@ func testCheckpointGenerations(t *testing.T, s state.Store) {
 	reset := must(s.ResetCheckpoint(ctx, "acme", "users"))(t)
 	if reset.Generation != 2 || !reset.Cursor.IsZero() {
 		t.Fatalf("reset: %+v", reset)
+	}
+}
+
+// A completed walk or full scan records when it completed and how many
+// records it read; a full scan (zero cap) leaves the cursor alone; a stale
+// generation records nothing; an operator set or reset forgets it.
+func testCheckpointCompletion(t *testing.T, s state.Store) {
+	l := acquire(t, s, "acme", "poll", "w1", time.Minute)
+	// The store's clock is the wall clock (Redis TIME on this machine); a
+	// minute of slack keeps this from being a timing assertion.
+	start := time.Now().Add(-time.Minute)
+	commit := func(pipeline string, gen int64, w state.Walk, complete bool) state.CommitResult {
+		t.Helper()
+		return must(s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: pipeline, Generation: gen, Walk: w, Complete: complete}}}))(t)
+	}
+
+	// A full scan of a cursorless resource: no cursor before or after.
+	commit("forms", 0, state.Walk{Records: 7}, true)
+	cp := must(s.Checkpoint(ctx, "acme", "forms"))(t)
+	if !cp.Cursor.IsZero() || cp.Walk != nil || cp.LastRecords != 7 || cp.LastComplete.Before(start) {
+		t.Fatalf("after a full scan: %+v", cp)
+	}
+	first := cp.LastComplete
+	commit("forms", 0, state.Walk{Records: 9}, true)
+	cp = must(s.Checkpoint(ctx, "acme", "forms"))(t)
+	if cp.LastRecords != 9 || cp.LastComplete.Before(first) {
+		t.Fatalf("after a second full scan: %+v (first completed %v)", cp, first)
+	}
+
+	// A walk counts its records page by page; completing it moves the
+	// cursor and records the completion.
+	after := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40, Records: 15}
+	commit("users", 0, w, false)
+	cp = must(s.Checkpoint(ctx, "acme", "users"))(t)
+	if cp.Walk == nil || cp.Walk.Records != 15 || !cp.LastComplete.IsZero() || cp.LastRecords != 0 {
+		t.Fatalf("mid-walk: %+v", cp)
+	}
+	w.Position, w.Records = 40, 38
+	commit("users", 0, w, true)
+	cp = must(s.Checkpoint(ctx, "acme", "users"))(t)
+	if !cp.Cursor.Equal(w.Cap) || cp.Walk != nil || cp.LastRecords != 38 || cp.LastComplete.Before(start) {
+		t.Fatalf("completed walk: %+v", cp)
+	}
+	// A full-scan completion on a pipeline with a cursor keeps the cursor.
+	commit("users", 0, state.Walk{Records: 3}, true)
+	if got := must(s.Checkpoint(ctx, "acme", "users"))(t); !got.Cursor.Equal(w.Cap) || got.LastRecords != 3 {
+		t.Fatalf("zero-cap completion moved the cursor: %+v", got)
+	}
+
+	// An operator reset forgets the completion; a completion under the old
+	// generation is skipped.
+	reset := must(s.ResetCheckpoint(ctx, "acme", "forms"))(t)
+	if !reset.LastComplete.IsZero() || reset.LastRecords != 0 {
+		t.Fatalf("reset returned %+v", reset)
+	}
+	if res := commit("forms", 0, state.Walk{Records: 5}, true); !slices.Equal(res.Skipped, []string{"forms"}) {
+		t.Fatalf("stale completion: %+v", res)
+	}
+	if got := must(s.Checkpoint(ctx, "acme", "forms"))(t); !got.LastComplete.IsZero() || got.LastRecords != 0 || got.Generation != 1 {
+		t.Fatalf("after reset and a stale completion: %+v", got)
+	}
+	set := must(s.SetCursor(ctx, "acme", "users", after))(t)
+	if got := must(s.Checkpoint(ctx, "acme", "users"))(t); !got.LastComplete.IsZero() || got.LastRecords != 0 || got.Generation != set.Generation {
+		t.Fatalf("after set: %+v", got)
 	}
 }
 
