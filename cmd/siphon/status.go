@@ -42,6 +42,9 @@ type pipelineStatus struct {
 	AgeSeconds *float64 `json:"checkpoint_age_seconds,omitempty"`
 	Walking    bool     `json:"walk_in_progress"`
 	LastError  string   `json:"last_error,omitempty"`
+	// Paused is why the pipeline is paused for the tenant (its
+	// mapping-error rate); siphon pipeline resume clears it.
+	Paused string `json:"paused,omitempty"`
 }
 
 type queueStatus struct {
@@ -104,7 +107,7 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 	if err != nil {
 		return ts, fmt.Errorf("flags of %s: %w", t.ID, err)
 	}
-	lastErr := map[string]string{}
+	lastErr, paused := map[string]string{}, map[string]string{}
 	for _, f := range flags {
 		ts.Flags = append(ts.Flags, flagStatus{Kind: string(f.Kind), Scope: f.Scope, Reason: f.Reason, By: f.By, At: f.At})
 		switch f.Kind {
@@ -112,6 +115,8 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 			ts.Paused = f.Reason
 		case state.FlagLastError:
 			lastErr[f.Scope] = f.Reason
+		case state.FlagPipelinePaused:
+			paused[f.Scope] = f.Reason
 		}
 	}
 	var dests []string
@@ -120,7 +125,7 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 		if err != nil {
 			return ts, fmt.Errorf("checkpoint %s/%s: %w", t.ID, name, err)
 		}
-		ps := pipelineStatus{Pipeline: name, Cursor: cp.Cursor, Walking: cp.Walk != nil, LastError: lastErr[name]}
+		ps := pipelineStatus{Pipeline: name, Cursor: cp.Cursor, Walking: cp.Walk != nil, LastError: lastErr[name], Paused: paused[name]}
 		if !cp.Cursor.IsZero() {
 			age := now.Sub(cp.Cursor).Seconds()
 			ps.AgeSeconds = &age
@@ -162,6 +167,9 @@ func printStatus(w io.Writer, out []tenantStatus) {
 				age += ", walk in progress"
 			}
 			fmt.Fprintf(w, "  pipeline %s: %s\n", p.Pipeline, age)
+			if p.Paused != "" {
+				fmt.Fprintf(w, "    paused: %s\n", p.Paused)
+			}
 			if p.LastError != "" {
 				fmt.Fprintf(w, "    last error: %s\n", p.LastError)
 			}
@@ -170,8 +178,8 @@ func printStatus(w io.Writer, out []tenantStatus) {
 			fmt.Fprintf(w, "  queue %s: %d queued (%d in flight), %d waiting to retry\n", q.Destination, q.Depth, q.Pending, q.Retry)
 		}
 		for _, f := range ts.Flags {
-			if f.Kind == string(state.FlagLastError) {
-				continue
+			if f.Kind == string(state.FlagLastError) || f.Kind == string(state.FlagPipelinePaused) {
+				continue // shown under their pipeline
 			}
 			scope := ""
 			if f.Scope != "" {
