@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/clock"
 	"github.com/siphonhq/siphon/internal/secrets"
 	"github.com/siphonhq/siphon/internal/state"
 	_ "github.com/siphonhq/siphon/internal/state/local" // the embedded store
@@ -31,15 +33,43 @@ func init() {
 			"synced, 1 when anything failed, went to a dead-letter queue or a tenant is paused.\n" +
 			"The configuration becomes the hub's active one; a configuration older than the active\n" +
 			"one is refused unless --force (a deliberate rollback, which makes it active again).",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			configFlag(),
 			storeFlag(),
 			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
 			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
 			&cli.BoolFlag{Name: "force", Usage: "run this configuration even though a newer one is active"},
-		},
+		}, testingFlags...),
 		Action: runRun,
 	})
+}
+
+// testingFlags exist for the end-to-end tests (package e2e), which run
+// `siphon run` as real processes against vomosim and need minutes of
+// cadence, settle and lease time to pass in seconds. They are hidden from
+// help and are not an interface for operators.
+var testingFlags = []cli.Flag{
+	&cli.Float64Flag{Name: "clock-scale", Hidden: true, Value: 1,
+		Usage: "testing only: run the scheduler and source clock this many times faster than real time"},
+	&cli.TimestampFlag{Name: "clock-epoch", Hidden: true, Layout: time.RFC3339Nano,
+		Usage: "testing only: the real instant at which the scaled clock reads the wall clock (as vomosim --clock-epoch)"},
+	&cli.DurationFlag{Name: "lease-ttl", Hidden: true, Usage: "testing only: job lease time to live (default 30s)"},
+	&cli.DurationFlag{Name: "visibility", Hidden: true, Usage: "testing only: how long a claimed queue entry stays invisible (default 5m)"},
+}
+
+// testingClock is the clock --clock-scale and --clock-epoch ask for.
+func testingClock(c *cli.Context) (clock.Clock, error) {
+	scale := c.Float64("clock-scale")
+	if scale <= 0 {
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("--clock-scale must be positive, got %g", scale)}
+	}
+	if epoch := c.Timestamp("clock-epoch"); epoch != nil {
+		return clock.NewScaledSince(*epoch, scale), nil
+	}
+	if scale != 1 {
+		return clock.NewScaled(time.Now(), scale), nil
+	}
+	return clock.Real{}, nil
 }
 
 func storeFlag() cli.Flag {
@@ -71,8 +101,12 @@ func runRun(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "siphon: warning:", err)
 	}
 	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
+	clk, err := testingClock(c)
+	if err != nil {
+		return err
+	}
 	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers"),
-		Force: c.Bool("force")})
+		Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"), Visibility: c.Duration("visibility")})
 	if err != nil {
 		return err
 	}
