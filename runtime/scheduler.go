@@ -47,11 +47,18 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 		return nil
 	}
 	r.stats.jobsRun.Add(1)
+	// The start and end of every held lease are logged with its fencing
+	// token, so the job's runs across processes can be checked (and
+	// debugged) as intervals that never overlap while a lease is held: the
+	// end is logged before the lease is released.
+	log.Info("job started", "owner", r.cfg.Owner, "fence", lease.Token.Counter)
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	hb := r.heartbeat(jctx, cancel, lease, log)
 	perr := r.poll(jctx, j, hb.current, log)
 	hb.stop()
+	log.Info("job finished", "owner", r.cfg.Owner, "fence", lease.Token.Counter,
+		"lease_lost", errors.Is(context.Cause(jctx), state.ErrLeaseLost))
 	if err := r.st.Release(context.WithoutCancel(ctx), hb.current()); err != nil {
 		log.Warn("release lease", "err", err)
 	}
