@@ -1,7 +1,11 @@
 // Package local is the embedded state store: one bbolt file, one process.
 // Every state change is one bbolt transaction (fsynced on commit), so a
-// crash leaves each step either whole or absent. bbolt locks the file; a
-// second process fails at once and is told who holds it.
+// crash leaves each step either whole or absent. bbolt locks the file, so
+// the process that holds it serves the store on a unix socket beside it
+// (<path>.sock, see package sock) while it is open; state.Open of a locked
+// path goes through that socket, so operator commands work while siphon run
+// holds the store. When nothing answers there, Open fails at once and names
+// the holder.
 //
 // One file has no hash slots, so the due and ready indexes change in the
 // same transaction as the tenant's step; the repair sweeps find nothing to
@@ -25,12 +29,33 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/sock"
 )
 
 func init() {
-	state.Register("file", func(ctx context.Context, u *url.URL, opt state.Options) (state.Store, error) {
-		return Open(state.LocalPath(u), opt)
-	})
+	state.Register("file", openURL)
+}
+
+// openURL opens the store at the URL's path, or, when another process holds
+// it, connects to the socket that process serves it on.
+func openURL(ctx context.Context, u *url.URL, opt state.Options) (state.Store, error) {
+	path := state.LocalPath(u)
+	s, err := Open(path, opt)
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, state.ErrLocked) {
+		return nil, err
+	}
+	c, dialErr := sock.Dial(ctx, socketPath(path), opt.Trips)
+	if dialErr == nil {
+		return c, nil
+	}
+	// The holder may have exited between our lock attempt and the dial.
+	if s, err := Open(path, opt); err == nil || !errors.Is(err, state.ErrLocked) {
+		return s, err
+	}
+	return nil, fmt.Errorf("%w, and it does not answer on its socket (%v); stop that process or wait for it to exit", err, dialErr)
 }
 
 // Bucket names. Tenant data lives under t/<tenant>/…; the due and ready
@@ -77,6 +102,9 @@ type Store struct {
 	trips  *state.Trips
 	holder string
 	now    func() time.Time
+	// srv serves the store to other processes; nil when it could not
+	// (the holder file says why).
+	srv *sock.Server
 }
 
 var _ state.Store = (*Store)(nil)
@@ -88,7 +116,7 @@ func Open(path string, opt state.Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s is held by %s; stop it or go through it", state.ErrLocked, path, readHolder(path))
+		return nil, fmt.Errorf("%w: %s is held by %s", state.ErrLocked, path, readHolder(path))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -102,8 +130,14 @@ func Open(path string, opt state.Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := writeHolder(s.holder); err != nil {
-		db.Close()
+	// Not serving leaves the store usable by this process; the holder file
+	// tells other processes why they cannot go through it.
+	srv, serveErr := sock.Serve(socketPath(path), s)
+	if serveErr == nil {
+		s.srv = srv
+	}
+	if err := writeHolder(s.holder, serveErr); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
@@ -111,12 +145,19 @@ func Open(path string, opt state.Options) (*Store, error) {
 
 func holderPath(path string) string { return path + ".holder" }
 
-// writeHolder records who holds the lock, for the message another process
-// gets when it cannot open the store.
-func writeHolder(p string) error {
+// socketPath is where the holder serves the store.
+func socketPath(path string) string { return path + ".sock" }
+
+// writeHolder records who holds the lock, and why it does not serve the
+// store if it could not, for the message another process gets when it
+// cannot open the store.
+func writeHolder(p string, serveErr error) error {
 	host, _ := os.Hostname()
-	txt := fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	return os.WriteFile(p, []byte(txt), 0o600)
+	txt := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	if serveErr != nil {
+		txt += fmt.Sprintf(" (not serving other processes: %v)", serveErr)
+	}
+	return os.WriteFile(p, []byte(txt+"\n"), 0o600)
 }
 
 func readHolder(path string) string {
@@ -168,10 +209,15 @@ func newEpoch() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Close releases the file and its lock.
+// Close stops serving the store (letting calls in flight finish), then
+// releases the file and its lock.
 func (s *Store) Close() error {
+	var srvErr error
+	if s.srv != nil {
+		srvErr = s.srv.Close()
+	}
 	_ = os.Remove(s.holder)
-	return s.db.Close()
+	return errors.Join(srvErr, s.db.Close())
 }
 
 // Info reports the backend, format and epoch.
