@@ -1,0 +1,7 @@
+# error: record 2 is a number, not an object
+# at: not_objects.json:1
+test "numbers" {
+  pipeline        = pipeline.volunteers
+  records         = file("fixtures/not_objects.json")
+  expect_filtered = true
+}
