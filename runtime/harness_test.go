@@ -30,9 +30,10 @@ import (
 // harness is one simulated VOMO, one store and one configuration on a
 // shared scaled clock.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clk   clock.Clock
 	sim   *vomosim.Server
+	url   string // the simulator's API base URL
 	dir   string
 	plan  *dsl.Plan
 	store state.Store
@@ -52,13 +53,18 @@ type harnessOpts struct {
 	// adjust changes the scenario (switches, faults) before the simulator
 	// starts.
 	adjust func(*vomosim.Scenario)
+	// destination is the destination block's plugin and config lines
+	// (default: sqlite at out/destination.db).
+	destination string
+	// trips, when set, counts the store's round trips.
+	trips *state.Trips
 }
 
 // clockScale: one real second is a simulated minute, so a 30s settle
 // takes half a real second and 5m cadences pass in seconds.
 const clockScale = 60
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	clk := clock.NewScaled(time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC), clockScale)
 	sc, err := vomosim.LoadScenario("calm")
@@ -94,6 +100,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.store != "" && !o.singleNodeUnset {
 		allow = "allow_single_node = true"
 	}
+	destination := o.destination
+	if destination == "" {
+		destination = "plugin = \"sqlite\"\n  config = { path = \"out/destination.db\" }"
+	}
 	files := map[string]string{
 		"source.hcl": fmt.Sprintf(`source "vomo" {
   kind       = "vomo"
@@ -118,12 +128,11 @@ resource "users" {
   }
 }
 destination "db" {
-  plugin = "sqlite"
-  config = { path = "out/destination.db" }
+  %s
   batch_size = 200
   %s
 }
-`, hs.URL+"/v1", allow),
+`, hs.URL+"/v1", destination, allow),
 		"pipeline.hcl": "pipeline \"volunteers\" {\n" + o.pipeline + "\n}\n" + o.extra,
 		"tenants.hcl":  tenants.String(),
 	}
@@ -143,7 +152,7 @@ destination "db" {
 			t.Fatal(err)
 		}
 	}
-	st, err := state.Open(context.Background(), url, state.Options{})
+	st, err := state.Open(context.Background(), url, state.Options{Trips: o.trips})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +163,7 @@ destination "db" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clk: clk, sim: sim, dir: dir, plan: res.Plan, store: st, kms: kms}
+	h := &harness{t: t, clk: clk, sim: sim, url: hs.URL + "/v1", dir: dir, plan: res.Plan, store: st, kms: kms}
 	for _, ti := range sim.Tenants() {
 		h.setToken(ti.ID, ti.Token)
 	}
