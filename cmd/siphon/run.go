@@ -16,6 +16,7 @@ import (
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/clock"
 	"github.com/siphonhq/siphon/internal/secrets"
+	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	_ "github.com/siphonhq/siphon/internal/state/local" // the embedded store
 	_ "github.com/siphonhq/siphon/internal/state/redis" // the networked store
@@ -72,6 +73,27 @@ func testingClock(c *cli.Context) (clock.Clock, error) {
 	return clock.Real{}, nil
 }
 
+// scaledSleeps makes the source client's waits (retry backoff, a 429's
+// Retry-After, both in the source's time) pass scale times faster, like
+// the clock they are measured on; nil when the clock is not scaled.
+func scaledSleeps(scale float64) func(*vomo.Config) {
+	if scale == 1 {
+		return nil
+	}
+	return func(vc *vomo.Config) {
+		vc.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(time.Duration(float64(d) / scale))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
 func storeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "store", Usage: "state store `URL` (a file path, redis://, redis+cluster://)", EnvVars: []string{"SIPHON_STORE"}}
 }
@@ -106,7 +128,8 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers"),
-		Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"), Visibility: c.Duration("visibility")})
+		Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"), Visibility: c.Duration("visibility"),
+		Source: scaledSleeps(c.Float64("clock-scale"))})
 	if err != nil {
 		return err
 	}
