@@ -42,6 +42,8 @@ fmt:
 bench:
 	./scripts/bench.sh
 
+# soak: the benchmarks' large variants, then the end-to-end reliability
+# suite (e2e/) at full size (SIPHON_SOAK=1); see scripts/soak.sh.
 soak:
 	./scripts/soak.sh
 

@@ -45,6 +45,7 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 		return members, fmt.Errorf("commit page %d: %w", pg.Number, storeErr(err))
 	}
 	pr.r.stats.enqueued.Add(int64(res2.Enqueued))
+	pr.r.countPolled(ctx, pr.t.ID, pc.Enqueue, res2.Skipped)
 	if len(res2.Skipped) > 0 {
 		kept := members[:0:0]
 		for _, m := range members {

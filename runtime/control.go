@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/state"
@@ -14,10 +15,12 @@ import (
 type control struct{ flags []state.Flag }
 
 func (r *Runner) control(ctx context.Context, tenant string) (control, error) {
+	start := time.Now()
 	fs, err := r.st.Flags(ctx, tenant)
 	if err != nil {
 		return control{}, fmt.Errorf("flags of %s: %w", tenant, storeErr(err))
 	}
+	r.pauses.note(tenant, fs, start)
 	return control{flags: fs}, nil
 }
 

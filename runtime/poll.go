@@ -33,7 +33,7 @@ type pollRun struct {
 // is recorded as the pipelines' last error and the job goes on, so one
 // broken resource does not starve the others.
 func (r *Runner) poll(ctx context.Context, j jobRef, lease func() state.Lease, log *slog.Logger) error {
-	ctx, span := startSpan(ctx, "poll", spanAttrs(j.tenant.ID, j.job.ID)...)
+	ctx, span := r.startSpan(ctx, "poll", spanAttrs(j.tenant.ID, j.job.ID)...)
 	defer span.End()
 	log = withTrace(ctx, log)
 	err := r.pollJob(ctx, j, lease, log)

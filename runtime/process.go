@@ -91,7 +91,10 @@ func (r *Runner) processRound(ctx context.Context, lanes *laneRound, consumer st
 	did := false
 	for range lanes.size() {
 		lane := lanes.next()
-		ready, err := r.st.Ready(ctx, lane, 16)
+		// Paused queues stay ready (they hold undelivered entries) and are
+		// skipped; asking for that many more keeps them from crowding out
+		// the queues that can be processed.
+		ready, err := r.st.Ready(ctx, lane, 16+r.pausedQueues(lane))
 		if err != nil {
 			return did, fmt.Errorf("ready queues of lane %s: %w", lane, err)
 		}
@@ -113,12 +116,19 @@ type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
 
-// outstanding reports whether any queue of this plan still has unclaimed
-// entries or retries to come.
+// outstanding reports whether any queue of this plan that is not paused
+// still has unclaimed entries or retries to come.
 func (r *Runner) outstanding(ctx context.Context) (bool, error) {
 	for _, t := range r.plan.Tenants {
 		for _, dest := range r.tenantDestinations(t) {
-			d, err := r.st.Depth(ctx, r.queueRef(t, dest))
+			q := r.queueRef(t, dest)
+			if paused, err := r.queuePaused(ctx, q); err != nil || paused {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+			d, err := r.st.Depth(ctx, q)
 			if err != nil {
 				return false, fmt.Errorf("queue depth %s/%s: %w", t.ID, dest, err)
 			}
@@ -144,6 +154,11 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	maxAttempts := r.maxAttempts(t, q.Destination)
 	done := 0
 	for range maxBatches {
+		// Checked before every batch: the previous one may have paused a
+		// pipeline. The entries stay queued until it resumes.
+		if paused, err := r.queuePaused(ctx, q); err != nil || paused {
+			return done, err
+		}
 		c, err := r.st.Claim(ctx, q, consumer, size, maxAttempts)
 		if err != nil {
 			return done, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
@@ -154,6 +169,7 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 			}
 		}
 		r.stats.dead.Add(int64(c.Dead))
+		r.countFailed(ctx, q, failReclaimed, c.Dead)
 		if len(c.Entries) == 0 {
 			if err := r.st.Park(ctx, q, time.Second); err != nil {
 				return done, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, err)
@@ -175,7 +191,7 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 // many entries it settled; 0 with no error means the tenant's breaker is
 // open and the batch stays claimed for a later try.
 func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry) (int, error) {
-	ctx, span := startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
+	ctx, span := r.startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
 	defer span.End()
 	log := withTrace(ctx, r.log.With("tenant", q.Tenant, "destination", q.Destination))
 	b := batch{q: q}
@@ -189,10 +205,15 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		// and the run stops with the reason.
 		return 0, &fatalError{err: err}
 	}
+	var outcomes []mapped
 	for _, e := range entries {
 		rec, err := r.record(ctx, t, dest, e)
+		var merr *mappingError
+		if errors.As(err, &merr) || err == nil {
+			outcomes = append(outcomes, mapped{pipeline: e.Pipeline, err: errText(err)})
+		}
 		if err != nil {
-			b.permanent(e, err.Error())
+			b.permanent(e, err.Error(), failMapping)
 			entryLog(log, e).Error("mapping failed; to the DLQ", "key", e.Key, "err", err)
 			continue
 		}
@@ -227,12 +248,15 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 				case sdk.StatusRetryable:
 					b.retry(e, res.Message, r.backoff(e.Attempts))
 				default:
-					b.permanent(e, res.Message)
+					b.permanent(e, res.Message, failRefused)
 					entryLog(log, e).Error("destination refused the record; to the DLQ", "key", e.Key, "err", res.Message)
 				}
 			}
 		}
 	}
+	// Counted once the batch is settled, not when a breaker sends it back
+	// to be mapped again.
+	r.observeMapping(ctx, q.Tenant, outcomes, log)
 	return r.settle(ctx, consumer, b, log)
 }
 
@@ -257,11 +281,11 @@ func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destinatio
 	if e.Op != opDelete {
 		fields, err := decodeRecord(e.Payload)
 		if err != nil {
-			return sdk.Record{}, fmt.Errorf("pipeline %s record %s: %w", p.Name, e.Key, err)
+			return sdk.Record{}, &mappingError{fmt.Errorf("pipeline %s record %s: %w", p.Name, e.Key, err)}
 		}
 		row, keep, err := p.Transform.Apply(fields, t)
 		if err != nil {
-			return sdk.Record{}, err
+			return sdk.Record{}, &mappingError{err}
 		}
 		if keep {
 			rec.Op, rec.Fields = sdk.OpUpsert, row
@@ -269,6 +293,21 @@ func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destinatio
 	}
 	rec.IdempotencyKey = idempotencyKey(t.ID, rec)
 	return rec, nil
+}
+
+// mappingError is a record the pipeline's filter or mapping could not
+// turn into a write; these count towards the mapping-error rate, unlike a
+// destination that cannot prepare its table.
+type mappingError struct{ err error }
+
+func (e *mappingError) Error() string { return e.err.Error() }
+func (e *mappingError) Unwrap() error { return e.err }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // decodeRecord reads a raw record as the mapping expects it, numbers kept
@@ -320,6 +359,7 @@ type batch struct {
 	ok      []string
 	retries map[string][]state.Failure // by pipeline
 	refused []state.Failure
+	mapping int // how many of refused failed mapping, not the write
 }
 
 func (b *batch) byID(e state.Entry) {
@@ -336,8 +376,13 @@ func (b *batch) retry(e state.Entry, msg string, after time.Duration) {
 	b.retries[e.Pipeline] = append(b.retries[e.Pipeline], state.Failure{ID: e.ID, Error: msg, RetryAfter: after})
 }
 
-func (b *batch) permanent(e state.Entry, msg string) {
+// permanent sends an entry to the DLQ; failure is failMapping or
+// failRefused.
+func (b *batch) permanent(e state.Entry, msg, failure string) {
 	b.refused = append(b.refused, state.Failure{ID: e.ID, Error: msg})
+	if failure == failMapping {
+		b.mapping++
+	}
 }
 
 // settle acks and fails a batch's entries in the store.
@@ -350,6 +395,7 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 		}
 		n += acked
 		r.stats.written.Add(int64(acked))
+		r.countWritten(ctx, b.q, acked)
 	}
 	for pipeline, fs := range b.retries {
 		limit := 1
@@ -363,6 +409,8 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 		n += fr.Retried + fr.Dead
 		r.stats.retried.Add(int64(fr.Retried))
 		r.stats.dead.Add(int64(fr.Dead))
+		r.countFailed(ctx, b.q, failRetry, fr.Retried)
+		r.countFailed(ctx, b.q, failMaxAttempts, fr.Dead)
 		if fr.Dead > 0 {
 			log.Error("entries reached max_attempts; to the DLQ", "pipeline", pipeline, "count", fr.Dead)
 		}
@@ -374,6 +422,11 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 		}
 		n += fr.Retried + fr.Dead
 		r.stats.dead.Add(int64(fr.Dead))
+		// Fail counts only the entries this consumer still held; any it
+		// lost are taken as the destination's refusals, which come last.
+		mapping := min(b.mapping, fr.Dead)
+		r.countFailed(ctx, b.q, failMapping, mapping)
+		r.countFailed(ctx, b.q, failRefused, fr.Dead-mapping)
 	}
 	return n, nil
 }

@@ -20,6 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/clock"
 	"github.com/siphonhq/siphon/internal/source/vomo"
@@ -37,6 +41,9 @@ type Config struct {
 	Logger      *slog.Logger // default slog.Default()
 	// Workers is the number of process workers (default 4).
 	Workers int
+	// PollSlots is how many jobs Run polls at a time (default 8): a job
+	// holds a slot while it runs, and due jobs start as slots free.
+	PollSlots int
 	// Owner names this process in leases and queue consumers (default
 	// host/pid).
 	Owner string
@@ -62,6 +69,11 @@ type Config struct {
 	// Source overrides vomo client settings (tests pass a shared clock's
 	// sleep, fast retries); it is applied to every client's Config.
 	Source func(*vomo.Config)
+	// TracerProvider and MeterProvider receive the run's spans and metrics
+	// (default: the global providers, no-ops unless the process installs
+	// SDK ones).
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Runner runs one plan against one store.
@@ -83,8 +95,11 @@ type Runner struct {
 	lanes        map[string]int // lane → weight
 	offsets      sync.Map       // source name → *vomo.ClockOffset
 
-	dests *destinations
-	stats stats
+	dests   *destinations
+	stats   stats
+	tracer  trace.Tracer
+	metrics *metrics
+	pauses  *pauses
 }
 
 // New checks the configuration and makes a Runner. Destinations are
@@ -101,6 +116,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
+	}
+	if cfg.PollSlots < 1 {
+		cfg.PollSlots = 8
 	}
 	if cfg.Owner == "" {
 		h, _ := os.Hostname()
@@ -143,11 +161,25 @@ func New(cfg Config) (*Runner, error) {
 		}
 	}
 	r.dests = newDestinations(r)
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = otel.GetMeterProvider()
+	}
+	r.tracer, r.pauses = cfg.TracerProvider.Tracer(tracerName), newPauses()
+	m, err := newMetrics(r, cfg.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
 	return r, nil
 }
 
-// Close stops the destination plugins.
-func (r *Runner) Close(ctx context.Context) error { return r.dests.close(ctx) }
+// Close stops the destination plugins and the metrics' store reads.
+func (r *Runner) Close(ctx context.Context) error {
+	return errors.Join(r.dests.close(ctx), r.metrics.close())
+}
 
 // Summary is what a RunOnce did.
 type Summary struct {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"log/slog"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -13,15 +12,16 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 )
 
-// tracer makes the poll and process spans; it is a no-op until the
-// process installs a tracer provider.
-var tracer = otel.Tracer("github.com/siphonhq/siphon/runtime")
+// tracerName names the runtime's tracer and meter.
+const tracerName = "github.com/siphonhq/siphon/runtime"
 
-// startSpan starts a span. Without a tracer provider the span has no ids,
-// so the context then gets random ones: log lines still carry a trace_id
-// that ties a poll to the batches that wrote what it found.
-func startSpan(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	ctx, span := tracer.Start(ctx, name, opts...)
+// startSpan starts a span with the runner's tracer (Config.TracerProvider,
+// by default the global one: a no-op until the process installs an SDK
+// provider). A no-op span has no ids, so the context then gets random
+// ones: log lines still carry a trace_id that ties a poll to the batches
+// that wrote what it found.
+func (r *Runner) startSpan(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	ctx, span := r.tracer.Start(ctx, name, opts...)
 	if span.SpanContext().IsValid() {
 		return ctx, span
 	}

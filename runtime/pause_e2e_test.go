@@ -1,0 +1,186 @@
+package runtime_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
+	"github.com/siphonhq/siphon/runtime"
+)
+
+// brokenForT001 fails the filter (null is not a bool) for every even id of
+// tenant t001 only: half its records, well over the default 20%.
+const brokenForT001 = `
+  resource    = resource.users
+  destination = destination.db
+  object      = "volunteers"
+  filter      = tenant.id == "t001" && tonumber(record.id) % 2 == 0 ? null : true
+  fields = {
+    email = record.email
+  }`
+
+const fixedMapping = `
+  resource    = resource.users
+  destination = destination.db
+  object      = "volunteers"
+  fields = {
+    email = record.email
+  }`
+
+func TestMappingErrorRatePausesThePipelineBbolt(t *testing.T) {
+	testMappingErrorRatePauses(t, "")
+}
+
+func TestMappingErrorRatePausesThePipelineRedis(t *testing.T) {
+	testMappingErrorRatePauses(t, redistest.Start(t).URL())
+}
+
+// testMappingErrorRatePauses: a pipeline whose records fail mapping at a
+// rate over its threshold is paused for that tenant only, with a reason;
+// its queue waits (nothing lost, nothing dead-lettered beyond the batches
+// that showed the rate) through another run; after the operator resumes it
+// the queued records are written, and a DLQ replay brings back the rest.
+func testMappingErrorRatePauses(t *testing.T, store string) {
+	// Five batches of 200 per tenant on two workers: a pause can only stop
+	// the batches not yet claimed when it comes, at least three here.
+	const users = 1000
+	h := newHarness(t, harnessOpts{tenants: 2, users: users, store: store, pipeline: brokenForT001})
+	ctx := context.Background()
+	const bad, good = "t001", "t002"
+	runner := func() *runtime.Runner {
+		return h.runnerAdjusted(func(c *runtime.Config) { c.Workers = 2 })
+	}
+
+	sum, err := runner().RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Failed() || sum.Dead == 0 {
+		t.Fatalf("summary %+v: want failed with dead letters", sum)
+	}
+	reason := pausedReason(t, h, bad)
+	for _, want := range []string{"of the last", "threshold 20%", "siphon pipeline resume t001 volunteers", "null"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("pause reason %q lacks %q", reason, want)
+		}
+	}
+	if r := pausedReason(t, h, good); r != "" {
+		t.Fatalf("%s paused too: %s", good, r)
+	}
+	if got := len(h.rows("volunteers")[good]); got != users {
+		t.Fatalf("%s has %d rows, want %d: the other tenant must go on", good, got, users)
+	}
+
+	// Nothing is lost: every record of t001 is written, dead-lettered or
+	// still queued, and only even ids failed.
+	letters := deadLetterKeys(t, h, bad)
+	rows := h.rows("volunteers")[bad]
+	d, err := h.store.Depth(ctx, h.queue(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Stream < 3*200 || d.Pending != 0 || d.Retry != 0 {
+		t.Fatalf("queue of %s after the pause: %+v; want at least three batches left, none claimed", bad, d)
+	}
+	if n := int64(len(letters)+len(rows)) + d.Stream; n != users {
+		t.Fatalf("%d dead + %d written + %d queued = %d, want %d", len(letters), len(rows), d.Stream, n, users)
+	}
+	for _, k := range letters {
+		if id := atoi(t, k); id%2 != 0 {
+			t.Errorf("dead letter %s: an odd id maps fine", k)
+		}
+	}
+	for k := range rows {
+		if id := atoi(t, k); id%2 == 0 {
+			t.Errorf("row %s: an even id cannot map", k)
+		}
+	}
+
+	// Another run (a new process, which learns the pause from the store)
+	// neither polls nor processes the paused pipeline.
+	if _, err := runner().RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := h.store.Depth(ctx, h.queue(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Stream != d.Stream || len(h.rows("volunteers")[bad]) != len(rows) || len(deadLetterKeys(t, h, bad)) != len(letters) {
+		t.Fatalf("while paused: queue %+v (was %+v), %d rows (was %d)", d2, d, len(h.rows("volunteers")[bad]), len(rows))
+	}
+
+	// The operator fixes the mapping and resumes: the queue drains, and
+	// replaying the DLQ completes the tenant.
+	h.reload(fixedMapping)
+	if err := h.store.ClearFlag(ctx, bad, state.FlagPipelinePaused, "volunteers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner().RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := h.store.Depth(ctx, h.queue(bad)); err != nil || d.Stream+d.Retry != 0 {
+		t.Fatalf("queue of %s after resume: %+v %v", bad, d, err)
+	}
+	if got := len(h.rows("volunteers")[bad]); got != users-len(letters) {
+		t.Fatalf("%s has %d rows after resume, want %d", bad, got, users-len(letters))
+	}
+	ls, _, err := h.store.DeadLetterList(ctx, bad, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(ls))
+	for i, l := range ls {
+		ids[i] = l.ID
+	}
+	if n, err := h.store.Replay(ctx, bad, "standard", ids); err != nil || n != len(ids) {
+		t.Fatalf("replay: %d of %d, %v", n, len(ids), err)
+	}
+	sum, err = runner().RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed() || pausedReason(t, h, bad) != "" {
+		t.Fatalf("after the fix: summary %+v, paused %q", sum, pausedReason(t, h, bad))
+	}
+	if got := len(h.rows("volunteers")[bad]); got != users {
+		t.Fatalf("%s has %d rows after the replay, want %d", bad, got, users)
+	}
+}
+
+func pausedReason(t *testing.T, h *harness, tenant string) string {
+	t.Helper()
+	fs, err := h.store.Flags(context.Background(), tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Kind == state.FlagPipelinePaused && f.Scope == "volunteers" {
+			return f.Reason
+		}
+	}
+	return ""
+}
+
+func deadLetterKeys(t *testing.T, h *harness, tenant string) []string {
+	t.Helper()
+	ls, _, err := h.store.DeadLetterList(context.Background(), tenant, "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, len(ls))
+	for i, l := range ls {
+		keys[i] = l.Entry.Key
+	}
+	return keys
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmtSscan(s, &n); err != nil {
+		t.Fatalf("key %q: %v", s, err)
+	}
+	return n
+}
