@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
 # Runs every Go benchmark once with allocation counts (among them the
 # plugin boundary: host → no-op plugin, sqlite in-process vs as a plugin,
-# and the sqlite, postgres and jsonl upserts), then the conformance kit
-# through the plugin boundary at 1,000,000 records, and prints the figures
-# again at the end, one line each, for the issue notes.
+# and the sqlite, postgres and jsonl upserts), then the runtime's
+# end-to-end benchmarks at full size (issue 6: records/s beside a raw
+# baseline, store round trips per page and per batch, source requests per
+# steady-state poll), then the conformance kit through the plugin boundary
+# at 1,000,000 records, and prints the figures again at the end, one line
+# each, for the issue notes.
 # BENCHTIME (default 1s) and BENCH (a -bench pattern, default all) narrow
-# or lengthen the benchmarks; KIT_RECORDS (default 1000000, 0 skips the
-# kit) sizes the kit's scale case.
+# or lengthen the benchmarks; SIPHON_BENCH_BIG (default 1, 0 for the small
+# size) sizes the runtime's end-to-end runs; KIT_RECORDS (default 1000000,
+# 0 skips the kit) sizes the kit's scale case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-go test -run '^$' -bench "${BENCH:-.}" -benchmem -benchtime "${BENCHTIME:-1s}" ./... | tee "$out"
+e2e=$(mktemp)
+trap 'rm -f "$out" "$e2e"' EXIT
+# The runtime package runs once, below, at its own size.
+go test -run '^$' -bench "${BENCH:-.}" -benchmem -benchtime "${BENCHTIME:-1s}" $(go list ./... | grep -v '/runtime$') | tee "$out"
+
+big=${SIPHON_BENCH_BIG:-1}
+[ "$big" = 0 ] && big=
+echo
+echo "== runtime end to end (SIPHON_BENCH_BIG=${big:-unset}; one run each, every run from an empty store)"
+SIPHON_BENCH_BIG="$big" go test -count=1 -timeout 60m -run '^$' -bench "${BENCH:-.}" -benchtime 1x ./runtime | tee "$e2e"
+cat "$e2e" >>"$out"
+
 kit=${KIT_RECORDS:-1000000}
 if [ "$kit" != 0 ]; then
 	echo
@@ -22,3 +36,23 @@ fi
 echo
 echo "== figures"
 grep -E '^(Benchmark|pkg:|--- )' "$out" || echo "no benchmarks ran"
+
+# One line per issue 6 figure with its goal. A benchmark line is
+# "name N ns/op v1 unit1 v2 unit2 ...": metrics are read by unit.
+echo
+echo "== issue 6 figures (SIPHON_BENCH_BIG=${big:-unset})"
+awk '
+/^Benchmark(EndToEnd|StoreTrips|SteadyStatePoll)/ {
+	name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+	delete m
+	for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
+	if (name ~ /^EndToEnd/) {
+		sub(/^EndToEnd(Postgres)?\//, "", name)
+		printf "records/s %-16s runtime %8.0f  baseline %8.0f  ratio %.2f (goal >= 0.7)\n", name, m["records/s"], m["baseline_records/s"], m["ratio"]
+	} else if (name ~ /^StoreTrips/) {
+		sub(/^StoreTrips\//, "", name)
+		printf "store round trips %-6s %.2f per page polled, %.2f per batch processed (goal <= 2 each; %d pages, %d batches)\n", name, m["trips/page"], m["trips/batch"], m["pages/op"], m["batches/op"]
+	} else {
+		printf "source requests per steady-state poll %.2f, minimum %.2f, ratio %.2f (goal <= 1.1)\n", m["requests/poll"], m["min_requests/poll"], m["ratio"]
+	}
+}' "$e2e"
