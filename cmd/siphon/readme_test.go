@@ -82,10 +82,12 @@ func TestReadmeExamples(t *testing.T) {
 }
 
 // checked says whether a line of shown output is stable enough to compare:
-// diagnostics, summaries and diffs, not the times a plan computes from now.
+// diagnostics, summaries and diffs (siphon test's results among them), not
+// the times a plan computes from now.
 func checked(line string) bool {
 	s := strings.TrimSpace(line)
-	for _, prefix := range []string{"Plan:", "Error:", "Warning:", "on ", "invalid", "-  ", "+  ", "@@", "---", "+++"} {
+	for _, prefix := range []string{"Plan:", "Error:", "Warning:", "on ", "invalid", "-  ", "+  ", "@@", "---", "+++",
+		"Test:", "ok ", "FAIL ", "record ", "want:", "got:"} {
 		if strings.HasPrefix(s, prefix) {
 			return true
 		}
