@@ -31,7 +31,7 @@ func collected(t *testing.T, reader *sdkmetric.ManualReader) map[string][]point 
 	attrsOf := func(s attribute.Set) map[string]string {
 		m := map[string]string{}
 		for _, kv := range s.ToSlice() {
-			m[string(kv.Key)] = kv.Value.Emit()
+			m[string(kv.Key)] = kv.Value.String()
 		}
 		return m
 	}
@@ -186,7 +186,7 @@ func TestMetricsAndSpansOfARun(t *testing.T) {
 	for _, ti := range h.sim.Tenants() {
 		for _, sp := range spans.Ended() {
 			for _, kv := range sp.Attributes() {
-				if strings.Contains(kv.Value.Emit(), ti.Token) {
+				if strings.Contains(kv.Value.String(), ti.Token) {
 					t.Errorf("span %s attribute %s carries a token", sp.Name(), kv.Key)
 				}
 			}
@@ -216,7 +216,7 @@ func countOf(ps []point, key, value string) int {
 func spanAttr(sp sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range sp.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
