@@ -17,6 +17,11 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 )
 
+// answerWait bounds Dial's first call: a holder that accepts connections but
+// does not answer (hung, or stopped in a debugger) must not hang the
+// operator's command.
+const answerWait = 5 * time.Second
+
 // Client is a Store served by another process on a unix socket.
 type Client struct {
 	path  string
@@ -27,7 +32,8 @@ type Client struct {
 var _ state.Store = (*Client)(nil)
 
 // Dial connects to the store served on the unix socket at path and checks
-// that it answers. trips, when set, counts one round trip per call.
+// that it answers within a few seconds. trips, when set, counts one round
+// trip per call.
 func Dial(ctx context.Context, path string, trips *state.Trips) (*Client, error) {
 	if err := checkDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("store socket %s: %w", path, err)
@@ -53,7 +59,9 @@ func Dial(ctx context.Context, path string, trips *state.Trips) (*Client, error)
 		DisableCompression:  true,
 	}
 	c := &Client{path: path, http: &http.Client{Transport: tr}, trips: trips}
-	if _, err := c.Info(ctx); err != nil {
+	probe, cancel := context.WithTimeout(ctx, answerWait)
+	defer cancel()
+	if _, err := c.Info(probe); err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
@@ -92,6 +100,10 @@ func (c *Client) post(ctx context.Context, method string, args any) (*http.Respo
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.transportError(ctx, method, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return nil, fmt.Errorf("store socket %s: the serving process does not know %s (is it an older siphon?)", c.path, method)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -7,9 +7,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/siphonhq/siphon/internal/state"
 )
 
 // TestEverySentinelCrosses: each error the state package declares is in
@@ -65,5 +69,29 @@ func TestWireErrorKeepsTextAndSentinels(t *testing.T) {
 	}
 	if plain := toWire(errors.New("disk full")).err(); plain.Error() != "disk full" || errors.Unwrap(plain) != nil {
 		t.Fatalf("plain error: %v", plain)
+	}
+}
+
+type infoStore struct{ state.Store }
+
+func (infoStore) Info(context.Context) (state.Info, error) { return state.Info{Backend: "test"}, nil }
+
+// TestUnknownMethodSaysWhy: a call the serving process has no route for
+// (an older siphon serving) says so instead of failing to decode.
+func TestUnknownMethodSaysWhy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	srv, err := Serve(path, infoStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Dial(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = do(context.Background(), c, "NoSuchMethod", none{})
+	if err == nil || !strings.Contains(err.Error(), "does not know NoSuchMethod") {
+		t.Fatalf("unknown method: %v", err)
 	}
 }
