@@ -143,7 +143,7 @@ func benchEndToEnd(b *testing.B, d destinationCase, redis bool) {
 func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next func() int) {
 	ctx := context.Background()
 	var records int64
-	var runtimeTime, baselineTime time.Duration
+	var runtimeTime, pollTime, baselineTime, sourceTime time.Duration
 	b.StopTimer()
 	for range b.N {
 		run := next()
@@ -155,13 +155,15 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		}
 		h := newHarness(b, benchOpts(store, d.block(run), nil))
 		want := h.total()
-		r := h.benchRunner(nil)
+		ps := newPhaseStore(h.store, nil)
+		r := h.benchRunner(ps)
 
 		b.StartTimer()
 		start := time.Now()
 		sum, err := r.RunOnce(ctx)
 		took := time.Since(start)
 		b.StopTimer()
+		pollTime += ps.pollEnd().Sub(start)
 		if err != nil || sum.Failed() || sum.Written != want {
 			b.Fatalf("run %d: %+v %v; want %d records written", run, sum, err, want)
 		}
@@ -178,6 +180,13 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		if err != nil || got != want {
 			b.Fatalf("baseline run %d: %d records, %v; want %d", run, got, err, want)
 		}
+		// The source alone, for how much of either side's time it takes.
+		start = time.Now()
+		got, err = baseline(ctx, h, nopSink{})
+		sourceTime += time.Since(start)
+		if err != nil || got != want {
+			b.Fatalf("source run %d: %d records, %v; want %d", run, got, err, want)
+		}
 		records += want
 		if srv != nil {
 			srv.Stop()
@@ -188,6 +197,9 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 	b.ReportMetric(rt, "records/s")
 	b.ReportMetric(bl, "baseline_records/s")
 	b.ReportMetric(rt/bl, "ratio")
+	b.ReportMetric(float64(records)/pollTime.Seconds(), "poll_records/s")
+	b.ReportMetric(float64(records)/(runtimeTime-pollTime).Seconds(), "process_records/s")
+	b.ReportMetric(float64(records)/sourceTime.Seconds(), "source_records/s")
 }
 
 // baseline is the hand loop the runtime is measured against: each tenant's
@@ -311,6 +323,12 @@ source_updated_at = excluded.source_updated_at WHERE excluded.source_updated_at 
 
 func (s sqliteSink) close() { _ = s.db.Close() }
 
+// nopSink writes nothing: the baseline with it measures the source alone.
+type nopSink struct{}
+
+func (nopSink) upsert(context.Context, string, []benchUser) error { return nil }
+func (nopSink) close()                                            {}
+
 // postgresSink writes to a schema of its own on the server the runtime's
 // plugin writes to, so both have the same durability settings.
 type postgresSink struct {
@@ -358,8 +376,20 @@ type phaseStore struct {
 	trips          *state.Trips
 	pollStart      atomic.Int64
 	processStart   atomic.Int64 // -1 until the first Ready
+	processAt      atomic.Int64 // the first Ready's time, Unix ns
 	pages, batches atomic.Int64
 }
+
+// newPhaseStore wraps st; trips may be nil when only the stages' times
+// are wanted.
+func newPhaseStore(st state.Store, trips *state.Trips) *phaseStore {
+	s := &phaseStore{Store: st, trips: trips}
+	s.processStart.Store(-1)
+	return s
+}
+
+// pollEnd is when the process stage began.
+func (s *phaseStore) pollEnd() time.Time { return time.Unix(0, s.processAt.Load()) }
 
 func (s *phaseStore) ActivateConfig(ctx context.Context, v state.ConfigVersion, force bool) (state.ConfigVersion, error) {
 	got, err := s.Store.ActivateConfig(ctx, v, force)
@@ -373,7 +403,9 @@ func (s *phaseStore) CommitPage(ctx context.Context, c state.PageCommit) (state.
 }
 
 func (s *phaseStore) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
-	s.processStart.CompareAndSwap(-1, s.trips.Load())
+	if s.processStart.CompareAndSwap(-1, s.trips.Load()) {
+		s.processAt.Store(time.Now().UnixNano())
+	}
 	return s.Store.Ready(ctx, lane, limit)
 }
 
@@ -417,8 +449,7 @@ func benchStoreTrips(b *testing.B, redis bool) {
 		trips := &state.Trips{}
 		h := newHarness(b, benchOpts(store, "", trips))
 		want := h.total()
-		ps := &phaseStore{Store: h.store, trips: trips}
-		ps.processStart.Store(-1)
+		ps := newPhaseStore(h.store, trips)
 		r := h.benchRunner(ps)
 		b.StartTimer()
 		sum, err := r.RunOnce(ctx)
