@@ -14,11 +14,12 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 )
 
-// commit enqueues one page for every member pipeline and, for a walk,
-// advances each member's progress, all in one atomic step under the lease.
-// It returns the members still walking: one whose checkpoint generation
-// moved (an operator set or reset it) is dropped with its entries.
-func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, members []member, walk bool) ([]member, error) {
+// commit enqueues one page for every member pipeline and, for a walk
+// (walk not nil: its progress after this page), advances each member's
+// progress, all in one atomic step under the lease. It returns the members
+// still walking: one whose checkpoint generation moved (an operator set or
+// reset it) is dropped with its entries.
+func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, members []member, walk *state.Walk) ([]member, error) {
 	pc := state.PageCommit{Lease: pr.lease()}
 	queues := map[string]int{}
 	for _, m := range members {
@@ -34,10 +35,8 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 			pc.Enqueue = append(pc.Enqueue, state.Enqueue{Queue: q})
 		}
 		pc.Enqueue[i].Entries = append(pc.Enqueue[i].Entries, entries...)
-		if walk {
-			p := pg.Progress
-			pc.Walks = append(pc.Walks, state.WalkUpdate{Pipeline: m.p.Name, Generation: m.gen, Complete: pg.Done,
-				Walk: state.Walk{After: p.After, Cap: p.Cap, Position: int64(p.Next), Total: int64(p.LastTotal)}})
+		if walk != nil {
+			pc.Walks = append(pc.Walks, state.WalkUpdate{Pipeline: m.p.Name, Generation: m.gen, Complete: pg.Done, Walk: *walk})
 		}
 	}
 	res2, err := pr.r.st.CommitPage(ctx, pc)
@@ -57,6 +56,28 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 	}
 	pr.deliverDirect(ctx, members, pc.Enqueue)
 	return members, nil
+}
+
+// completeScan records a full scan's completion on each member's
+// checkpoint, under the generation read before the scan began, so an
+// operator's reset during the scan is not overwritten. It is a step of its
+// own after the last page: riding on that page's commit would drop the
+// page's entries of a member whose checkpoint was reset, and a scan's
+// entries must all land.
+func (pr *pollRun) completeScan(ctx context.Context, res *dsl.Resource, members []member, records int64) error {
+	pc := state.PageCommit{Lease: pr.lease()}
+	for _, m := range members {
+		pc.Walks = append(pc.Walks, state.WalkUpdate{Pipeline: m.p.Name, Generation: m.gen, Complete: true,
+			Walk: state.Walk{Records: records}})
+	}
+	out, err := pr.r.st.CommitPage(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("poll %s/%s: record the completed scan: %w", pr.t.ID, res.Name, storeErr(err))
+	}
+	if len(out.Skipped) > 0 {
+		pr.log.Info("scan completed, but an operator reset these checkpoints meanwhile; not recorded", "resource", res.Name, "pipelines", out.Skipped)
+	}
+	return nil
 }
 
 // entries builds a page's queue entries for one pipeline.

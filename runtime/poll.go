@@ -125,15 +125,36 @@ func (pr *pollRun) fetch(ctx context.Context, res *dsl.Resource, members []*dsl.
 	if err != nil {
 		return err
 	}
-	switch {
-	case res.Parent != "":
-		return pr.children(ctx, c, res, members)
-	case res.Cursor != nil:
+	if res.Cursor != nil && res.Parent == "" {
 		return pr.walks(ctx, c, res, members)
-	default:
-		_, err := pr.scan(ctx, c, res, "", members)
+	}
+	return pr.fullScan(ctx, c, res, members)
+}
+
+// fullScan reads a cursorless resource whole, or a child resource under
+// every parent, and then records the completion on each member's
+// checkpoint: without a cursor that is the only sign that the pipeline's
+// data is complete up to a known time.
+func (pr *pollRun) fullScan(ctx context.Context, c *vomo.Client, res *dsl.Resource, members []*dsl.Pipeline) error {
+	ms := make([]member, len(members))
+	for i, p := range members {
+		cp, err := pr.r.st.Checkpoint(ctx, pr.t.ID, p.Name)
+		if err != nil {
+			return fmt.Errorf("checkpoint %s/%s: %w", pr.t.ID, p.Name, storeErr(err))
+		}
+		ms[i] = member{p: p, gen: cp.Generation}
+	}
+	var records int64
+	var err error
+	if res.Parent != "" {
+		records, err = pr.children(ctx, c, res, ms)
+	} else {
+		records, _, err = pr.scan(ctx, c, res, "", ms)
+	}
+	if err != nil {
 		return err
 	}
+	return pr.completeScan(ctx, res, ms, records)
 }
 
 // walks walks the window of each group of members that stand at the same
@@ -204,9 +225,16 @@ func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, 
 			return fmt.Errorf("poll %s/%s: open window: %w", pr.t.ID, res.Name, err)
 		}
 	}
+	var records int64
+	if cp.Walk != nil {
+		records = cp.Walk.Records
+	}
 	result, err := c.Walk(ctx, vr, p, func(ctx context.Context, pg vomo.Page) error {
+		records += int64(len(pg.Records))
+		pp := pg.Progress
+		w := state.Walk{After: pp.After, Cap: pp.Cap, Position: int64(pp.Next), Total: int64(pp.LastTotal), Records: records}
 		var err error
-		members, err = pr.commit(ctx, res, pg, members, true)
+		members, err = pr.commit(ctx, res, pg, members, &w)
 		if err != nil {
 			return err
 		}
@@ -242,46 +270,46 @@ func resumeWalk(vr vomo.Resource, w state.Walk) vomo.Progress {
 }
 
 // scan reads a whole list (a cursorless resource, or one parent's
-// children) and enqueues every record. It reports whether the parent of a
-// child list answered 404.
-func (pr *pollRun) scan(ctx context.Context, c *vomo.Client, res *dsl.Resource, parent string, members []*dsl.Pipeline) (bool, error) {
+// children) and enqueues every record. It returns how many records it read
+// and whether the parent of a child list answered 404.
+func (pr *pollRun) scan(ctx context.Context, c *vomo.Client, res *dsl.Resource, parent string, members []member) (int64, bool, error) {
 	vr := vomoResource(res, parent)
 	p, err := c.NewScan(ctx, vr)
 	if err != nil {
-		return false, fmt.Errorf("poll %s/%s: open scan: %w", pr.t.ID, res.Name, err)
+		return 0, false, fmt.Errorf("poll %s/%s: open scan: %w", pr.t.ID, res.Name, err)
 	}
-	ms := make([]member, len(members))
-	for i, m := range members {
-		ms[i] = member{p: m}
-	}
+	var records int64
 	result, err := c.Scan(ctx, vr, p, func(ctx context.Context, pg vomo.Page) error {
-		_, err := pr.commit(ctx, res, pg, ms, false)
+		records += int64(len(pg.Records))
+		_, err := pr.commit(ctx, res, pg, members, nil)
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("poll %s/%s page %d: %w", pr.t.ID, res.Name, result.Progress.Pages+1, err)
+		return records, false, fmt.Errorf("poll %s/%s page %d: %w", pr.t.ID, res.Name, result.Progress.Pages+1, err)
 	}
-	return result.ParentGone, nil
+	return records, result.ParentGone, nil
 }
 
 // children reads the parent's keys with a full scan, then each parent's
-// child list.
-func (pr *pollRun) children(ctx context.Context, c *vomo.Client, res *dsl.Resource, members []*dsl.Pipeline) error {
+// child list, and returns how many child records it read.
+func (pr *pollRun) children(ctx context.Context, c *vomo.Client, res *dsl.Resource, members []member) (int64, error) {
 	parent := pr.r.resources[res.Parent]
 	ids, err := pr.parentKeys(ctx, c, parent, res)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var records int64
 	for _, id := range ids {
-		gone, err := pr.scan(ctx, c, res, id, members)
+		n, gone, err := pr.scan(ctx, c, res, id, members)
+		records += n
 		if err != nil {
-			return err
+			return records, err
 		}
 		if gone {
 			pr.log.Info("parent vanished mid-scan; skipping its children", "resource", res.Name, "parent", id)
 		}
 	}
-	return nil
+	return records, nil
 }
 
 // parentKeys scans the parent resource for the ids its children hang off.

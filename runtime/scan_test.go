@@ -79,5 +79,16 @@ func TestCursorlessAndChildResources(t *testing.T) {
 				t.Errorf("%s: completion %s: row %+v present %v", ti.ID, k, r, ok)
 			}
 		}
+		// Without a cursor, the checkpoint records each completed scan:
+		// the last one read every form, and every completion of every form.
+		for pipeline, want := range map[string]int{"forms": len(truth.Keys), "answers": len(ct.Keys)} {
+			cp, err := h.store.Checkpoint(ctx, ti.ID, pipeline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cp.LastComplete.IsZero() || cp.LastRecords != int64(want) || !cp.Cursor.IsZero() || cp.Walk != nil {
+				t.Errorf("%s/%s: checkpoint %+v, want a completed scan of %d records", ti.ID, pipeline, cp, want)
+			}
+		}
 	}
 }

@@ -123,6 +123,12 @@ func runRun(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "siphon: warning:", err)
 	}
 	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
+	tel, err := telemetryFromEnv(ctx)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	tel.install(log)
+	defer tel.flush(ctx, log) // after the runner's Close: deferred calls run last first
 	clk, err := testingClock(c)
 	if err != nil {
 		return err
