@@ -51,6 +51,9 @@ type env struct {
 	sim   *simProc
 
 	workers []*worker // every siphon run process started, in order
+	// revoked tenants are paused by their 401s: their data stops where
+	// the revocation found it, so quiescence and exactness skip them.
+	revoked map[string]bool
 }
 
 type envOpts struct {
@@ -60,7 +63,7 @@ type envOpts struct {
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	binaries(t)
-	e := &env{t: t, size: runSize(), dir: testDir(t), epoch: time.Now()}
+	e := &env{t: t, size: runSize(), dir: testDir(t), epoch: time.Now(), revoked: map[string]bool{}}
 	e.clk = clock.NewScaledSince(e.epoch, clockScale)
 	if o.redis {
 		// Every write is on disk before Redis answers, so a restart loses

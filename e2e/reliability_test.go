@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -108,8 +111,10 @@ func TestPluginKilledMidBatch(t *testing.T) {
 	e.finish(st, cps)
 }
 
-// Two workers share one Redis without faults: no job runs in both at
-// once, both take jobs, and each tenant's data is exact.
+// Two workers share one Redis: no job runs in both at once, both take
+// jobs, and each tenant's data is exact. Halfway through, one tenant's
+// token is revoked: exactly that tenant pauses, with its reason in
+// siphon status, and the others go on.
 func TestTwoWorkersShareRedis(t *testing.T) {
 	e := newEnv(t, envOpts{redis: true})
 	st := e.openStore()
@@ -117,8 +122,31 @@ func TestTwoWorkersShareRedis(t *testing.T) {
 	cps := e.newCheckpoints()
 	cps.start(st)
 	live := []*worker{e.startWorker(), e.startWorker()}
-	e.waitFor(e.size.chaos+time.Minute, "the run", pacer(e.size.chaos))
+	e.waitFor(e.size.chaos+time.Minute, "the run", pacer(e.size.chaos/2))
+	revoked := e.sim.tenants[len(e.sim.tenants)/2]
+	if err := e.sim.call("POST", "tenants/"+revoked+"/revoke", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.revoked[revoked] = true
+	e.waitFor(time.Minute, revoked+" paused", func() bool { return len(e.authPauses(st, revoked)) > 0 })
+	e.waitFor(e.size.chaos+time.Minute, "the run", pacer(e.size.chaos/2))
 	e.quiesce(st)
+	for _, tenant := range e.sim.tenants {
+		if p := e.authPauses(st, tenant); len(p) > 0 != e.revoked[tenant] {
+			t.Errorf("%s: auth pauses %q", tenant, p)
+		}
+	}
+	var status []struct {
+		Tenant, Paused string
+	}
+	if err := json.Unmarshal([]byte(e.siphon(nil, "status", "--json", "--config", e.cfg, "--store", e.store)), &status); err != nil {
+		t.Fatalf("siphon status --json: %v", err)
+	}
+	for _, s := range status {
+		if e.revoked[s.Tenant] != strings.Contains(s.Paused, "401") {
+			t.Errorf("siphon status: %s paused %q", s.Tenant, s.Paused)
+		}
+	}
 	for _, w := range live {
 		e.stop(w)
 	}
@@ -128,6 +156,22 @@ func TestTwoWorkersShareRedis(t *testing.T) {
 			t.Errorf("%s ran no job: the work was not shared", w.name)
 		}
 	}
+}
+
+// authPauses lists the reasons a tenant is paused for its credentials.
+func (e *env) authPauses(st state.Store, tenant string) []string {
+	e.t.Helper()
+	flags, err := st.Flags(context.Background(), tenant)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, f := range flags {
+		if f.Kind == state.FlagAuthPaused {
+			out = append(out, f.Reason)
+		}
+	}
+	return out
 }
 
 // The embedded store holds one process at a time: a worker is killed
