@@ -122,7 +122,7 @@ if ((rc != 0)); then
 	die "siphon run --once exited $rc: the status above says which tenant or pipeline failed and why"
 fi
 
-say "6/6  The synced rows, read from $work/.siphon/destination.db"
+say "6/6  The synced rows, read from $work/.siphon/destination.db, and a preview against them"
 q1="SELECT tenant, count(*) AS volunteers FROM volunteers GROUP BY tenant ORDER BY tenant"
 show "$siphon dev sql --config $work \"$q1\""
 "$siphon" dev sql --config "$work" "$q1" || die "the query failed"
@@ -130,6 +130,11 @@ echo
 q2="SELECT key AS id, full_name, email, status, source_updated_at AS updated_at FROM volunteers WHERE tenant = 'kiez' ORDER BY CAST(key AS INTEGER) LIMIT 5"
 show "$siphon dev sql --config $work \"$q2\""
 "$siphon" dev sql --config "$work" "$q2" || die "the query failed"
+echo
+# What the next sync would do with a few live records: read with kiez's
+# token, mapped, and compared with the rows just written.
+show "$siphon preview kiez volunteers --limit 3 --against-destination --config $work"
+"$siphon" preview kiez volunteers --limit 3 --against-destination --config "$work" || die "the preview failed"
 
 printf '\nDone in %ds: %d users per tenant at the source; removed members are filtered out.\n' $((SECONDS - start)) "$users"
 echo "The demo's copy stays in $work for exploring (the simulator has stopped):"
