@@ -105,3 +105,15 @@ func TestTelemetryExportsToTheEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRefusesABadTelemetryEnv: siphon run reads the environment before
+// it runs anything, and says which variable is wrong.
+func TestRunRefusesABadTelemetryEnv(t *testing.T) {
+	dir := operatorConfig(t)
+	clearOTelEnv(t)
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	code, out, errOut := siphon(t, "run", "--once", dir)
+	if code != 1 || !strings.Contains(errOut, `OTEL_METRICS_EXPORTER="prometheus"`) || strings.Contains(out, "jobs run") {
+		t.Fatalf("run: %d %q %q", code, out, errOut)
+	}
+}
