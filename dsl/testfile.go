@@ -81,17 +81,6 @@ type Outcome struct {
 	Error    string         `json:"error,omitempty"`
 }
 
-// Kind names the outcome: "mapped", "filtered" or "error".
-func (o Outcome) Kind() string {
-	switch {
-	case o.Error != "":
-		return "error"
-	case o.Filtered:
-		return "filtered"
-	}
-	return "mapped"
-}
-
 var testFileSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{{Type: "test", LabelNames: []string{"name"}}},
 }
@@ -103,9 +92,6 @@ var testBlockSchema = &hcl.BodySchema{
 		{Name: "expect"}, {Name: "expect_filtered"}, {Name: "expect_error"}, {Name: "golden"},
 	},
 }
-
-// IsTestFile says whether a file name is a mapping test file.
-func IsTestFile(name string) bool { return strings.HasSuffix(filepath.Base(name), ".test.hcl") }
 
 // LoadTests reads every *.test.hcl file of dir (not recursively) and
 // decodes its tests against plan, which must be the valid plan of the same
@@ -119,7 +105,7 @@ func LoadTests(dir string, plan *Plan, opts TestOptions) *TestSuite {
 	files := map[string][]byte{}
 	var diags hcl.Diagnostics
 	for _, e := range entries {
-		if e.IsDir() || !IsTestFile(e.Name()) {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".test.hcl") {
 			continue
 		}
 		name := filepath.Join(dir, e.Name())
@@ -284,8 +270,8 @@ func (l *testLoader) records(a hcl.Attributes, ctx *hcl.EvalContext, b *hcl.Bloc
 		return nil, diags
 	}
 	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
-		// records = jsondecode(…) of some other string, or a variable
-		// holding JSON text: decode it as a fixture without a file.
+		// JSON text from elsewhere (file() of a computed path, a heredoc):
+		// decoded as a fixture, with the attribute as every record's range.
 		recs, err := decodeFixture([]byte(v.AsString()), many.Expr.Range().Filename)
 		if err != nil {
 			return nil, append(diags, errorIn(many, "Invalid records", err.Error()))
