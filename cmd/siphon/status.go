@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,7 +42,14 @@ type pipelineStatus struct {
 	// first completed walk.
 	AgeSeconds *float64 `json:"checkpoint_age_seconds,omitempty"`
 	Walking    bool     `json:"walk_in_progress"`
-	LastError  string   `json:"last_error,omitempty"`
+	// FullScan: the pipeline's resource has no cursor (or is a child
+	// resource), so every poll reads it whole and it never has a cursor.
+	FullScan bool `json:"full_scan"`
+	// LastComplete is when the last walk or full scan completed (absent
+	// before the first), LastRecords how many records it read.
+	LastComplete time.Time `json:"last_complete,omitzero"`
+	LastRecords  int64     `json:"last_complete_records"`
+	LastError    string    `json:"last_error,omitempty"`
 	// Paused is why the pipeline is paused for the tenant (its
 	// mapping-error rate); siphon pipeline resume clears it.
 	Paused string `json:"paused,omitempty"`
@@ -125,7 +133,8 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 		if err != nil {
 			return ts, fmt.Errorf("checkpoint %s/%s: %w", t.ID, name, err)
 		}
-		ps := pipelineStatus{Pipeline: name, Cursor: cp.Cursor, Walking: cp.Walk != nil, LastError: lastErr[name], Paused: paused[name]}
+		ps := pipelineStatus{Pipeline: name, Cursor: cp.Cursor, Walking: cp.Walk != nil, FullScan: fullScan(plan, name),
+			LastComplete: cp.LastComplete, LastRecords: cp.LastRecords, LastError: lastErr[name], Paused: paused[name]}
 		if !cp.Cursor.IsZero() {
 			age := now.Sub(cp.Cursor).Seconds()
 			ps.AgeSeconds = &age
@@ -148,7 +157,48 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 	return ts, nil
 }
 
+// fullScan reports whether the pipeline's resource is read whole on every
+// poll: it has no cursor, or it is a child resource.
+func fullScan(plan *dsl.Plan, pipeline string) bool {
+	for _, p := range plan.Pipelines {
+		if p.Name != pipeline {
+			continue
+		}
+		for _, r := range plan.Resources {
+			if r.Name == p.Resource {
+				return r.Cursor == nil || r.Parent != ""
+			}
+		}
+	}
+	return false
+}
+
+// progressLine says how far a pipeline has got: its cursor's age for a
+// walked resource, and when the last walk or full scan completed.
+func progressLine(p pipelineStatus, now time.Time) string {
+	kind := "walk"
+	if p.FullScan {
+		kind = "full scan"
+	}
+	var parts []string
+	if p.AgeSeconds != nil {
+		parts = append(parts, "checkpoint "+(time.Duration(*p.AgeSeconds)*time.Second).String()+" old")
+	}
+	if !p.LastComplete.IsZero() {
+		parts = append(parts, fmt.Sprintf("last %s completed %s (%s ago), %d records", kind,
+			p.LastComplete.UTC().Format("2006-01-02 15:04:05 UTC"), now.Sub(p.LastComplete).Truncate(time.Second), p.LastRecords))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no completed "+kind+" yet")
+	}
+	if p.Walking {
+		parts = append(parts, "walk in progress")
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printStatus(w io.Writer, out []tenantStatus) {
+	now := time.Now()
 	for _, ts := range out {
 		summary := "ok"
 		switch {
@@ -159,14 +209,7 @@ func printStatus(w io.Writer, out []tenantStatus) {
 		}
 		fmt.Fprintf(w, "%s  %s  dlq %d\n", ts.Tenant, summary, ts.DLQ)
 		for _, p := range ts.Pipelines {
-			age := "no completed walk yet"
-			if p.AgeSeconds != nil {
-				age = "checkpoint " + (time.Duration(*p.AgeSeconds) * time.Second).String() + " old"
-			}
-			if p.Walking {
-				age += ", walk in progress"
-			}
-			fmt.Fprintf(w, "  pipeline %s: %s\n", p.Pipeline, age)
+			fmt.Fprintf(w, "  pipeline %s: %s\n", p.Pipeline, progressLine(p, now))
 			if p.Paused != "" {
 				fmt.Fprintf(w, "    paused: %s\n", p.Paused)
 			}
