@@ -179,10 +179,11 @@ type checkpoints struct {
 	problems []string
 
 	// For the sampler running beside Redis workers.
-	cancel  context.CancelFunc
-	done    chan struct{}
-	pending map[string]*coverage // tenant → check waiting for a drained queue
-	last    map[string]time.Time // tenant → when its last check began
+	cancel    context.CancelFunc
+	done      chan struct{}
+	pending   map[string]*coverage // tenant → check waiting for a drained queue
+	last      map[string]time.Time // tenant → when its last check began
+	snapshots int                  // source snapshots left this round
 }
 
 // coverage is a cursor with the source as it stood just after the cursor
@@ -275,6 +276,9 @@ func (c *checkpoints) start(st state.Store) {
 	go func() {
 		defer close(c.done)
 		for ctx.Err() == nil {
+			// A source snapshot is the costly part of a sample: a few per
+			// round keep every tenant's cursor sampled often.
+			c.snapshots = 3
 			for _, tenant := range c.e.sim.tenants {
 				c.sampleLive(ctx, st, tenant)
 			}
@@ -297,9 +301,10 @@ func (c *checkpoints) sampleLive(ctx context.Context, st state.Store, tenant str
 	c.observe(tenant, cp)
 	cv := c.pending[tenant]
 	if cv == nil {
-		if cp.Cursor.IsZero() || time.Since(c.last[tenant]) < time.Second {
+		if cp.Cursor.IsZero() || time.Since(c.last[tenant]) < time.Second || c.snapshots == 0 {
 			return
 		}
+		c.snapshots--
 		tr, err := c.e.truth(tenant)
 		if err != nil {
 			return // the simulator is stopping with the test

@@ -204,6 +204,7 @@ func TestKillWorkerBbolt(t *testing.T) {
 	cps.stop()
 	live.Close()
 	e.stop(w)
+	cps.sampleStopped()
 	st := e.openStore() // the file itself, now that nobody holds it
 	defer st.Close()
 	e.finish(st, cps)
