@@ -45,8 +45,8 @@ func init() {
 			"record with what the pipeline's filter and mapping make of it: the mapped fields, filtered\n" +
 			"out, or the mapping error that would send it to the dead-letter queue. With\n" +
 			"--against-destination it also reads what the destination holds for those records and\n" +
-			"shows the field-level change a sync would apply. It writes no state and nothing to the\n" +
-			"destination.",
+			"shows the field-level change a sync would apply. It writes no state, and of the\n" +
+			"destination it calls only Read.",
 		Flags: operatorFlags(
 			&cli.IntFlag{Name: "limit", Value: previewDefaultLimit, Usage: fmt.Sprintf("fetch at most `N` records (1-%d)", previewMaxLimit)},
 			&cli.BoolFlag{Name: "against-destination", Usage: "also show what the destination holds and what a sync would change"},
