@@ -38,6 +38,8 @@ func Register(scheme string, o Opener) {
 
 // Open opens the store a URL names: redis://, rediss://,
 // redis+cluster://h1:p1,h2:p2, file:PATH, or a bare path (the local store).
+// A local store that another process holds is reached through the socket
+// that process serves it on, so callers need not know who holds it.
 func Open(ctx context.Context, raw string, opt Options) (Store, error) {
 	scheme, u, err := parseStoreURL(raw)
 	if err != nil {
