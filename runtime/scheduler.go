@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/schedule"
 	"github.com/siphonhq/siphon/internal/state"
 )
 
@@ -20,16 +22,23 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 	now := r.clk.Now()
 	cadence := j.job.Cadence.D()
 	req := state.AcquireRequest{Tenant: j.tenant.ID, Job: j.job.ID, Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL,
-		Now: now, NextDue: now.Add(cadence)}
+		Now: now, NextDue: nextDue(j.job, now)}
+	if once {
+		// A run out of schedule moves the due time to its start plus the
+		// cadence, off the grid: that is how another --once process
+		// started together tells that the job ran after it started (see
+		// below). The first scheduled run after it comes back to the grid.
+		req.NextDue = now.Add(cadence)
+	}
 	lease, ok, err := r.st.Acquire(ctx, req)
 	if err != nil {
 		return fmt.Errorf("lease %s/%s: %w", j.tenant.ID, j.job.ID, err)
 	}
 	if !ok && once && lease.Owner == "" && lease.Due.Before(r.started.Add(cadence)) {
 		// Not due by the stored schedule, but nobody holds it and nobody ran
-		// it since this run started (such a run would have set the due time
-		// to at least our start plus the cadence): --once runs it anyway and
-		// moves the due time itself.
+		// it with --once since this run started (such a run would have set
+		// the due time to at least our start plus the cadence): --once
+		// runs it anyway and moves the due time itself.
 		req.NextDue = time.Time{}
 		if lease, ok, err = r.st.Acquire(ctx, req); err != nil {
 			return fmt.Errorf("lease %s/%s: %w", j.tenant.ID, j.job.ID, err)
@@ -47,12 +56,17 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 		return nil
 	}
 	r.stats.jobsRun.Add(1)
+	// One span covers the held lease, so every line of the job (its start,
+	// its end, its failure) carries the trace id of the poll inside it.
+	jctx, span := r.startSpan(ctx, "job", spanAttrs(j.tenant.ID, j.job.ID)...)
+	defer span.End()
+	log = withTrace(jctx, log)
 	// The start and end of every held lease are logged with its fencing
 	// token, so the job's runs across processes can be checked (and
 	// debugged) as intervals that never overlap while a lease is held: the
 	// end is logged before the lease is released.
 	log.Info("job started", "owner", r.cfg.Owner, "fence", lease.Token.Counter)
-	jctx, cancel := context.WithCancelCause(ctx)
+	jctx, cancel := context.WithCancelCause(jctx)
 	defer cancel(nil)
 	hb := r.heartbeat(jctx, cancel, lease, log)
 	perr := r.poll(jctx, j, hb.current, log)
@@ -74,6 +88,18 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 		log.Error("poll failed", "err", perr)
 	}
 	return nil
+}
+
+// nextDue is the job's first slot strictly after t on its epoch-aligned,
+// staggered grid: the function plan shows next runs with, so what plan
+// prints is what run does, and a late start does not shift later slots.
+func nextDue(j *dsl.Job, t time.Time) time.Time {
+	if runs := schedule.NextRuns(t, j.Cadence.D(), j.Stagger.D(), 1); len(runs) == 1 {
+		return runs[0]
+	}
+	// The language refuses cadences under 30s, so only a hand-built plan
+	// gets here; a minute keeps such a job from spinning.
+	return t.Add(time.Minute)
 }
 
 // heartbeat renews a job's lease at a third of its TTL; when the lease is
@@ -130,17 +156,14 @@ func (h *heartbeat) stop() {
 	<-h.stopped
 }
 
-// scheduleAll records every job's first due time (offset by its stagger)
-// when it has none.
+// scheduleAll records every job's first due time when it has none: its
+// first slot after now on the grid plan shows (epoch-aligned, offset by
+// the job's stagger).
 func (r *Runner) scheduleAll(ctx context.Context) error {
 	now := r.clk.Now()
 	for _, t := range r.plan.Tenants {
 		for _, j := range t.Jobs {
-			first := now.Truncate(j.Cadence.D()).Add(j.Stagger.D())
-			if first.Before(now) {
-				first = first.Add(j.Cadence.D())
-			}
-			if _, err := r.st.ScheduleJob(ctx, t.ID, j.ID, first, false); err != nil {
+			if _, err := r.st.ScheduleJob(ctx, t.ID, j.ID, nextDue(j, now), false); err != nil {
 				return fmt.Errorf("schedule %s/%s: %w", t.ID, j.ID, err)
 			}
 		}
@@ -148,7 +171,13 @@ func (r *Runner) scheduleAll(ctx context.Context) error {
 	return nil
 }
 
-// scheduleLoop polls due jobs as they come due.
+// scheduleLoop starts due jobs as they come due on a bounded pool of poll
+// slots (Config.PollSlots): a job takes a slot for as long as it runs, so
+// one long walk (a big tenant's first sync) holds one slot and every other
+// tenant's due jobs go on starting beside it. A job still running in this
+// process is not started again, even when its next slot comes while it
+// runs. When ctx ends, running jobs stop at their next page and hand their
+// leases back; the loop returns once they have.
 func (r *Runner) scheduleLoop(ctx context.Context) error {
 	jobs := map[[2]string]jobRef{}
 	for _, t := range r.plan.Tenants {
@@ -156,31 +185,73 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 			jobs[[2]string{t.ID, j.ID}] = jobRef{tenant: t, job: j}
 		}
 	}
+	slots := make(chan struct{}, r.cfg.PollSlots)
+	// freed wakes the loop when a job ends, so a due job waiting for a
+	// slot starts then rather than at the next tick.
+	freed := make(chan struct{}, 1)
+	var mu sync.Mutex
+	running := map[[2]string]bool{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// tried holds the jobs started since the last tick: the due index can
+	// list a job that another process holds past its due time, and without
+	// this a refused job would end, wake the loop and be tried again at
+	// once, round and round.
+	tried := map[[2]string]bool{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for n := 0; ; n++ {
-		if n%sweepEvery == 0 {
-			r.sweep(ctx, jobs)
-		}
-		due, err := r.st.DueJobs(ctx, r.clk.Now(), 100)
-		if err != nil {
+	r.sweep(ctx, jobs)
+	for n := 1; ; {
+		// Jobs running here that overran their cadence stay at the head of
+		// the due list, so it is long enough to see past them.
+		due, err := r.st.DueJobs(ctx, r.clk.Now(), 2*r.cfg.PollSlots+100)
+		if err != nil && ctx.Err() == nil {
 			r.log.Warn("list due jobs", "err", err)
 		}
-		var run []jobRef
+	dispatch:
 		for _, d := range due {
-			if j, ok := jobs[[2]string{d.Tenant, d.Job}]; ok && j.tenant.Enabled {
-				run = append(run, j)
+			key := [2]string{d.Tenant, d.Job}
+			j, ok := jobs[key]
+			mu.Lock()
+			busy := running[key]
+			mu.Unlock()
+			if !ok || !j.tenant.Enabled || busy || tried[key] {
+				continue
 			}
-		}
-		if len(run) > 0 {
-			if _, err := r.pollAll(ctx, run, false); err != nil && ctx.Err() == nil {
-				r.log.Warn("poll due jobs", "err", err)
+			select {
+			case slots <- struct{}{}:
+			default:
+				break dispatch // every slot is taken: wait for one to free
 			}
+			tried[key] = true
+			mu.Lock()
+			running[key] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.runJob(ctx, j, false); err != nil && ctx.Err() == nil {
+					jobLog(r.log, j).Warn("job stopped by a store failure; it runs again when due", "err", err)
+				}
+				mu.Lock()
+				delete(running, key)
+				mu.Unlock()
+				<-slots
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			}()
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+			clear(tried)
+			if n++; n%sweepEvery == 0 {
+				r.sweep(ctx, jobs)
+			}
+		case <-freed:
 		}
 	}
 }
