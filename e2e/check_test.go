@@ -301,7 +301,7 @@ func (c *checkpoints) sampleLive(ctx context.Context, st state.Store, tenant str
 	c.observe(tenant, cp)
 	cv := c.pending[tenant]
 	if cv == nil {
-		if cp.Cursor.IsZero() || time.Since(c.last[tenant]) < time.Second || c.snapshots == 0 {
+		if cp.Cursor.IsZero() || time.Since(c.last[tenant]) < coverEvery() || c.snapshots == 0 {
 			return
 		}
 		c.snapshots--
@@ -324,6 +324,15 @@ func (c *checkpoints) sampleLive(ctx context.Context, st state.Store, tenant str
 		// The queue never drained meanwhile: not checkable, start over.
 		delete(c.pending, tenant)
 	}
+}
+
+// coverEvery is how often a tenant's coverage is checked: a source
+// snapshot of a full-size tenant is megabytes of JSON.
+func coverEvery() time.Duration {
+	if soak() {
+		return 10 * time.Second
+	}
+	return time.Second
 }
 
 func (c *checkpoints) stop() {
