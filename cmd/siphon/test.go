@@ -34,6 +34,8 @@ func init() {
 			&cli.StringFlag{Name: "run", Usage: "run only the tests whose name matches `REGEX`"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document: diagnostics, tests, failures, untested pipelines"},
 			&cli.BoolFlag{Name: "update", Usage: "rewrite the golden files from what the mappings produce now"},
+			&cli.GenericFlag{Name: "var", Usage: "set a variable: `NAME=VALUE` (repeatable), as for plan", Value: &varFlag{}},
+			&cli.GenericFlag{Name: "var-file", Usage: "read variable values from `FILE` (repeatable), as for plan", Value: &listFlag{}},
 		},
 		Action: runTest,
 	})
@@ -41,7 +43,6 @@ func init() {
 
 // testReport is what `siphon test` found, for either view.
 type testReport struct {
-	dir      string
 	files    map[string]*hcl.File
 	diags    hcl.Diagnostics
 	results  []dsl.TestResult
@@ -72,7 +73,8 @@ func runTest(c *cli.Context) error {
 		}
 		match = re
 	}
-	rep, err := runTests(dir, match, c.Bool("update"))
+	opts := dsl.Options{Mode: dsl.ModePlan, Vars: c.Generic("var").(*varFlag).values, VarFiles: c.Generic("var-file").(*listFlag).values}
+	rep, err := runTests(dir, opts, match, c.Bool("update"))
 	if err != nil {
 		return err
 	}
@@ -91,12 +93,12 @@ func runTest(c *cli.Context) error {
 	return nil
 }
 
-// runTests loads the configuration and its tests and runs the tests whose
-// names match (all when match is nil); with update it writes the golden
-// files first from what the mappings produce.
-func runTests(dir string, match *regexp.Regexp, update bool) (*testReport, error) {
-	rep := &testReport{dir: dir}
-	res := dsl.Load(dir, dsl.Options{Mode: dsl.ModePlan})
+// runTests loads the configuration (as plan does, with opts) and its tests
+// and runs the tests whose names match (all when match is nil); with
+// update it writes the golden files from what the mappings produce.
+func runTests(dir string, opts dsl.Options, match *regexp.Regexp, update bool) (*testReport, error) {
+	rep := &testReport{}
+	res := dsl.Load(dir, opts)
 	rep.files = res.Files
 	if res.Plan == nil || res.Diagnostics.HasErrors() {
 		rep.diags = res.Diagnostics

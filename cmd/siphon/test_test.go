@@ -218,6 +218,36 @@ test "broken_fixture" {
 	}
 }
 
+// -var reaches the mappings as it reaches plan's.
+func TestSiphonTestVars(t *testing.T) {
+	_, siphonTest := testCase(t, map[string]string{
+		"tagged.hcl": `
+variable "org" {
+  type = string
+}
+pipeline "tagged" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    tag = "${var.org}-${record.id}"
+  }
+}
+`,
+		"tagged.test.hcl": `
+test "tag" {
+  pipeline = pipeline.tagged
+  record   = { id = 7 }
+  expect   = { tag = "acme-7" }
+}
+`})
+	if code, out, errOut := siphonTest(); code != 1 || !strings.Contains(out, `Variable "org" has no default`) {
+		t.Fatalf("without -var: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := siphonTest("-var", "org=acme"); code != 0 || !strings.Contains(out, "ok   tag (tagged, 1 record)") {
+		t.Fatalf("with -var: exit %d\n%s", code, out)
+	}
+}
+
 // A configuration that does not load is reported as plan reports it.
 func TestSiphonTestInvalidConfig(t *testing.T) {
 	dir, siphonTest := testCase(t, map[string]string{"x.test.hcl": failingTests})
