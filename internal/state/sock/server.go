@@ -108,9 +108,6 @@ func listenPrivate(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// Path is the socket's path.
-func (s *Server) Path() string { return s.path }
-
 // Close stops serving, letting calls in flight finish for a few seconds,
 // and removes the socket. It does not close the store.
 func (s *Server) Close() error {

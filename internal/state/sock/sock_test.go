@@ -260,3 +260,29 @@ func TestDialGivesUpOnAHungServer(t *testing.T) {
 		t.Fatalf("dial a hung server: %v", err)
 	}
 }
+
+// BenchmarkStore runs the store benchmarks through the socket, to set
+// beside the local store's own figures: the cost of going through a
+// running hub is the socket's.
+func BenchmarkStore(b *testing.B) {
+	statetest.Bench(b, func(b *testing.B) (state.Store, *state.Trips) {
+		dir := b.TempDir()
+		st, err := local.Open(filepath.Join(dir, "state.db"), state.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		srv, err := sock.Serve(filepath.Join(dir, "s.sock"), st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { srv.Close() })
+		trips := &state.Trips{}
+		c, err := sock.Dial(context.Background(), filepath.Join(dir, "s.sock"), trips)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		return c, trips
+	})
+}
