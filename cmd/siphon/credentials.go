@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	flags := []cli.Flag{configFlag(), storeFlag()}
+	flags := []cli.Flag{configFlag(), storeFlag(), unsafeStoreFlag()}
 	commands = append(commands, &cli.Command{
 		Name:  "credentials",
 		Usage: "store or remove a tenant's source token, sealed with the hub's master key",

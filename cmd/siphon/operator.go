@@ -117,5 +117,26 @@ func printJSON(w io.Writer, v any) error {
 // operatorFlags are the flags of the operator commands: where the
 // configuration and the store are, then the command's own.
 func operatorFlags(extra ...cli.Flag) []cli.Flag {
-	return append([]cli.Flag{configFlag(), storeFlag()}, extra...)
+	return append([]cli.Flag{configFlag(), storeFlag(), unsafeStoreFlag()}, extra...)
+}
+
+// unsafeStoreFlag lets a command open a Redis that the backend refuses
+// because it can lose acknowledged writes (no appendonly, an evicting
+// memory policy, or a CONFIG it cannot read): every command that opens
+// the store has it, since the refusal tells the user to pass it.
+func unsafeStoreFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "unsafe-store", EnvVars: []string{"SIPHON_UNSAFE_STORE"},
+		Usage: "open a Redis store that lacks appendonly yes or maxmemory-policy noeviction (it can lose records and checkpoints: for tests and demos)"}
+}
+
+// storeOptions are the options the store opens with. --unsafe-store is
+// announced on stderr each time it is used, so a hub running without the
+// durability checks says so in its own output.
+func storeOptions(c *cli.Context) state.Options {
+	if !c.Bool("unsafe-store") {
+		return state.Options{}
+	}
+	fmt.Fprintln(c.App.ErrWriter, "siphon: warning: --unsafe-store: the store's durability checks are off; "+
+		"a Redis without appendonly or with an evicting memory policy can lose records and checkpoints")
+	return state.Options{Unsafe: true}
 }

@@ -37,8 +37,10 @@ func init() {
 		Flags: append([]cli.Flag{
 			configFlag(),
 			storeFlag(),
+			unsafeStoreFlag(),
 			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
 			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
+			&cli.IntFlag{Name: "poll-slots", Usage: "poll `N` jobs at a time; due jobs start as slots free", Value: 8},
 			&cli.BoolFlag{Name: "force", Usage: "run this configuration even though a newer one is active"},
 		}, testingFlags...),
 		Action: runRun,
@@ -134,8 +136,8 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers"),
-		Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"), Visibility: c.Duration("visibility"),
-		Source: scaledSleeps(c.Float64("clock-scale"))})
+		PollSlots: c.Int("poll-slots"), Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"),
+		Visibility: c.Duration("visibility"), Source: scaledSleeps(c.Float64("clock-scale"))})
 	if err != nil {
 		return err
 	}
@@ -237,7 +239,7 @@ func openStoreIn(c *cli.Context, store string, plan *dsl.Plan, dir string) (stat
 			return nil, fmt.Errorf("store directory: %w", err)
 		}
 	}
-	st, err := state.Open(c.Context, u, state.Options{})
+	st, err := state.Open(c.Context, u, storeOptions(c))
 	if err != nil {
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}

@@ -19,7 +19,7 @@ func init() {
 		Name:      "status",
 		Usage:     "show per tenant: checkpoint age per pipeline, queue and DLQ depth, pauses and last errors",
 		ArgsUsage: "[TENANT]",
-		Flags:     []cli.Flag{configFlag(), storeFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     []cli.Flag{configFlag(), storeFlag(), unsafeStoreFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action:    runStatus,
 	})
 }
