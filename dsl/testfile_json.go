@@ -57,13 +57,13 @@ func decodeFixture(src []byte, file string) ([]fixtureRecord, error) {
 	var out []fixtureRecord
 	err := eachElement(src, file, "data", func(dec *json.Decoder, rng func() hcl.Range) error {
 		var v any
-		start := dec.InputOffset()
+		start := skipSeparators(src, int(dec.InputOffset()))
 		if err := dec.Decode(&v); err != nil {
 			return err
 		}
 		rec, ok := v.(map[string]any)
 		if !ok {
-			return &jsonError{file: file, src: src, offset: skipSpace(src, int(start)),
+			return &jsonError{file: file, src: src, offset: start,
 				msg: fmt.Sprintf("record %d is %s, not an object of fields", len(out)+1, jsonKind(v))}
 		}
 		out = append(out, fixtureRecord{rec: rec, rng: rng()})
@@ -76,7 +76,7 @@ func decodeFixture(src []byte, file string) ([]fixtureRecord, error) {
 func decodeGolden(src []byte, file string) ([]Outcome, error) {
 	var out []Outcome
 	err := eachElement(src, file, "", func(dec *json.Decoder, _ func() hcl.Range) error {
-		start := skipSpace(src, int(dec.InputOffset()))
+		start := skipSeparators(src, int(dec.InputOffset()))
 		var raw map[string]json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			var te *json.UnmarshalTypeError
@@ -200,9 +200,11 @@ func eachElement(src []byte, file, member string, fn func(dec *json.Decoder, rng
 	if _, err := dec.Token(); err != nil {
 		return fail(err)
 	}
+	what := "array"
 	if outer == json.Delim('{') {
+		what = "object"
 		// The rest of the page: read to check it is JSON, then dropped.
-		if err := seekMember(dec, ""); err != nil && !errors.Is(err, errNoMember) {
+		if err := skipMembers(dec); err != nil {
 			return fail(err)
 		}
 		if _, err := dec.Token(); err != nil {
@@ -210,7 +212,7 @@ func eachElement(src []byte, file, member string, fn func(dec *json.Decoder, rng
 		}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &jsonError{file: file, src: src, offset: skipSpace(src, int(dec.InputOffset())), msg: "invalid JSON: more after the end of the " + map[bool]string{true: "object", false: "array"}[outer == json.Delim('{')]}
+		return &jsonError{file: file, src: src, offset: skipSpace(src, int(dec.InputOffset())), msg: "invalid JSON: more after the end of the " + what}
 	}
 	return nil
 }
@@ -236,6 +238,21 @@ func seekMember(dec *json.Decoder, name string) error {
 		}
 	}
 	return errNoMember
+}
+
+// skipMembers reads the rest of an object's members, leaving dec at the
+// closing brace.
+func skipMembers(dec *json.Decoder) error {
+	for dec.More() {
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // skipSpace returns the offset of the first non-space byte at or after off.

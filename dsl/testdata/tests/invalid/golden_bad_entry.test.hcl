@@ -1,5 +1,5 @@
-# error: entry 1: want exactly one of "output", "filtered" and "error"
-# at: bad.golden.json:1
+# error: entry 2: want exactly one of "output", "filtered" and "error"
+# at: bad.golden.json:3
 test "bad_golden" {
   pipeline = pipeline.volunteers
   records  = file("fixtures/users.json")
