@@ -124,12 +124,16 @@ func (p *pauses) known(tenant string) ([]string, bool) {
 	return tp.pipelines, time.Since(tp.read) < age
 }
 
-// paused lists the (tenant, destination) queues held back in a lane.
+// pausedQueues counts the (tenant, destination) queues held back in a
+// lane.
 func (r *Runner) pausedQueues(lane string) int {
 	r.pauses.mu.Lock()
 	defer r.pauses.mu.Unlock()
 	n := 0
 	for id, tp := range r.pauses.tenants {
+		if len(tp.pipelines) == 0 {
+			continue
+		}
 		t := r.tenant(id)
 		if t == nil || t.Lane != lane {
 			continue

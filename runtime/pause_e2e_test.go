@@ -2,8 +2,10 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
@@ -99,9 +101,13 @@ func testMappingErrorRatePauses(t *testing.T, store string) {
 	}
 
 	// Another run (a new process, which learns the pause from the store)
-	// neither polls nor processes the paused pipeline.
-	if _, err := runner().RunOnce(ctx); err != nil {
+	// neither polls nor processes the paused pipeline, and says so.
+	sum, err = runner().RunOnce(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if sum.Paused != 1 || !sum.Failed() || sum.Dead != 0 {
+		t.Fatalf("run while paused: summary %+v, want one paused queue", sum)
 	}
 	d2, err := h.store.Depth(ctx, h.queue(bad))
 	if err != nil {
@@ -141,7 +147,7 @@ func testMappingErrorRatePauses(t *testing.T, store string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Failed() || pausedReason(t, h, bad) != "" {
+	if sum.Failed() || sum.Paused != 0 || pausedReason(t, h, bad) != "" {
 		t.Fatalf("after the fix: summary %+v, paused %q", sum, pausedReason(t, h, bad))
 	}
 	if got := len(h.rows("volunteers")[bad]); got != users {
@@ -183,4 +189,47 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("key %q: %v", s, err)
 	}
 	return n
+}
+
+// A running process sees an operator's resume without a restart: the
+// paused queue is taken up again (and, the mapping being still broken,
+// paused again after the next batch).
+func TestRunningRunnerSeesTheResume(t *testing.T) {
+	const users = 1000
+	h := newHarness(t, harnessOpts{tenants: 1, users: users, pipeline: brokenForT001})
+	const bad = "t001"
+	r := h.runnerAdjusted(func(c *runtime.Config) { c.Workers = 1 }) // one batch at a time
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(60 * time.Second) // a bound against hanging, not a timing assertion
+	depth := func() int64 {
+		d, err := h.store.Depth(context.Background(), h.queue(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Stream
+	}
+	h.waitFor(deadline, "the pause", func() bool { return pausedReason(t, h, bad) != "" })
+	// The walk may still be enqueuing when the pause comes; wait until
+	// every record is written, dead or queued.
+	var paused int64
+	h.waitFor(deadline, "the whole walk", func() bool {
+		paused = depth()
+		return int64(len(deadLetterKeys(t, h, bad))+len(h.rows("volunteers")[bad]))+paused == users
+	})
+	if err := h.store.ClearFlag(context.Background(), bad, state.FlagPipelinePaused, "volunteers"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(deadline, "a batch after the resume, and the pause again", func() bool {
+		return depth() < paused && pausedReason(t, h, bad) != ""
+	})
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if n := int64(len(deadLetterKeys(t, h, bad))+len(h.rows("volunteers")[bad])) + depth(); n != users {
+		t.Fatalf("dead + written + queued = %d, want %d", n, users)
+	}
 }

@@ -126,6 +126,7 @@ func (r *Runner) outstanding(ctx context.Context) (bool, error) {
 				if err != nil {
 					return false, err
 				}
+				r.stats.skipped(q)
 				continue
 			}
 			d, err := r.st.Depth(ctx, q)

@@ -190,10 +190,14 @@ type Summary struct {
 	// its credentials counts (its data did not sync), one an operator
 	// disabled does not.
 	PollErrors int64
+	// Paused counts the queues left waiting because a pipeline writing to
+	// them is paused for its mapping-error rate.
+	Paused int
 }
 
-// Failed reports whether anything failed or went to a DLQ.
-func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 }
+// Failed reports whether anything failed, went to a DLQ or waits for a
+// paused pipeline.
+func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 || s.Paused > 0 }
 
 // RunOnce activates the plan's configuration (see Run), runs every job of
 // every enabled tenant now, ignoring due times and stagger, then drains the

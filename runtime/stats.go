@@ -1,6 +1,11 @@
 package runtime
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
 
 // stats counts what a run did, for RunOnce's summary.
 type stats struct {
@@ -8,12 +13,28 @@ type stats struct {
 	enqueued, written    atomic.Int64
 	retried, dead        atomic.Int64
 	pollErrors           atomic.Int64
+
+	mu     sync.Mutex
+	paused map[state.QueueRef]bool // queues skipped for a paused pipeline
+}
+
+// skipped notes a queue left waiting for a paused pipeline.
+func (s *stats) skipped(q state.QueueRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused == nil {
+		s.paused = map[state.QueueRef]bool{}
+	}
+	s.paused[q] = true
 }
 
 func (s *stats) summary() Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return Summary{
 		JobsRun: int(s.jobsRun.Load()), JobsSkipped: int(s.jobsSkipped.Load()),
 		Enqueued: s.enqueued.Load(), Written: s.written.Load(),
 		Retried: s.retried.Load(), Dead: s.dead.Load(), PollErrors: s.pollErrors.Load(),
+		Paused: len(s.paused),
 	}
 }
