@@ -17,8 +17,9 @@ import (
 
 // previewConfig writes a configuration of one filtered users pipeline into
 // a sqlite destination for the given tenants, reading the source at
-// baseURL, and returns its directory.
-func previewConfig(t *testing.T, baseURL string, tenants ...string) string {
+// baseURL, and returns its directory. With broken, the tenants also run a
+// pipeline whose mapping fails for every record.
+func previewConfig(t *testing.T, baseURL string, broken bool, tenants ...string) string {
 	t.Helper()
 	cfg := `
 source "vomo" {
@@ -48,9 +49,20 @@ pipeline "volunteers" {
     status = record.membership_status
   }
 }
+pipeline "broken" {
+  resource    = resource.users
+  destination = destination.db
+  fields = {
+    phone = tonumber(record.phone)
+  }
+}
 `
+	pipelines := "pipeline.volunteers"
+	if broken {
+		pipelines += ", pipeline.broken"
+	}
 	for _, id := range tenants {
-		cfg += "tenant \"" + id + "\" {\n  pipelines = [pipeline.volunteers]\n}\n"
+		cfg += "tenant \"" + id + "\" {\n  pipelines = [" + pipelines + "]\n}\n"
 	}
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"main.hcl": cfg})
@@ -132,7 +144,7 @@ func sourceByKey(t *testing.T, sim *vomosim.Server, tenant string) map[string]ma
 // destination file.
 func TestPreviewMapsLiveRecords(t *testing.T) {
 	sim, ts, url := previewSim(t)
-	dir := previewConfig(t, url, ts[0].ID, ts[1].ID)
+	dir := previewConfig(t, url, true, ts[0].ID, ts[1].ID)
 	setCredentials(t, ts[0].ID, ts[0].Token, dir)
 	before := storeSnapshot(t, dir, ts[0].ID)
 	sim.ResetCounters()
@@ -181,16 +193,30 @@ func TestPreviewMapsLiveRecords(t *testing.T) {
 		t.Errorf("preview created the destination's file: %v", err)
 	}
 
+	// A record the mapping cannot map is shown with the error that would
+	// send it to the dead-letter queue.
+	code, out, errOut = siphon(t, "preview", ts[0].ID, "broken", "--limit", "1", "--config", dir, "-json")
+	var broken previewReport
+	if err := json.Unmarshal([]byte(out), &broken); err != nil || code != 0 {
+		t.Fatalf("broken: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if r := broken.Records; len(r) != 1 || r[0].Outcome != "error" || !strings.HasPrefix(r[0].Error, "pipeline broken field phone: ") || r[0].Output != nil {
+		t.Fatalf("broken: %+v", r)
+	}
+
 	code, out, _ = siphon(t, "preview", ts[0].ID, "volunteers", "--limit", "2", "--config", dir)
 	if code != 0 || !strings.Contains(out, "Preview of volunteers for "+ts[0].ID+": 2 records from /users (1 request)") ||
 		!strings.Contains(out, "record 2  key ") || !strings.Contains(out, "  FIELD") || !strings.Contains(out, "Preview: 2 records: ") {
 		t.Fatalf("table: exit %d\n%s", code, out)
 	}
+	if after := storeSnapshot(t, dir, ts[0].ID); !reflect.DeepEqual(before, after) {
+		t.Errorf("the previews changed the store:\nbefore %+v\nafter  %+v", before, after)
+	}
 }
 
 func TestPreviewRefusesBadInput(t *testing.T) {
 	_, ts, url := previewSim(t)
-	dir := previewConfig(t, url, ts[0].ID, ts[1].ID)
+	dir := previewConfig(t, url, false, ts[0].ID, ts[1].ID)
 	// No store yet: told what to do, and none is created.
 	code, _, errOut := siphon(t, "preview", ts[0].ID, "volunteers", "--config", dir)
 	if code != 1 || !strings.Contains(errOut, "does not exist yet; run siphon credentials set "+ts[0].ID) {
@@ -223,7 +249,7 @@ func TestPreviewRefusesBadInput(t *testing.T) {
 func TestPreviewAgainstDestination(t *testing.T) {
 	_, ts, url := previewSim(t)
 	id := ts[0].ID
-	dir := previewConfig(t, url, id)
+	dir := previewConfig(t, url, false, id)
 	setCredentials(t, id, ts[0].Token, dir)
 	if code, out, errOut := siphon(t, "run", "--once", dir); code != 0 {
 		t.Fatalf("run --once: %d %s %s", code, out, errOut)
