@@ -58,7 +58,7 @@ pipeline "volunteers" {
 pipeline "forms" {
   resource    = resource.forms
   destination = destination.warehouse
-  fields      = { id = record.id, title = record.title }
+  fields      = { id = record.id, title = record.name }
   rollout     = flag.forms_v2
 }
 pipeline "completions" {

@@ -541,7 +541,13 @@ func TestBuiltinSchema(t *testing.T) {
 		{"vomo", "/users/", "updated_at", "timestamp"},
 		{"vomo", "/projects/date/{date_id}", "verified", "bool"},
 		{"vomo", "/projects/date/{id}/participations", "hours", "number"},
-		{"vomo", "/forms", "", ""},
+		{"vomo", "/projects", "name", "string"},
+		{"vomo", "/forms", "completion_count", "number"},
+		{"vomo", "/forms/{form_id}/completions", "answers", "json"},
+		{"vomo", "/forms/{id}/completions/", "submitted_at", "timestamp"},
+		{"vomo", "/groups/{group}/members", "email", "string"},
+		{"vomo", "/widgets", "", ""},
+		{"vomo", "/forms/{id}/completions/{completion}", "", ""},
 		{"other", "/users", "", ""},
 	}
 	for _, tc := range cases {
@@ -675,5 +681,51 @@ func TestDemoTransforms(t *testing.T) {
 	}
 	if kept == 0 || kept == 10 {
 		t.Errorf("the filter kept %d of 10 users (2 are REMOVED)", kept)
+	}
+}
+
+// A plain record.x of a known VOMO resource lands typed: a project's name
+// is a string column, not JSON text with its quotes; a field the schema
+// does not know is a plan error, and a resource's own schema wins.
+func TestBuiltinSchemaTypesMappedFields(t *testing.T) {
+	files := map[string]string{"main.hcl": strings.Replace(jobsConfig, `fields      = { id = record.id }
+}
+tenant "acme"`, `fields      = { id = record.id, name = record.name, capacity = record.capacity }
+}
+tenant "acme"`, 1)}
+	plan, _ := mustPlan(t, Options{}, files)
+	types := map[string]string{}
+	for _, p := range plan.Pipelines {
+		for _, f := range p.Fields {
+			types[p.Name+"."+f.Name] = f.Type
+		}
+	}
+	for field, want := range map[string]string{
+		"projects.id": "number", "projects.name": "string", "projects.capacity": "number",
+		"completions.id": "number", "volunteers.email": "string",
+	} {
+		if types[field] != want {
+			t.Errorf("%s is %q, want %q (all: %v)", field, types[field], want, types)
+		}
+	}
+
+	files["main.hcl"] = strings.Replace(files["main.hcl"], "record.capacity", "record.capacity_max", 1)
+	res := loadString(t, Options{}, files)
+	if got := loadDiagText(res.Files, res.Diagnostics); !strings.Contains(got, `Unknown field record.capacity_max`) {
+		t.Errorf("an unknown project field: %s", got)
+	}
+	files["main.hcl"] = strings.Replace(files["main.hcl"], `path   = "/projects"`, `path   = "/projects"
+  schema {
+    id           = "number"
+    name         = "string"
+    capacity_max = "number"
+  }`, 1)
+	plan, _ = mustPlan(t, Options{}, files)
+	for _, p := range plan.Pipelines {
+		for _, f := range p.Fields {
+			if p.Name == "projects" && f.Name == "capacity" && f.Type != "number" {
+				t.Errorf("declared schema: capacity is %q", f.Type)
+			}
+		}
 	}
 }
