@@ -2,6 +2,8 @@ package sock
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,10 +86,13 @@ func clearStale(path string) error {
 
 // listenPrivate listens on path with mode 0600 from the first connection
 // on: it binds a temporary name, restricts it, then renames it into place
-// (the listener keeps the file it bound).
+// (the listener keeps the file it bound). The temporary name is short and
+// random: a unix socket path has a small length limit, and two stores in
+// one directory may be opened at once.
 func listenPrivate(path string) (*net.UnixListener, error) {
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	_ = os.Remove(tmp) // left by an earlier process with our pid
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(path), ".sock-"+hex.EncodeToString(rnd[:]))
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, err

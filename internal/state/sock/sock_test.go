@@ -228,6 +228,10 @@ func TestSocketIsPrivate(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
 		t.Fatalf("socket %v %v", fi.Mode(), err)
 	}
+	// The temporary name it was bound under is gone.
+	if es, err := os.ReadDir(filepath.Dir(path)); err != nil || len(es) != 1 {
+		t.Fatalf("directory holds %v %v", es, err)
+	}
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
