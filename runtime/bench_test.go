@@ -144,6 +144,7 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 	ctx := context.Background()
 	var records int64
 	var runtimeTime, pollTime, baselineTime, sourceTime time.Duration
+	var runtimeCPU, baselineCPU, sourceCPU time.Duration
 	b.StopTimer()
 	for range b.N {
 		run := next()
@@ -158,11 +159,14 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		ps := newPhaseStore(h.store, nil)
 		r := h.benchRunner(ps)
 
+		self0, children0 := cpuTimes()
 		b.StartTimer()
 		start := time.Now()
 		sum, err := r.RunOnce(ctx)
 		took := time.Since(start)
 		b.StopTimer()
+		self1, _ := cpuTimes()
+		runtimeCPU += self1 - self0
 		pollTime += ps.pollEnd().Sub(start)
 		if err != nil || sum.Failed() || sum.Written != want {
 			b.Fatalf("run %d: %+v %v; want %d records written", run, sum, err, want)
@@ -173,17 +177,23 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		runtimeTime += took
 
 		s := d.sink(b, h, run)
+		self0, _ = cpuTimes()
 		start = time.Now()
 		got, err := baseline(ctx, h, s)
 		baselineTime += time.Since(start)
 		s.close()
+		self1, _ = cpuTimes()
+		baselineCPU += self1 - self0
 		if err != nil || got != want {
 			b.Fatalf("baseline run %d: %d records, %v; want %d", run, got, err, want)
 		}
 		// The source alone, for how much of either side's time it takes.
+		self0, _ = cpuTimes()
 		start = time.Now()
 		got, err = baseline(ctx, h, nopSink{})
 		sourceTime += time.Since(start)
+		self1, _ = cpuTimes()
+		sourceCPU += self1 - self0
 		if err != nil || got != want {
 			b.Fatalf("source run %d: %d records, %v; want %d", run, got, err, want)
 		}
@@ -191,6 +201,11 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		if srv != nil {
 			srv.Stop()
 		}
+		// The plugin (closed above) and redis-server are the runtime's
+		// children; the baseline starts none. A PostgreSQL server outlives
+		// the runs, so neither side's figure includes it.
+		_, children1 := cpuTimes()
+		runtimeCPU += children1 - children0
 	}
 	rt := float64(records) / runtimeTime.Seconds()
 	bl := float64(records) / baselineTime.Seconds()
@@ -200,6 +215,12 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 	b.ReportMetric(float64(records)/pollTime.Seconds(), "poll_records/s")
 	b.ReportMetric(float64(records)/(runtimeTime-pollTime).Seconds(), "process_records/s")
 	b.ReportMetric(float64(records)/sourceTime.Seconds(), "source_records/s")
+	// Every CPU figure includes the simulator's share, which
+	// source_cpu-µs/record is alone.
+	perRecord := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(records) }
+	b.ReportMetric(perRecord(runtimeCPU), "cpu-µs/record")
+	b.ReportMetric(perRecord(baselineCPU), "baseline_cpu-µs/record")
+	b.ReportMetric(perRecord(sourceCPU), "source_cpu-µs/record")
 }
 
 // baseline is the hand loop the runtime is measured against: each tenant's
