@@ -119,11 +119,18 @@ type Leases interface {
 // a changed per_page cannot skip records); Total is the last meta.total.
 // Records counts the records the walk has read so far, so a completed walk
 // can say how many it read even when it was resumed.
+//
+// Progress is the source client's whole progress (opaque to the store; for
+// VOMO the JSON of vomo.Progress: page geometry, the pending step-back),
+// so a resumed walk continues exactly where the client stood. It is nil in
+// walks stored before it existed; those resume from Position and Total,
+// stepping back conservatively.
 type Walk struct {
 	After, Cap time.Time
 	Position   int64
 	Total      int64
 	Records    int64
+	Progress   []byte
 }
 
 // Checkpoint is the state of one (tenant, pipeline). Generation rises on

@@ -22,15 +22,17 @@ type checkpoint struct {
 }
 
 type walk struct {
-	After    int64 `json:"after"`
-	Cap      int64 `json:"cap"`
-	Position int64 `json:"pos"`
-	Total    int64 `json:"total"`
-	Records  int64 `json:"n,omitempty"`
+	After    int64  `json:"after"`
+	Cap      int64  `json:"cap"`
+	Position int64  `json:"pos"`
+	Total    int64  `json:"total"`
+	Records  int64  `json:"n,omitempty"`
+	Progress []byte `json:"src,omitempty"`
 }
 
 func storedWalk(w state.Walk) *walk {
-	return &walk{After: micros(w.After), Cap: micros(w.Cap), Position: w.Position, Total: w.Total, Records: w.Records}
+	return &walk{After: micros(w.After), Cap: micros(w.Cap), Position: w.Position, Total: w.Total, Records: w.Records,
+		Progress: w.Progress}
 }
 
 func (c checkpoint) public() state.Checkpoint {
@@ -38,7 +40,7 @@ func (c checkpoint) public() state.Checkpoint {
 		LastComplete: fromMicros(c.Done), LastRecords: c.DoneRecords}
 	if c.Walk != nil {
 		out.Walk = &state.Walk{After: fromMicros(c.Walk.After), Cap: fromMicros(c.Walk.Cap), Position: c.Walk.Position,
-			Total: c.Walk.Total, Records: c.Walk.Records}
+			Total: c.Walk.Total, Records: c.Walk.Records, Progress: c.Walk.Progress}
 	}
 	return out
 }

@@ -184,3 +184,31 @@ func BenchmarkStore(b *testing.B) {
 		return s, trips
 	})
 }
+
+// A checkpoint written before walks kept a record count and the source's
+// progress reads with neither, so the runtime resumes it conservatively;
+// the store format version did not change for these optional fields.
+func TestReadsCheckpointWithoutProgress(t *testing.T) {
+	s := openTemp(t).(*Store)
+	old := `{"cursor":1767225600000000,"gen":2,"walk":{"after":1767225600000000,"cap":1767229200000000,"pos":30,"total":90}}`
+	err := s.update(func(tx *bolt.Tx) error {
+		b, err := tenantSub(tx, "acme", bCheckpts)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("users"), []byte(old))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := s.Checkpoint(context.Background(), "acme", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if cp.Generation != 2 || !cp.Cursor.Equal(at) || !cp.LastComplete.IsZero() || cp.Walk == nil ||
+		cp.Walk.Position != 30 || cp.Walk.Total != 90 || !cp.Walk.Cap.Equal(at.Add(time.Hour)) ||
+		cp.Walk.Records != 0 || cp.Walk.Progress != nil {
+		t.Fatalf("old checkpoint read as %+v (walk %+v)", cp, cp.Walk)
+	}
+}

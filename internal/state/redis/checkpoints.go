@@ -33,6 +33,9 @@ func (s *Store) Checkpoint(ctx context.Context, tenant, pipeline string) (state.
 	if _, ok := h["pos"]; ok {
 		cp.Walk = &state.Walk{After: fromUS(num("after")), Cap: fromUS(num("cap")), Position: num("pos"), Total: num("total"),
 			Records: num("n")}
+		if p, ok := h["src"]; ok {
+			cp.Walk.Progress = []byte(p)
+		}
 	}
 	return cp, nil
 }

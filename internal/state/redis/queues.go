@@ -36,7 +36,7 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 	if c.Scan != nil {
 		hasScan = "1"
 	}
-	args := append(make([]any, 0, 16+len(c.Walks)*8), opTTL)
+	args := append(make([]any, 0, 16+len(c.Walks)*9), opTTL)
 	args = append(args, fenceArgs(l)...)
 	args = append(args, len(c.Walks), len(c.Enqueue), hasScan, group)
 	for _, w := range c.Walks {
@@ -48,7 +48,7 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 		if w.Complete {
 			complete = "1"
 		}
-		args = append(args, w.Pipeline, w.Generation, us(w.Walk.After), us(w.Walk.Cap), w.Walk.Position, w.Walk.Total, w.Walk.Records, complete)
+		args = append(args, w.Pipeline, w.Generation, us(w.Walk.After), us(w.Walk.Cap), w.Walk.Position, w.Walk.Total, w.Walk.Records, w.Walk.Progress, complete)
 	}
 	for _, eq := range c.Enqueue {
 		if err := checkQueue(eq.Queue); err != nil {

@@ -141,7 +141,7 @@ return out
 // KEYS: checkpoint. ARGV: cursor µs ("" = reset). Reply: new generation.
 var setCheckpointScript = script(`
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'after', 'cap', 'pos', 'total', 'n', 'cursor', 'done', 'done_n')
+redis.call('HDEL', KEYS[1], 'after', 'cap', 'pos', 'total', 'n', 'src', 'cursor', 'done', 'done_n')
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
 return gen
 `)
@@ -153,7 +153,8 @@ return gen
 // (assigning seqs), and store the scan page's id blob.
 // KEYS: op, job, seq, checkpoint × nw, stream × nq, [scan].
 // ARGV: opTTL, owner, counter, epoch, nw, nq, hasScan, group; per walk
-// (pipeline, generation, after, cap, pos, total, records, complete); per queue a
+// (pipeline, generation, after, cap, pos, total, records, source progress,
+// complete); per queue a
 // count, then per entry (pipeline, key, op, version, confgen, seq, hash,
 // payload, trace); [scan page, blob].
 // Reply: {-1} when fenced, else {1, now, applied × nw, enqueued × nq}.
@@ -176,16 +177,19 @@ for i = 1, nw do
     skipped[ARGV[a]] = true
     res[#res + 1] = 0
   else
-    if ARGV[a + 7] == '1' then
+    if ARGV[a + 8] == '1' then
       if ARGV[a + 3] ~= '0' then redis.call('HSET', key, 'cursor', ARGV[a + 3]) end
       redis.call('HSET', key, 'done', n2s(now), 'done_n', ARGV[a + 6])
-      redis.call('HDEL', key, 'after', 'cap', 'pos', 'total', 'n')
+      redis.call('HDEL', key, 'after', 'cap', 'pos', 'total', 'n', 'src')
     else
       redis.call('HSET', key, 'after', ARGV[a + 2], 'cap', ARGV[a + 3], 'pos', ARGV[a + 4], 'total', ARGV[a + 5], 'n', ARGV[a + 6])
+      -- An update without the source's progress must not leave an older
+      -- walk's behind.
+      if ARGV[a + 7] == '' then redis.call('HDEL', key, 'src') else redis.call('HSET', key, 'src', ARGV[a + 7]) end
     end
     res[#res + 1] = 1
   end
-  a = a + 8
+  a = a + 9
 end
 local seq = tonumber(redis.call('GET', KEYS[3]) or '0')
 for i = 1, nq do

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"DueIndexRepair", testDueIndexRepair},
 		{"CheckpointGenerations", testCheckpointGenerations},
 		{"CheckpointCompletion", testCheckpointCompletion},
+		{"WalkProgress", testWalkProgress},
 		{"CommitPageAtomic", testCommitPageAtomic},
 		{"CommitPageMembers", testCommitPageMembers},
 		{"QueueClaimAck", testQueueClaimAck},
@@ -333,13 +334,13 @@ func testCheckpointGenerations(t *testing.T, s state.Store) {
 	}
 	l := acquire(t, s, "acme", "poll", "w1", time.Minute)
 	after := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40, Records: 15}
+	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40, Records: 15, Progress: []byte(`{"next":15}`)}
 	res := must(s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: "users", Generation: 0, Walk: w}}}))(t)
 	if !slices.Equal(res.Applied, []string{"users"}) {
 		t.Fatalf("result %+v", res)
 	}
 	cp = must(s.Checkpoint(ctx, "acme", "users"))(t)
-	if cp.Walk == nil || *cp.Walk != w || !cp.Cursor.IsZero() {
+	if cp.Walk == nil || !sameWalk(*cp.Walk, w) || !cp.Cursor.IsZero() {
 		t.Fatalf("after page 1: %+v", cp)
 	}
 	// An operator sets the cursor mid-walk: the walk is dropped and the
@@ -430,6 +431,57 @@ func testCheckpointCompletion(t *testing.T, s state.Store) {
 	set := must(s.SetCursor(ctx, "acme", "users", after))(t)
 	if got := must(s.Checkpoint(ctx, "acme", "users"))(t); !got.LastComplete.IsZero() || got.LastRecords != 0 || got.Generation != set.Generation {
 		t.Fatalf("after set: %+v", got)
+	}
+}
+
+// sameWalk compares walks field by field (Progress is a byte slice).
+func sameWalk(a, b state.Walk) bool {
+	return a.After.Equal(b.After) && a.Cap.Equal(b.Cap) && a.Position == b.Position && a.Total == b.Total &&
+		a.Records == b.Records && string(a.Progress) == string(b.Progress)
+}
+
+// The source's progress is stored with each page as given and replaced by
+// the next page's; a page without one leaves none behind, and completion,
+// set and reset drop it with the walk.
+func testWalkProgress(t *testing.T, s state.Store) {
+	l := acquire(t, s, "acme", "poll", "w1", time.Minute)
+	after := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	commit := func(w state.Walk, complete bool) {
+		t.Helper()
+		must(s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: "users", Walk: w, Complete: complete}}}))(t)
+	}
+	walkNow := func() *state.Walk {
+		t.Helper()
+		return must(s.Checkpoint(ctx, "acme", "users"))(t).Walk
+	}
+	// Any bytes round-trip, not only JSON text.
+	w := state.Walk{After: after, Cap: after.Add(time.Hour), Position: 15, Total: 40, Records: 15, Progress: []byte("{\"per_page\":15,\"x\":\"\x00\xff\"}")}
+	commit(w, false)
+	if got := walkNow(); got == nil || !sameWalk(*got, w) {
+		t.Fatalf("page 1: %+v, want %+v", got, w)
+	}
+	w.Position, w.Progress = 30, []byte(`{"per_page":15,"next":30}`)
+	commit(w, false)
+	if got := walkNow(); got == nil || !sameWalk(*got, w) {
+		t.Fatalf("page 2: %+v, want %+v", got, w)
+	}
+	w.Position, w.Progress = 45, nil
+	commit(w, false)
+	if got := walkNow(); got == nil || got.Progress != nil || got.Position != 45 {
+		t.Fatalf("a page without progress: %+v", got)
+	}
+	w.Progress = []byte(`{"next":45}`)
+	commit(w, false)
+	commit(w, true)
+	commit(state.Walk{After: w.Cap, Cap: w.Cap.Add(time.Hour), Position: 5}, false)
+	if got := walkNow(); got == nil || got.Progress != nil {
+		t.Fatalf("the next walk after a completion: %+v", got)
+	}
+	commit(w, false)
+	must(s.ResetCheckpoint(ctx, "acme", "users"))(t)
+	commit(state.Walk{After: after, Cap: w.Cap, Position: 5}, false) // generation 0 is stale now: skipped
+	if got := walkNow(); got != nil {
+		t.Fatalf("after reset: %+v", got)
 	}
 }
 
