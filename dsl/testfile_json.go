@@ -77,15 +77,15 @@ func decodeGolden(src []byte, file string) ([]Outcome, error) {
 	var out []Outcome
 	err := eachElement(src, file, "", func(dec *json.Decoder, _ func() hcl.Range) error {
 		start := skipSeparators(src, int(dec.InputOffset()))
-		var raw map[string]json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return &jsonError{file: file, src: src, offset: start, msg: fmt.Sprintf("entry %d is not an object", len(out)+1)}
-			}
+		var v any
+		if err := dec.Decode(&v); err != nil {
 			return err
 		}
-		o, err := goldenOutcome(raw)
+		entry, ok := v.(map[string]any)
+		if !ok {
+			return &jsonError{file: file, src: src, offset: start, msg: fmt.Sprintf("entry %d is %s, not an object", len(out)+1, jsonKind(v))}
+		}
+		o, err := goldenOutcome(entry)
 		if err != nil {
 			return &jsonError{file: file, src: src, offset: start, msg: fmt.Sprintf("entry %d: %s", len(out)+1, err)}
 		}
@@ -95,20 +95,18 @@ func decodeGolden(src []byte, file string) ([]Outcome, error) {
 	return out, err
 }
 
-// goldenOutcome decodes one golden entry: exactly one of output, filtered
-// (true) and error (a non-empty string).
-func goldenOutcome(raw map[string]json.RawMessage) (Outcome, error) {
+// goldenOutcome reads one golden entry, decoded with json.Number numbers:
+// exactly one of output, filtered (true) and error (a non-empty string).
+func goldenOutcome(entry map[string]any) (Outcome, error) {
 	var o Outcome
-	if len(raw) != 1 {
+	if len(entry) != 1 {
 		return o, errors.New(`want exactly one of "output", "filtered" and "error"`)
 	}
-	for k, v := range raw {
+	for k, v := range entry {
 		switch k {
 		case "output":
-			dec := json.NewDecoder(bytes.NewReader(v))
-			dec.UseNumber()
-			var fields map[string]any
-			if err := dec.Decode(&fields); err != nil || fields == nil {
+			fields, ok := v.(map[string]any)
+			if !ok {
 				return o, errors.New(`"output" must be an object of fields`)
 			}
 			n, err := normalizeValue(fields)
@@ -117,11 +115,12 @@ func goldenOutcome(raw map[string]json.RawMessage) (Outcome, error) {
 			}
 			o.Fields = n.(map[string]any)
 		case "filtered":
-			if err := json.Unmarshal(v, &o.Filtered); err != nil || !o.Filtered {
+			if v != true {
 				return o, errors.New(`"filtered" must be true`)
 			}
+			o.Filtered = true
 		case "error":
-			if err := json.Unmarshal(v, &o.Error); err != nil || o.Error == "" {
+			if o.Error, _ = v.(string); o.Error == "" {
 				return o, errors.New(`"error" must be the error message, a non-empty string`)
 			}
 		default:
