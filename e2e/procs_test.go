@@ -361,14 +361,32 @@ func (w *worker) done() bool {
 	}
 }
 
-// kill9 kills the worker with SIGKILL and waits until it is gone.
-func (w *worker) kill9(t *testing.T) {
-	t.Helper()
+// kill9 kills the worker with SIGKILL and waits until it is gone, and
+// its plugin too: a plugin whose host died exits by itself (parent-death
+// signal, and the SDK's watch on its parent), leaving no orphan behind.
+func (e *env) kill9(w *worker) {
+	e.t.Helper()
+	plugins := w.children()
 	w.killed = true
 	if err := syscall.Kill(w.pid(), syscall.SIGKILL); err != nil && !w.done() {
-		t.Fatalf("kill %s: %v", w.name, err)
+		e.t.Fatalf("kill %s: %v", w.name, err)
 	}
 	<-w.exited
+	e.waitFor(30*time.Second, fmt.Sprintf("the plugin processes %v of the killed %s to exit", plugins, w.name), func() bool {
+		return !slices.ContainsFunc(plugins, func(pid int) bool { return !processGone(pid) })
+	})
+}
+
+// processGone reports whether pid no longer runs (absent, or a zombie
+// nobody reaped).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // stop sends SIGTERM and waits for a clean exit.

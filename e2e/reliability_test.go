@@ -218,11 +218,11 @@ func (e *env) killDuring(w *worker, mode string) bool {
 	e.t.Helper()
 	if mode == "poll" {
 		e.waitFor(30*time.Second, w.name+" in the middle of a job", w.polling)
-		w.kill9(e.t)
+		e.kill9(w)
 		return w.polling()
 	}
 	e.waitFor(30*time.Second, "writes landing in the destination", e.writesLanding)
-	w.kill9(e.t)
+	e.kill9(w)
 	return true
 }
 
