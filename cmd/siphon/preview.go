@@ -127,7 +127,7 @@ func runPreview(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := storedToken(c.Context, tg)
+	token, err := storedToken(c, tg)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,8 @@ func previewTargetOf(tg target) (*previewTarget, error) {
 // storedToken opens the tenant's sealed token from the store. The store is
 // opened only to read it and closed at once; a local store that does not
 // exist is not created.
-func storedToken(ctx context.Context, tg target) (string, error) {
+func storedToken(c *cli.Context, tg target) (string, error) {
+	ctx := c.Context
 	t := tg.tenant
 	setHint := fmt.Sprintf("run siphon credentials set %s --config %s", t.ID, tg.config)
 	u, err := storeURL(tg.store, tg.plan, tg.config)
@@ -201,7 +202,7 @@ func storedToken(ctx context.Context, tg target) (string, error) {
 	if err != nil {
 		return "", &exitError{code: 1, msg: fmt.Sprintf("credentials of %s: %v", t.ID, err)}
 	}
-	st, err := state.Open(ctx, u, state.Options{})
+	st, err := state.Open(ctx, u, storeOptions(c))
 	if err != nil {
 		return "", &exitError{code: 1, msg: err.Error()}
 	}

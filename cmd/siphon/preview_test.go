@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
 )
 
@@ -316,5 +317,47 @@ func TestPreviewAgainstDestination(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "  → update") || !strings.Contains(out, `"old@example.org"  changes`) ||
 		!strings.Contains(out, "; against db: 1 insert, 1 update, ") {
 		t.Fatalf("table: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// With a Redis store the token is read from Redis: the preview works the
+// same, and the store keeps no trace of it.
+func TestPreviewWithRedisStore(t *testing.T) {
+	srv := redistest.Start(t)
+	_, ts, url := previewSim(t)
+	id := ts[0].ID
+	dir := previewConfig(t, url, false, id)
+	withStdin(t, ts[0].Token+"\n", func() {
+		if code, out, errOut := siphon(t, "credentials", "set", id, "--config", dir, "--store", srv.URL()); code != 0 {
+			t.Fatalf("credentials set: %d %s %s", code, out, errOut)
+		}
+	})
+	ctx := context.Background()
+	st, err := state.Open(ctx, srv.URL(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	audit := func() []state.AuditEntry {
+		entries, _, err := st.Audit(ctx, id, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entries
+	}
+	before := audit()
+	code, out, errOut := siphon(t, "preview", id, "volunteers", "--limit", "3", "--config", dir, "--store", srv.URL(), "-json")
+	var rep previewReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Records) != 3 {
+		t.Fatalf("preview: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if strings.Contains(out+errOut, ts[0].Token) {
+		t.Fatal("the token was printed")
+	}
+	if after := audit(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("the preview wrote to the store's audit trail: %v", after)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".siphon", "state.db")); !os.IsNotExist(err) {
+		t.Fatalf("a local store was created beside the configuration: %v", err)
 	}
 }
