@@ -19,7 +19,7 @@ import (
 // along the way, the dead-letter queues, the job logs and that no token
 // reached a log.
 
-// Two workers on one Redis are killed with SIGKILL in turn, alternately
+// Three workers on one Redis are killed with SIGKILL in turn, alternately
 // in the middle of a job (polling) and while writes are landing
 // (processing), and replaced each time.
 func TestKillWorkersRedis(t *testing.T) {
@@ -28,7 +28,7 @@ func TestKillWorkersRedis(t *testing.T) {
 	defer st.Close()
 	cps := e.newCheckpoints()
 	cps.start(st)
-	live := []*worker{e.startWorker(), e.startWorker()}
+	live := []*worker{e.startWorker(), e.startWorker(), e.startWorker()}
 	hits := map[string]int{}
 	start := time.Now()
 	for i := 0; i < e.size.kills || time.Since(start) < e.size.chaos; i++ {
@@ -40,7 +40,7 @@ func TestKillWorkersRedis(t *testing.T) {
 		live[i%len(live)] = e.startWorker()
 		pace()
 	}
-	t.Logf("%d kills in %s; the kill hit its moment: %v", len(e.workers)-2, time.Since(start).Round(time.Second), hits)
+	t.Logf("%d kills in %s; the kill hit its moment: %v", len(e.workers)-len(live), time.Since(start).Round(time.Second), hits)
 	if hits["poll"] == 0 {
 		t.Error("no kill landed in the middle of a job")
 	}
