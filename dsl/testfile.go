@@ -200,10 +200,7 @@ func (l *testLoader) decodeTestBlock(b *hcl.Block) (*MappingTest, hcl.Diagnostic
 		return nil, append(diags, errorAt(r.Range, "Pipeline without a mapping",
 			fmt.Sprintf("pipeline %q has no compiled mapping to test.", r.Name)))
 	}
-	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": t.Pipeline.Transform.vars, "local": t.Pipeline.Transform.locals},
-		Functions: t.Pipeline.Transform.funcs,
-	}
+	ctx := t.Pipeline.Transform.valueContext()
 	if attr, ok := a["tenant"]; ok {
 		td := l.tenant(t, attr, ctx)
 		diags = append(diags, td...)
@@ -431,10 +428,7 @@ func (l *testLoader) expectObject(t *MappingTest, expr hcl.Expression, what stri
 			what+" lists no fields, so it checks nothing; name the fields the record must map to.")}
 	}
 	fields := t.Pipeline.Transform.Fields()
-	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": t.Pipeline.Transform.vars, "local": t.Pipeline.Transform.locals},
-		Functions: t.Pipeline.Transform.funcs,
-	}
+	ctx := t.Pipeline.Transform.valueContext()
 	want := make(map[string]any, len(items))
 	ranges := make(map[string]hcl.Range, len(items))
 	for _, it := range items {
@@ -493,6 +487,15 @@ func (l *testLoader) golden(t *MappingTest, attr *hcl.Attribute, ctx *hcl.EvalCo
 		}
 	}
 	return diags
+}
+
+// valueContext is what the values of a test (records, expectations) may
+// use: the configuration's var and local, and the functions.
+func (t *Transform) valueContext() *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": t.vars, "local": t.locals},
+		Functions: t.funcs,
+	}
 }
 
 // fileCall recognizes `file("path")` with a literal path, so that the
