@@ -144,7 +144,7 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 	ctx := context.Background()
 	var records int64
 	var runtimeTime, pollTime, baselineTime, sourceTime time.Duration
-	var runtimeCPU, baselineCPU, sourceCPU time.Duration
+	var runtimeCPU, childrenCPU, baselineCPU, sourceCPU time.Duration
 	b.StopTimer()
 	for range b.N {
 		run := next()
@@ -206,6 +206,7 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 		// the runs, so neither side's figure includes it.
 		_, children1 := cpuTimes()
 		runtimeCPU += children1 - children0
+		childrenCPU += children1 - children0
 	}
 	rt := float64(records) / runtimeTime.Seconds()
 	bl := float64(records) / baselineTime.Seconds()
@@ -219,6 +220,7 @@ func benchEndToEndNumbered(b *testing.B, d destinationCase, redis bool, next fun
 	// source_cpu-µs/record is alone.
 	perRecord := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(records) }
 	b.ReportMetric(perRecord(runtimeCPU), "cpu-µs/record")
+	b.ReportMetric(perRecord(childrenCPU), "children_cpu-µs/record")
 	b.ReportMetric(perRecord(baselineCPU), "baseline_cpu-µs/record")
 	b.ReportMetric(perRecord(sourceCPU), "source_cpu-µs/record")
 }
