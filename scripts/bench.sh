@@ -49,7 +49,7 @@ awk '
 	if (name ~ /^EndToEnd/) {
 		sub(/^EndToEnd(Postgres)?\//, "", name)
 		printf "records/s %-16s runtime %8.0f  baseline %8.0f  ratio %.2f (goal >= 0.7)\n", name, m["records/s"], m["baseline_records/s"], m["ratio"]
-		printf "    poll stage %.0f/s, process stage %.0f/s, source alone %.0f/s; CPU µs/record: runtime %.0f, baseline %.0f, source %.0f\n", m["poll_records/s"], m["process_records/s"], m["source_records/s"], m["cpu-µs/record"], m["baseline_cpu-µs/record"], m["source_cpu-µs/record"]
+		printf "    poll stage %.0f/s, process stage %.0f/s, source alone %.0f/s; CPU µs/record: runtime %.0f (plugin and redis-server %.0f), baseline %.0f, source %.0f\n", m["poll_records/s"], m["process_records/s"], m["source_records/s"], m["cpu-µs/record"], m["children_cpu-µs/record"], m["baseline_cpu-µs/record"], m["source_cpu-µs/record"]
 	} else if (name ~ /^StoreTrips/) {
 		sub(/^StoreTrips\//, "", name)
 		printf "store round trips %-6s %.2f per page polled, %.2f per batch processed (goal <= 2 each; %d pages, %d batches)\n", name, m["trips/page"], m["trips/batch"], m["pages/op"], m["batches/op"]
