@@ -24,7 +24,11 @@ import (
 // order whatever their pipeline, so holding back only the paused
 // pipeline's entries would leave them claimed and counting deliveries
 // towards the DLQ. Everything stays queued until an operator resumes the
-// pipeline (siphon pipeline resume), which clears the flag.
+// pipeline (siphon pipeline resume), which clears the flag. Records whose
+// mapping fails while the pipeline is paused (in the batch that paused it,
+// or one in flight then) are retried, not dead-lettered: the DLQ keeps
+// only the failures seen while the rate was under the threshold, and a
+// fixed mapping takes the rest.
 const (
 	mappingWindow    = 100
 	mappingMinSample = 50
@@ -124,6 +128,15 @@ func (p *pauses) known(tenant string) ([]string, bool) {
 	return tp.pipelines, time.Since(tp.read) < age
 }
 
+// has reports whether this process holds the pipeline paused for the
+// tenant.
+func (p *pauses) has(tenant, pipeline string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tp := p.tenants[tenant]
+	return tp != nil && slices.Contains(tp.pipelines, pipeline)
+}
+
 // pausedQueues counts the (tenant, destination) queues held back in a
 // lane.
 func (r *Runner) pausedQueues(lane string) int {
@@ -216,7 +229,7 @@ func (r *Runner) observeMapping(ctx context.Context, tenant string, outcomes []m
 	for _, tr := range trips {
 		rate := float64(tr.errors) / float64(tr.n)
 		reason := fmt.Sprintf("mapping failed for %d of the last %d records (%.0f%%, threshold %.0f%%), e.g. %s; "+
-			"they are in the dead-letter queue and the rest stay queued: fix the mapping, then siphon pipeline resume %s %s",
+			"the records stay queued: fix the mapping, then siphon pipeline resume %s %s",
 			tr.errors, tr.n, rate*100, tr.threshold*100, clip(tr.sample, 300), tenant, tr.pipeline)
 		r.setFlag(ctx, tenant, state.Flag{Kind: state.FlagPipelinePaused, Scope: tr.pipeline, Reason: reason}, log)
 		log.Error("mapping-error rate over the threshold; pipeline paused", "pipeline", tr.pipeline,

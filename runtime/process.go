@@ -207,17 +207,24 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		return 0, &fatalError{err: err}
 	}
 	var outcomes []mapped
+	var unmapped []state.Failure // entries whose mapping failed, settled below
 	for _, e := range entries {
 		rec, err := r.record(ctx, t, dest, e)
 		var merr *mappingError
-		if errors.As(err, &merr) || err == nil {
-			outcomes = append(outcomes, mapped{pipeline: e.Pipeline, err: errText(err)})
-		}
-		if err != nil {
-			b.permanent(e, err.Error(), failMapping)
-			entryLog(log, e).Error("mapping failed; to the DLQ", "key", e.Key, "err", err)
+		switch {
+		case errors.As(err, &merr):
+			outcomes = append(outcomes, mapped{pipeline: e.Pipeline, err: err.Error()})
+			unmapped = append(unmapped, state.Failure{ID: e.ID, Error: err.Error()})
+			b.byID(e)
+			continue
+		case err != nil:
+			// Not the mapping: the destination could not prepare for the
+			// record, or its pipeline left the configuration.
+			b.permanent(e, err.Error(), failRefused)
+			entryLog(log, e).Error("record cannot be written; to the DLQ", "key", e.Key, "err", err)
 			continue
 		}
+		outcomes = append(outcomes, mapped{pipeline: e.Pipeline})
 		records = append(records, rec)
 		ids = append(ids, e.ID)
 		b.byID(e)
@@ -258,7 +265,29 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	// Counted once the batch is settled, not when a breaker sends it back
 	// to be mapped again.
 	r.observeMapping(ctx, q.Tenant, outcomes, log)
+	r.settleUnmapped(q.Tenant, &b, unmapped, log)
 	return r.settle(ctx, consumer, b, log)
+}
+
+// settleUnmapped sends the entries whose mapping failed to the DLQ, unless
+// their pipeline is paused (by this batch or another): then they are
+// retried like a failed write, so they wait in the paused queue for the
+// fixed mapping instead of filling the DLQ.
+func (r *Runner) settleUnmapped(tenant string, b *batch, unmapped []state.Failure, log *slog.Logger) {
+	kept := 0
+	for _, f := range unmapped {
+		e := b.entries[f.ID]
+		if r.pauses.has(tenant, e.Pipeline) {
+			b.retry(e, f.Error, r.backoff(e.Attempts))
+			kept++
+			continue
+		}
+		b.permanent(e, f.Error, failMapping)
+		entryLog(log, e).Error("mapping failed; to the DLQ", "key", e.Key, "err", f.Error)
+	}
+	if kept > 0 {
+		log.Warn("mapping failed while the pipeline is paused; the records stay queued", "count", kept)
+	}
 }
 
 // record turns a queue entry into a destination write: the pipeline's
@@ -303,13 +332,6 @@ type mappingError struct{ err error }
 
 func (e *mappingError) Error() string { return e.err.Error() }
 func (e *mappingError) Unwrap() error { return e.err }
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
 
 // decodeRecord reads a raw record as the mapping expects it, numbers kept
 // as their exact text.
