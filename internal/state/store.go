@@ -352,10 +352,17 @@ type Flag struct {
 // ConfigVersion is a plan version the hub runs. Versions activate in
 // increasing order; the version number is the config generation that
 // destination writes carry, so a newer config wins ties with an older one.
+//
+// Summary is a small description of the configuration (opaque to the
+// store; the runtime writes the JSON of a dsl.Summary) that `siphon plan
+// --store` diffs a new configuration against. It is stored when the
+// version activates, and filled in when the active version has none (it
+// was activated before summaries existed).
 type ConfigVersion struct {
 	Version     int64
 	Hash        string
 	ActivatedAt time.Time
+	Summary     []byte
 }
 
 // AuditEntry is one operator action. An empty Tenant is a hub-wide entry.

@@ -132,7 +132,12 @@ func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force
 		}
 		out = cur
 		if has && cur.Hash == v.Hash && (v.Version == 0 || cur.Version == v.Version) {
-			return nil
+			if len(cur.Summary) > 0 || len(v.Summary) == 0 {
+				return nil
+			}
+			cur.Summary = v.Summary
+			out = cur
+			return putJSON(b, kActive, cur)
 		}
 		if has && !force {
 			if (v.Version != 0 && v.Version <= cur.Version) || sup.Get([]byte(v.Hash)) != nil {

@@ -100,7 +100,11 @@ func (s *Store) DeleteCredential(ctx context.Context, tenant string) error {
 
 func configOf(res []any) state.ConfigVersion {
 	v, _ := strconv.ParseInt(asString(res[1]), 10, 64)
-	return state.ConfigVersion{Version: v, Hash: asString(res[2]), ActivatedAt: parseUS(asString(res[3]))}
+	cv := state.ConfigVersion{Version: v, Hash: asString(res[2]), ActivatedAt: parseUS(asString(res[3]))}
+	if len(res) > 4 && asString(res[4]) != "" {
+		cv.Summary = []byte(asString(res[4]))
+	}
+	return cv
 }
 
 func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force bool) (state.ConfigVersion, error) {
@@ -111,7 +115,7 @@ func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force
 	if force {
 		f = "1"
 	}
-	res, err := activateConfigScript.Run(ctx, s.rdb, []string{s.k.config(), s.k.superseded()}, v.Version, v.Hash, us(v.ActivatedAt), f).Slice()
+	res, err := activateConfigScript.Run(ctx, s.rdb, []string{s.k.config(), s.k.superseded()}, v.Version, v.Hash, us(v.ActivatedAt), f, v.Summary).Slice()
 	if err != nil {
 		return state.ConfigVersion{}, fmt.Errorf("activate config %d: %w", v.Version, err)
 	}
@@ -124,7 +128,7 @@ func (s *Store) ActivateConfig(ctx context.Context, v state.ConfigVersion, force
 }
 
 func (s *Store) ActiveConfig(ctx context.Context) (state.ConfigVersion, bool, error) {
-	h, err := s.rdb.HMGet(ctx, s.k.config(), "version", "hash", "at").Result()
+	h, err := s.rdb.HMGet(ctx, s.k.config(), "version", "hash", "at", "summary").Result()
 	if err != nil {
 		return state.ConfigVersion{}, false, fmt.Errorf("active config: %w", err)
 	}

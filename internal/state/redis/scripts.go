@@ -472,23 +472,32 @@ return n
 // config here: the active one's number for the active hash, else one more
 // than the highest version ever activated ('last', kept apart from the
 // active version because a forced rollback may activate a lower one).
-// KEYS: config, superseded. ARGV: version, hash, at µs, force ("1").
-// Reply: {ok, version, hash, at} (the active one afterwards).
+// The summary is stored with the version, and added to an active version
+// that has none.
+// KEYS: config, superseded. ARGV: version, hash, at µs, force ("1"), summary.
+// Reply: {ok, version, hash, at, summary} (the active one afterwards).
 var activateConfigScript = script(`
-local cur = redis.call('HMGET', KEYS[1], 'version', 'hash', 'at', 'last')
+local cur = redis.call('HMGET', KEYS[1], 'version', 'hash', 'at', 'last', 'summary')
 local v = ARGV[1]
 if cur[1] then
-  if cur[2] == ARGV[2] and (v == '0' or cur[1] == v) then return {1, cur[1], cur[2], cur[3]} end
+  if cur[2] == ARGV[2] and (v == '0' or cur[1] == v) then
+    local sum = cur[5] or ''
+    if sum == '' and ARGV[5] ~= '' then
+      sum = ARGV[5]
+      redis.call('HSET', KEYS[1], 'summary', sum)
+    end
+    return {1, cur[1], cur[2], cur[3], sum}
+  end
   if ARGV[4] ~= '1' and ((v ~= '0' and tonumber(v) <= tonumber(cur[1])) or redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1) then
-    return {0, cur[1], cur[2], cur[3]}
+    return {0, cur[1], cur[2], cur[3], cur[5] or ''}
   end
   if cur[2] ~= ARGV[2] then redis.call('SADD', KEYS[2], cur[2]) end
 end
 local last = math.max(tonumber(cur[4]) or 0, tonumber(cur[1]) or 0)
 if v == '0' then v = string.format('%d', last + 1) end
 last = math.max(last, tonumber(v))
-redis.call('HSET', KEYS[1], 'version', v, 'hash', ARGV[2], 'at', ARGV[3], 'last', string.format('%d', last))
-return {1, v, ARGV[2], ARGV[3]}
+redis.call('HSET', KEYS[1], 'version', v, 'hash', ARGV[2], 'at', ARGV[3], 'last', string.format('%d', last), 'summary', ARGV[5])
+return {1, v, ARGV[2], ARGV[3], ARGV[5]}
 `)
 
 // appendAuditScript appends one audit entry to one log.

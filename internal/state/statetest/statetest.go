@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"Credentials", testCredentials},
 		{"ConfigActivation", testConfigActivation},
 		{"ConfigNumbering", testConfigNumbering},
+		{"ConfigSummary", testConfigSummary},
 		{"Audit", testAudit},
 		{"ScanIDs", testScanIDs},
 	}
@@ -1213,6 +1214,43 @@ func testConfigActivation(t *testing.T, s state.Store) {
 	}
 }
 
+func sameConfig(a, b state.ConfigVersion) bool {
+	return a.Version == b.Version && a.Hash == b.Hash && a.ActivatedAt.Equal(b.ActivatedAt) && string(a.Summary) == string(b.Summary)
+}
+
+// testConfigSummary: the summary is stored with the version that
+// activates, returned by ActiveConfig, kept when the same config activates
+// again, filled in when the active version has none, and replaced with the
+// next version's.
+func testConfigSummary(t *testing.T, s state.Store) {
+	a := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false))(t)
+	if a.Summary != nil {
+		t.Fatalf("activated without a summary: %+v", a)
+	}
+	filled := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a", Summary: []byte(`{"n":1}`)}, false))(t)
+	if filled.Version != a.Version || string(filled.Summary) != `{"n":1}` {
+		t.Fatalf("summary of the active version filled in: %+v", filled)
+	}
+	kept := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a", Summary: []byte(`{"n":2}`)}, false))(t)
+	if string(kept.Summary) != `{"n":1}` {
+		t.Fatalf("the same config again replaced its summary: %+v", kept)
+	}
+	b := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "b", Summary: []byte(`{"n":3}`)}, false))(t)
+	active, ok := mustConfig(t)(s.ActiveConfig(ctx))
+	if !ok || !sameConfig(active, b) || string(active.Summary) != `{"n":3}` {
+		t.Fatalf("active %+v, want %+v", active, b)
+	}
+	// A refused activation reports the active summary and stores nothing.
+	cur, err := s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a", Summary: []byte(`{"n":4}`)}, false)
+	if !errors.Is(err, state.ErrSuperseded) || string(cur.Summary) != `{"n":3}` {
+		t.Fatalf("superseded: %+v %v", cur, err)
+	}
+	c := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "c"}, false))(t)
+	if active, _ := mustConfig(t)(s.ActiveConfig(ctx)); active.Summary != nil || !sameConfig(active, c) {
+		t.Fatalf("a version without a summary kept the last one's: %+v", active)
+	}
+}
+
 // testConfigNumbering: a config activated without a version is numbered
 // by the store, strictly above every version handed out before, even
 // after a forced rollback to a lower explicit version.
@@ -1221,7 +1259,7 @@ func testConfigNumbering(t *testing.T, s state.Store) {
 	if a.Version != 1 || a.Hash != "a" || a.ActivatedAt.IsZero() {
 		t.Fatalf("first %+v", a)
 	}
-	if again := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false))(t); again != a {
+	if again := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "a"}, false))(t); !sameConfig(again, a) {
 		t.Fatalf("again %+v, want %+v", again, a)
 	}
 	b := must(s.ActivateConfig(ctx, state.ConfigVersion{Hash: "b"}, false))(t)
