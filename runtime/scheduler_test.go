@@ -97,6 +97,9 @@ func TestSlowWalkDoesNotHoldBackOtherTenants(t *testing.T) {
 	r := h.runnerAdjusted(func(c *runtime.Config) {
 		c.Logger = logs.logger()
 		c.PollSlots = slots
+		// Shorter than the two cadences (two real seconds) the other
+		// tenants' three jobs take at least: the held job outlives it.
+		c.LeaseTTL = time.Second
 		c.Source = func(c *vomo.Config) {
 			c.PerPage = 100
 			c.HTTPClient = &http.Client{Transport: g}
@@ -154,8 +157,14 @@ func TestSlowWalkDoesNotHoldBackOtherTenants(t *testing.T) {
 		t.Errorf("%d jobs ran at once on %d poll slots", most, slots)
 	}
 
-	// The held walk outlived its lease's TTL several times over: renewed,
-	// it completes with its lease, and the tenant's data arrives.
+	// The held walk has outlived its lease's TTL: renewed, the lease is
+	// still its own, so another process is refused the job...
+	if _, ok, err := h.store.Acquire(context.Background(), state.AcquireRequest{Tenant: slow.ID, Job: h.onlyJob(slow.ID),
+		Owner: "another-process", TTL: time.Minute, Now: time.Now()}); err != nil || ok {
+		t.Fatalf("another process was granted the running job's lease (%v, %v): it was not renewed", ok, err)
+	}
+	// ...and the walk completes with its lease, and the tenant's data
+	// arrives.
 	close(g.open)
 	h.waitFor(time.Now().Add(45*time.Second), "the slow tenant's walk to complete", func() bool {
 		return count(logs.lines(t), "job finished", slow.ID) >= 1 && h.cursorsAfter(time.Time{}) && h.queuesEmpty()
@@ -205,9 +214,8 @@ func TestShutdownHandsBackRunningLeases(t *testing.T) {
 	if n := count(logs.lines(t), "job finished", slow.ID); n != 1 {
 		t.Errorf("%d job finished lines after shutdown, want 1 (Run returned before its job ended)", n)
 	}
-	job := h.plan.Tenants[0].Jobs[0].ID
 	// Another process asks for the lease regardless of the due time.
-	_, ok, err := h.store.Acquire(context.Background(), state.AcquireRequest{Tenant: slow.ID, Job: job,
+	_, ok, err := h.store.Acquire(context.Background(), state.AcquireRequest{Tenant: slow.ID, Job: h.onlyJob(slow.ID),
 		Owner: "another-process", TTL: time.Minute, Now: time.Now()})
 	if err != nil || !ok {
 		t.Fatalf("another owner cannot take the job after shutdown (granted %v, err %v): the lease was not handed back", ok, err)
@@ -313,4 +321,16 @@ pipeline "every7d" {
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+}
+
+// onlyJob is the ID of the tenant's one job.
+func (h *harness) onlyJob(tenant string) string {
+	h.t.Helper()
+	for _, t := range h.plan.Tenants {
+		if t.ID == tenant && len(t.Jobs) == 1 {
+			return t.Jobs[0].ID
+		}
+	}
+	h.t.Fatalf("tenant %s has not exactly one job", tenant)
+	return ""
 }
