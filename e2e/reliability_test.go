@@ -21,7 +21,9 @@ import (
 
 // Three workers on one Redis are killed with SIGKILL in turn, alternately
 // in the middle of a job (polling) and while writes are landing
-// (processing), and replaced each time.
+// (processing), and replaced each time; every third one is stopped with
+// SIGTERM in the middle of a job instead, and must exit cleanly with its
+// jobs ended and their leases handed back.
 func TestKillWorkersRedis(t *testing.T) {
 	e := newEnv(t, envOpts{redis: true})
 	st := e.openStore()
@@ -32,15 +34,22 @@ func TestKillWorkersRedis(t *testing.T) {
 	hits := map[string]int{}
 	start := time.Now()
 	for i := 0; i < e.size.kills || time.Since(start) < e.size.chaos; i++ {
-		mode := []string{"poll", "process"}[i%2]
+		mode := []string{"poll", "process", "term"}[i%3]
 		victim := live[i%len(live)]
-		if e.killDuring(victim, mode) {
+		if mode == "term" {
+			e.waitFor(30*time.Second, victim.name+" in the middle of a job", victim.polling)
+			e.stop(victim)
+			if victim.polling() {
+				t.Errorf("%s stopped by SIGTERM with a job it never ended", victim.name)
+			}
+			hits[mode]++
+		} else if e.killDuring(victim, mode) {
 			hits[mode]++
 		}
 		live[i%len(live)] = e.startWorker()
 		pace()
 	}
-	t.Logf("%d kills in %s; the kill hit its moment: %v", len(e.workers)-len(live), time.Since(start).Round(time.Second), hits)
+	t.Logf("%d workers stopped in %s; the kill hit its moment: %v", len(e.workers)-len(live), time.Since(start).Round(time.Second), hits)
 	if hits["poll"] == 0 {
 		t.Error("no kill landed in the middle of a job")
 	}
