@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +51,20 @@ func TestUnsafeStoreFlag(t *testing.T) {
 	code, _, errOut := siphon(t, "status", "--config", dir, "--store", srv.URL())
 	if code != 0 || !strings.Contains(errOut, warning) {
 		t.Errorf("status with SIPHON_UNSAFE_STORE=1: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// A pool size under one is refused with the flag named, before the store
+// is opened.
+func TestRunRefusesEmptyPools(t *testing.T) {
+	dir := operatorConfig(t)
+	for _, f := range []string{"--workers", "--poll-slots"} {
+		code, _, errOut := siphon(t, "run", "--once", f, "0", dir)
+		if code != 1 || !strings.Contains(errOut, f+" must be at least 1, got 0") {
+			t.Errorf("run %s 0: exit %d, stderr %q", f, code, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".siphon", "state.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the store was opened (%v)", err)
 	}
 }

@@ -101,6 +101,11 @@ func storeFlag() cli.Flag {
 }
 
 func runRun(c *cli.Context) error {
+	for _, f := range []string{"workers", "poll-slots"} {
+		if n := c.Int(f); n < 1 {
+			return &exitError{code: 1, msg: fmt.Sprintf("--%s must be at least 1, got %d", f, n)}
+		}
+	}
 	dir, err := configDir(c)
 	if err != nil {
 		return err
