@@ -125,7 +125,7 @@ func (e *env) scenario() string {
 
 // simProc is a running vomosim process.
 type simProc struct {
-	cmd     *exec.Cmd
+	exited  chan struct{}
 	base    string // http://127.0.0.1:PORT
 	tenants []string
 	tokens  map[string]string // never logged
@@ -155,7 +155,7 @@ func (e *env) startSim() *simProc {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	s := &simProc{cmd: cmd, tokens: map[string]string{}}
+	s := &simProc{exited: exited, tokens: map[string]string{}}
 	tenantLine := regexp.MustCompile(`^tenant (\S+) org=\d+ token=(\S+)$`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -404,10 +404,16 @@ func (e *env) stop(w *worker) {
 	}
 }
 
-// checkAlive fails the test when a worker the test did not stop has
-// exited: `siphon run` rides out store outages and plugin crashes.
+// checkAlive fails the test when the simulator, or a worker the test did
+// not stop, has exited: `siphon run` rides out store outages and plugin
+// crashes.
 func (e *env) checkAlive() {
 	e.t.Helper()
+	select {
+	case <-e.sim.exited:
+		e.t.Fatalf("vomosim exited (its output is in %s)", filepath.Join(e.dir, "vomosim.out"))
+	default:
+	}
 	for _, w := range e.workers {
 		if !w.killed && !w.stopping && w.done() {
 			e.t.Fatalf("%s exited by itself (%v):\n%s", w.name, w.err, e.tail(w))
