@@ -1,11 +1,14 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -121,7 +124,7 @@ func (r *Runner) members(t *dsl.Tenant, f dsl.Fetch, ctl control) []*dsl.Pipelin
 
 // fetch reads one resource for its member pipelines.
 func (pr *pollRun) fetch(ctx context.Context, res *dsl.Resource, members []*dsl.Pipeline) error {
-	c, err := pr.client(res)
+	c, err := pr.client(res, 0)
 	if err != nil {
 		return err
 	}
@@ -199,7 +202,9 @@ func sameStart(a, b state.Checkpoint) bool {
 		return false
 	}
 	if a.Walk != nil {
-		return *a.Walk == *b.Walk
+		x, y := *a.Walk, *b.Walk
+		return x.After.Equal(y.After) && x.Cap.Equal(y.Cap) && x.Position == y.Position && x.Total == y.Total &&
+			x.Records == y.Records && bytes.Equal(x.Progress, y.Progress)
 	}
 	return a.Cursor.Equal(b.Cursor)
 }
@@ -218,7 +223,16 @@ func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, 
 	vr := vomoResource(res, "")
 	var p vomo.Progress
 	if cp.Walk != nil {
-		p = resumeWalk(vr, *cp.Walk)
+		var why string
+		if p, why = resumeWalk(vr, *cp.Walk); why != "" {
+			pr.log.Warn("resuming the walk from its position only; it may re-read records", "resource", res.Name, "reason", why)
+		}
+		if p.PerPage > 0 {
+			var err error
+			if c, err = pr.client(res, p.PerPage); err != nil {
+				return err
+			}
+		}
 	} else {
 		var err error
 		if p, err = c.NewWalk(ctx, vr, cp.Cursor); err != nil {
@@ -232,8 +246,12 @@ func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, 
 	result, err := c.Walk(ctx, vr, p, func(ctx context.Context, pg vomo.Page) error {
 		records += int64(len(pg.Records))
 		pp := pg.Progress
-		w := state.Walk{After: pp.After, Cap: pp.Cap, Position: int64(pp.Next), Total: int64(pp.LastTotal), Records: records}
-		var err error
+		src, err := json.Marshal(pp)
+		if err != nil {
+			return fmt.Errorf("encode the walk's progress: %w", err)
+		}
+		w := state.Walk{After: pp.After, Cap: pp.Cap, Position: int64(pp.Next), Total: int64(pp.LastTotal), Records: records,
+			Progress: src}
 		members, err = pr.commit(ctx, res, pg, members, &w)
 		if err != nil {
 			return err
@@ -255,18 +273,35 @@ func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, 
 
 var errAllSkipped = errors.New("every member walk was skipped")
 
-// resumeWalk rebuilds a walk's progress from what the store keeps. The
-// store holds the position and the last total, not the page geometry, so
-// the resumed walk treats the last page as starting at 0: a drop seen on
-// its first page steps back further than needed, which re-reads records
-// (harmless) and never skips one.
-func resumeWalk(vr vomo.Resource, w state.Walk) vomo.Progress {
-	p := vomo.Progress{Mode: "walk", Path: vr.Path, Parent: vr.Parent, After: w.After, Cap: w.Cap,
+// resumeWalk rebuilds a walk's progress from what the store keeps: the
+// client's own progress, stored with each page, when it belongs to this
+// walk (same list, window and position), so the walk goes on exactly as if
+// it had not stopped, page geometry and pending step-back included, and a
+// drop in meta.total seen on its first page steps back only as far as the
+// drift rules ask. Without it (a walk stored before the store kept it, or
+// one that does not decode or match, which why explains) the resumed walk
+// knows the position and last total only, and treats the last page as
+// starting at 0: a drop seen on its first page steps back further than
+// needed, which re-reads records (harmless) and never skips one.
+func resumeWalk(vr vomo.Resource, w state.Walk) (p vomo.Progress, why string) {
+	if len(w.Progress) > 0 {
+		var sp vomo.Progress
+		switch err := json.Unmarshal(w.Progress, &sp); {
+		case err != nil:
+			why = "the stored progress does not decode: " + err.Error()
+		case sp.Mode != "walk" || sp.Done || sp.Path != vr.Path || sp.Parent != vr.Parent ||
+			!sp.After.Equal(w.After) || !sp.Cap.Equal(w.Cap) || sp.Next != int(w.Position):
+			why = "the stored progress belongs to another walk"
+		default:
+			return sp, ""
+		}
+	}
+	p = vomo.Progress{Mode: "walk", Path: vr.Path, Parent: vr.Parent, After: w.After, Cap: w.Cap,
 		Next: int(w.Position), LastTotal: int(w.Total)}
 	if w.Position > 0 {
 		p.Pages = 1
 	}
-	return p
+	return p, why
 }
 
 // scan reads a whole list (a cursorless resource, or one parent's
@@ -345,9 +380,16 @@ func (pr *pollRun) parentKeys(ctx context.Context, c *vomo.Client, parent, child
 	return ids, nil
 }
 
-// client returns the job's client for the resource's source.
-func (pr *pollRun) client(res *dsl.Resource) (*vomo.Client, error) {
-	if c := pr.clients[res.Source]; c != nil {
+// client returns the job's client for the resource's source. A perPage
+// above 0 asks the API for that page size instead of the client's default:
+// a resumed walk asks for the size it was reading at, so its first request
+// lands on its position instead of on a page cut at another size.
+func (pr *pollRun) client(res *dsl.Resource, perPage int) (*vomo.Client, error) {
+	key := res.Source
+	if perPage > 0 {
+		key += "/" + strconv.Itoa(perPage)
+	}
+	if c := pr.clients[key]; c != nil {
 		return c, nil
 	}
 	src := pr.r.sources[res.Source]
@@ -364,11 +406,14 @@ func (pr *pollRun) client(res *dsl.Resource) (*vomo.Client, error) {
 	if pr.r.cfg.Source != nil {
 		pr.r.cfg.Source(&cfg)
 	}
+	if perPage > 0 && cfg.PerPage >= 0 {
+		cfg.PerPage = perPage
+	}
 	c, err := vomo.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("source %s for %s: %w", src.Name, pr.t.ID, err)
 	}
-	pr.clients[res.Source] = c
+	pr.clients[key] = c
 	return c, nil
 }
 
