@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,13 +19,20 @@ import (
 // superseded is refused unless forced, which activates it again under a
 // new, higher number so that its mapping lands in turn.
 //
+// The version carries the plan's summary, which `siphon plan --store`
+// diffs the next configuration against.
+//
 // A failing store is retried with backoff, for up to outage (zero: until
 // ctx ends), like the jobs that follow.
 func (r *Runner) activate(ctx context.Context, outage time.Duration) error {
+	summary, err := json.Marshal(r.plan.Summary())
+	if err != nil {
+		return fmt.Errorf("summarise the config: %w", err)
+	}
 	var down time.Time
 	backoff := 100 * time.Millisecond
 	for {
-		v, err := r.st.ActivateConfig(ctx, state.ConfigVersion{Hash: r.plan.ConfigHash}, r.cfg.Force)
+		v, err := r.st.ActivateConfig(ctx, state.ConfigVersion{Hash: r.plan.ConfigHash, Summary: summary}, r.cfg.Force)
 		switch {
 		case err == nil:
 			r.config = v

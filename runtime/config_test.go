@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/runtime"
@@ -133,6 +136,11 @@ func testOlderConfigIsRefused(t *testing.T, o harnessOpts) {
 	v1 := active()
 	if v1.Hash != h.plan.ConfigHash {
 		t.Fatalf("active %+v, plan %s", v1, h.plan.ConfigHash)
+	}
+	// The active version carries the plan's summary, for plan --store.
+	var summary dsl.Summary
+	if err := json.Unmarshal(v1.Summary, &summary); err != nil || !reflect.DeepEqual(summary, h.plan.Summary()) {
+		t.Fatalf("stored summary %s (%v), want %+v", v1.Summary, err, h.plan.Summary())
 	}
 	runOnce(t, h.runner())
 	if again := active(); !sameVersion(again, v1) {
