@@ -73,3 +73,20 @@ func TestPipelineResumeBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunOnceFailsWhilePaused: a pipeline paused for its mapping-error
+// rate makes run --once exit 1 and say how many queues it holds.
+func TestRunOnceFailsWhilePaused(t *testing.T) {
+	dir := operatorConfig(t)
+	withStore(t, dir, func(ctx context.Context, st state.Store) {
+		for _, tenant := range []string{"acme", "globex"} {
+			if err := st.SetFlag(ctx, tenant, state.Flag{Kind: state.FlagPipelinePaused, Scope: "volunteers", Reason: "mapping errors"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	code, out, errOut := siphon(t, "run", "--once", dir)
+	if code != 1 || !strings.Contains(out, "; 2 queues held by a paused pipeline\n") || !strings.Contains(errOut, "or pipeline is paused") {
+		t.Fatalf("run --once: %d %q %q", code, out, errOut)
+	}
+}

@@ -154,13 +154,17 @@ func runRun(c *cli.Context) error {
 		return nil
 	}
 	sum, err := r.RunOnce(ctx)
-	fmt.Fprintf(c.App.Writer, "jobs run %d, skipped %d; enqueued %d, written %d, retried %d, dead-lettered %d; failed jobs %d\n",
-		sum.JobsRun, sum.JobsSkipped, sum.Enqueued, sum.Written, sum.Retried, sum.Dead, sum.PollErrors)
+	held := ""
+	if sum.Paused > 0 {
+		held = fmt.Sprintf("; %d queues held by a paused pipeline", sum.Paused)
+	}
+	fmt.Fprintf(c.App.Writer, "jobs run %d, skipped %d; enqueued %d, written %d, retried %d, dead-lettered %d; failed jobs %d%s\n",
+		sum.JobsRun, sum.JobsSkipped, sum.Enqueued, sum.Written, sum.Retried, sum.Dead, sum.PollErrors, held)
 	if err != nil {
 		return err
 	}
 	if sum.Failed() {
-		return &exitError{code: 1, msg: "some records failed or went to a dead-letter queue, or a tenant is paused: see siphon status"}
+		return &exitError{code: 1, msg: "some records failed or went to a dead-letter queue, or a tenant or pipeline is paused: see siphon status"}
 	}
 	return nil
 }
