@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -18,26 +19,26 @@ func init() {
 		Description: "Loads every *.hcl file of DIR (default --config, else .), reports problems with\n" +
 			"file, line and a snippet, and prints per tenant its jobs, next runs, reconciles,\n" +
 			"budgets and rollout variants. Exit 0 when valid, 1 when not. plan never writes\n" +
-			"state and makes no network requests.",
+			"state and makes no network requests, except to read the store given with --store:\n" +
+			"then it also lists what changes against the config that store last ran (tenants,\n" +
+			"pipelines, cadences, mappings), and with --detailed-exitcode exits 2 when\n" +
+			"anything does (0: no changes, 1: error).",
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document: format_version, valid, counts, diagnostics, plan"},
 			&cli.StringFlag{Name: "now", Usage: "plan as if it were `TIME` (RFC 3339), for stable output"},
 			&cli.GenericFlag{Name: "var", Usage: "set a variable: `NAME=VALUE` (repeatable; wins over variable files)", Value: &varFlag{}},
 			&cli.GenericFlag{Name: "var-file", Usage: "read variable values from `FILE`, after *.auto.vars.hcl (repeatable)", Value: &listFlag{}},
-			&cli.StringFlag{Name: "store", Usage: "diff against what the store at `URL` last ran (not available yet)"},
-			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when the plan differs from the store's (not available yet)"},
+			&cli.StringFlag{Name: "store", Usage: "diff against the config the store at `URL` last ran (only reads it)"},
+			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --store: exit 0 when nothing changes, 2 when something does, 1 on errors"},
 		},
 		Action: runPlan,
 	})
 }
 
 func runPlan(c *cli.Context) error {
-	if c.IsSet("store") {
-		return &exitError{code: 1, msg: "--store needs the state store, which this version does not have yet"}
-	}
-	if c.Bool("detailed-exitcode") {
-		return &exitError{code: 1, msg: "--detailed-exitcode compares with the state store (--store), which this version does not have yet"}
+	if c.Bool("detailed-exitcode") && c.String("store") == "" {
+		return &exitError{code: 1, msg: "--detailed-exitcode reports whether the plan differs from what a store last ran: give that store with --store URL"}
 	}
 	dir := c.String("config")
 	switch c.NArg() {
@@ -57,20 +58,47 @@ func runPlan(c *cli.Context) error {
 	}
 
 	res := dsl.Load(dir, opts)
+	valid := res.Plan != nil && !res.Diagnostics.HasErrors()
+	var diff *storeDiff
+	if s := c.String("store"); s != "" && valid {
+		u, err := storeURL(s, res.Plan, dir)
+		if err == nil {
+			diff, err = diffAgainstStore(c.Context, u, res.Plan)
+		}
+		if err != nil {
+			return &exitError{code: 1, msg: "plan --store: " + err.Error()}
+		}
+	}
 	var err error
 	if c.Bool("json") {
-		err = planview.JSON(c.App.Writer, res)
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(planWithDiff{Document: planview.NewDocument(res), StoreDiff: diff})
 	} else {
 		color, width := terminal(c.App.Writer)
 		err = planview.Human(c.App.Writer, res, planview.Options{Color: color, Width: width})
+		if err == nil && diff != nil {
+			printStoreDiff(c.App.Writer, diff)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	if res.Plan == nil || res.Diagnostics.HasErrors() {
+	if !valid {
 		return &exitError{code: 1}
 	}
+	if diff != nil && diff.Changed && c.Bool("detailed-exitcode") {
+		return &exitError{code: 2}
+	}
 	return nil
+}
+
+// planWithDiff is the plan -json document, with the store diff after the
+// plan when --store is given.
+type planWithDiff struct {
+	*planview.Document
+	StoreDiff *storeDiff `json:"store_diff,omitempty"`
 }
 
 // varFlag collects repeated -var NAME=VALUE flags; a later value for the

@@ -81,8 +81,7 @@ func TestPlanUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"store", []string{"plan", "--store", "redis://127.0.0.1:6379/0", demoDir}, "--store needs the state store, which this version does not have yet"},
-		{"detailed exit code", []string{"plan", "--detailed-exitcode", demoDir}, "--detailed-exitcode compares with the state store"},
+		{"detailed exit code", []string{"plan", "--detailed-exitcode", demoDir}, "--detailed-exitcode reports whether the plan differs from what a store last ran: give that store with --store URL"},
 		{"bad --now", []string{"plan", "--now", "yesterday", demoDir}, `invalid --now "yesterday": write an RFC 3339 time`},
 		{"bad -var", []string{"plan", "-var", "vomo_url", demoDir}, "write NAME=VALUE"},
 		{"two directories", []string{"plan", demoDir, "testdata/invalid"}, "plan takes one configuration directory, not 2 arguments"},
