@@ -18,6 +18,12 @@ type Options struct {
 	Prefix string
 	// Trips, when set, counts round trips.
 	Trips *Trips
+	// Exclusive refuses a local store that another process holds instead
+	// of reaching it through that process's socket, with an error naming
+	// the holder. siphon run sets it: the embedded store is single-node, and
+	// a second worker going through the first one's socket would lose the
+	// store when the first exits. Redis stores ignore it.
+	Exclusive bool
 }
 
 // Opener opens one kind of store from its URL.
@@ -39,7 +45,8 @@ func Register(scheme string, o Opener) {
 // Open opens the store a URL names: redis://, rediss://,
 // redis+cluster://h1:p1,h2:p2, file:PATH, or a bare path (the local store).
 // A local store that another process holds is reached through the socket
-// that process serves it on, so callers need not know who holds it.
+// that process serves it on, so callers need not know who holds it, unless
+// opt.Exclusive.
 func Open(ctx context.Context, raw string, opt Options) (Store, error) {
 	scheme, u, err := parseStoreURL(raw)
 	if err != nil {

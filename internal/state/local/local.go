@@ -37,7 +37,8 @@ func init() {
 }
 
 // openURL opens the store at the URL's path, or, when another process holds
-// it, connects to the socket that process serves it on.
+// it, connects to the socket that process serves it on (unless
+// opt.Exclusive, which refuses a held store).
 func openURL(ctx context.Context, u *url.URL, opt state.Options) (state.Store, error) {
 	path := state.LocalPath(u)
 	s, err := Open(path, opt)
@@ -46,6 +47,9 @@ func openURL(ctx context.Context, u *url.URL, opt state.Options) (state.Store, e
 	}
 	if !errors.Is(err, state.ErrLocked) {
 		return nil, err
+	}
+	if opt.Exclusive {
+		return nil, fmt.Errorf("%w; the embedded store serves one siphon run at a time: stop that process first, or use a Redis store to run several workers", err)
 	}
 	c, dialErr := sock.Dial(ctx, socketPath(path), opt.Trips)
 	if dialErr == nil {

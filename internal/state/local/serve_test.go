@@ -68,6 +68,54 @@ func TestLockedStoreGoesThroughTheHolder(t *testing.T) {
 	}
 }
 
+// TestExclusiveRefusesAHeldStore: an exclusive open (siphon run's) of a
+// store another holder serves fails at once, naming the store and the
+// holder's pid, and does not go through the socket; a non-exclusive open
+// still does, and once the holder closes, an exclusive open succeeds.
+func TestExclusiveRefusesAHeldStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	holder, err := Open(path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	s, err := state.Open(ctx, path, state.Options{Exclusive: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("an exclusive open of a held store succeeded")
+	}
+	if !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("exclusive open: %v", err)
+	}
+	for _, want := range []string{path, "pid " + strconv.Itoa(os.Getpid()) + " ", "stop that process", "Redis"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	other, err := state.Open(ctx, path, state.Options{})
+	if err != nil {
+		t.Fatalf("a non-exclusive open of the held store: %v", err)
+	}
+	if _, direct := other.(*Store); direct {
+		t.Fatal("a held store opened directly")
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = state.Open(ctx, path, state.Options{Exclusive: true})
+	if err != nil {
+		t.Fatalf("an exclusive open of a free store: %v", err)
+	}
+	defer s.Close()
+	if _, direct := s.(*Store); !direct {
+		t.Fatal("an exclusive open did not open the store itself")
+	}
+}
+
 // TestLockedWithoutSocketIsClear: a holder that does not serve the store
 // (bbolt opened by something else) gives a clear error naming it, at once.
 func TestLockedWithoutSocketIsClear(t *testing.T) {
