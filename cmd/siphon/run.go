@@ -248,7 +248,11 @@ func openStoreIn(c *cli.Context, store string, plan *dsl.Plan, dir string) (stat
 			return nil, fmt.Errorf("store directory: %w", err)
 		}
 	}
-	st, err := state.Open(c.Context, u, storeOptions(c))
+	opt := storeOptions(c)
+	// siphon run needs the embedded store to itself (it is single-node);
+	// operator commands may go through the socket of the run that holds it.
+	opt.Exclusive = c.Command.Name == "run"
+	st, err := state.Open(c.Context, u, opt)
 	if err != nil {
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}
