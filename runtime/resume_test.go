@@ -76,6 +76,43 @@ func TestCutWalkResumesFromStoredProgress(t *testing.T) {
 	h.assertExact()
 }
 
+// A walk cut while the source churns resumes from the client's stored
+// progress; records updated or deleted meanwhile shrink the window's
+// total, and the resumed walk steps back by that drop (DESIGN.md §11) so
+// that no record shifts past it: after quiescence the destination is
+// exact.
+func TestCutWalkResumesUnderChurn(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 600, pipeline: volunteers, churnPerMinute: 120})
+	ctx := context.Background()
+	tenant := h.sim.Tenants()[0].ID
+	cut := &cutAfter{base: http.DefaultTransport}
+	cut.n.Store(8)
+	if sum, err := h.runnerWith("worker-a", &http.Client{Transport: cut}).RunOnce(ctx); err != nil || !sum.Failed() {
+		t.Fatalf("the cut run should have failed: %+v %v", sum, err)
+	}
+	cp, err := h.store.Checkpoint(ctx, tenant, "volunteers")
+	if err != nil || cp.Walk == nil || len(cp.Walk.Progress) == 0 {
+		t.Fatalf("checkpoint after the cut: %+v %v", cp, err)
+	}
+	h.waitSim(2 * time.Minute)
+	if sum, err := h.runnerWith("worker-b", nil).RunOnce(ctx); err != nil || sum.Failed() {
+		t.Fatalf("resumed run: %+v %v", sum, err)
+	}
+	if cp, err := h.store.Checkpoint(ctx, tenant, "volunteers"); err != nil || cp.Walk != nil || cp.Cursor.IsZero() {
+		t.Fatalf("checkpoint after the resumed walk: %+v %v", cp, err)
+	}
+	ch := h.sim.Scenario().Churn
+	ch.Enabled = false
+	if err := h.sim.SetChurn(ch); err != nil {
+		t.Fatal(err)
+	}
+	h.waitSim(30*time.Second + 2*time.Minute + 10*time.Second)
+	if sum, err := h.runner().RunOnce(ctx); err != nil || sum.Failed() {
+		t.Fatalf("final run: %+v %v", sum, err)
+	}
+	h.assertExact()
+}
+
 // Several processes running --once on one store run each job once between
 // them, and together leave the destination exact.
 func TestConcurrentOnceRunsEachJobOnce(t *testing.T) {
