@@ -21,7 +21,9 @@ func operatorConfig(t *testing.T) string {
 }
 
 // withStore opens the configuration's store directly, for setting up and
-// checking state around the commands (which need it closed: bbolt locks).
+// checking state around the commands. It closes the store before returning,
+// so the commands under test open it themselves rather than going through
+// the socket this process would serve it on while holding it.
 func withStore(t *testing.T, dir string, fn func(ctx context.Context, st state.Store)) {
 	t.Helper()
 	path := filepath.Join(dir, ".siphon", "state.db")

@@ -81,8 +81,9 @@ func (h *hub) stop(t *testing.T, sig os.Signal) error {
 
 // TestOperatorCommandsWhileRunHolds: while `siphon run` holds the embedded
 // store, status, checkpoint, credentials and dlq work through the socket
-// it serves; a killed hub's stale socket does not stop the next run, and a
-// store locked by something that does not serve it gives a clear error.
+// it serves, while a second run is refused; a killed hub's stale socket does
+// not stop the next run, and a store locked by something that does not serve
+// it gives a clear error.
 func TestOperatorCommandsWhileRunHolds(t *testing.T) {
 	runHubIfAsked()
 	dir := operatorConfig(t)
@@ -114,6 +115,25 @@ func TestOperatorCommandsWhileRunHolds(t *testing.T) {
 	code, out, errOut = siphon(t, "dlq", "list", "acme", "--config", dir, "--json")
 	if code != 0 {
 		t.Fatalf("dlq list while run holds the store: %d %s %s", code, out, errOut)
+	}
+
+	// A second run is refused, naming the holder and the store, rather than
+	// becoming a second worker through the first one's socket; the first
+	// run goes on serving operator commands.
+	code, out, errOut = siphon(t, "run", "--once", "--config", dir)
+	if code != 1 {
+		t.Fatalf("a second siphon run on a held embedded store exited %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{storePath, fmt.Sprintf("pid %d ", h.cmd.Process.Pid), "stop that process first", "use a Redis store"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the second run's error lacks %q: %s", want, errOut)
+		}
+	}
+	if out != "" {
+		t.Errorf("the refused run printed a summary: %s", out)
+	}
+	if code, _, errOut = siphon(t, "status", "--config", dir); code != 0 {
+		t.Fatalf("status after a second run was refused: %d %s", code, errOut)
 	}
 
 	// A killed hub leaves its socket; the next run replaces it.
