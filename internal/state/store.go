@@ -19,6 +19,7 @@ package state
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -263,6 +264,18 @@ type ReadyQueue struct {
 	At                  time.Time // store clock
 }
 
+// CompareReady orders ready queues by score, then by name, so queues moved
+// to the back together keep one order.
+func CompareReady(a, b ReadyQueue) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	if a.Tenant != b.Tenant {
+		return strings.Compare(a.Tenant, b.Tenant)
+	}
+	return strings.Compare(a.Destination, b.Destination)
+}
+
 // Queues hold per-(tenant, destination) work. Ownership: Ack, Fail and
 // Extend act only on entries the named consumer holds; a consumer is one
 // sequential claimer (its pending entries are its unfinished batch).
@@ -280,6 +293,11 @@ type Queues interface {
 	// Fail counts a failed write on each entry the consumer holds;
 	// maxAttempts below 1 counts as 1.
 	Fail(ctx context.Context, q QueueRef, consumer string, failures []Failure, maxAttempts int) (FailResult, error)
+	// Nack hands entries the consumer holds back to the queue for
+	// immediate redelivery to any consumer, with their attempts unchanged
+	// (a write cut short by shutdown, not a failed one), and returns how
+	// many it handed back.
+	Nack(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
 	// Reclaim takes over up to n entries idle longer than minIdle (a dead
 	// worker's).
 	Reclaim(ctx context.Context, q QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (Claimed, error)
@@ -289,9 +307,13 @@ type Queues interface {
 	// RemoveConsumer forgets a consumer only if it holds nothing.
 	RemoveConsumer(ctx context.Context, q QueueRef, consumer string) (bool, error)
 	Depth(ctx context.Context, q QueueRef) (Depth, error)
-	// Ready lists up to limit queues of the lane with work available now.
-	// A queue whose stream holds only claimed entries stays listed (so dead
-	// workers' entries get reclaimed) until a worker parks it.
+	// Ready lists up to limit queues of the lane with work available now,
+	// longest waiting first (CompareReady), and moves each one it lists
+	// to the back of the lane's order, so the next call lists the queues
+	// this one left out: a backlogged queue is handed out in turn with the
+	// others, not ahead of them until it drains. A queue whose stream holds
+	// only claimed entries stays listed (so dead workers' entries get
+	// reclaimed) until a worker parks it.
 	Ready(ctx context.Context, lane string, limit int) ([]ReadyQueue, error)
 	// Park hides a queue from Ready for d when all its entries are claimed
 	// (a worker found nothing to claim or reclaim), so workers do not spin on

@@ -420,6 +420,43 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 	return res, err
 }
 
+// Nack re-appends each held entry as a new one (past the claim position,
+// so any consumer's next Claim takes it) with its attempts unchanged.
+func (s *Store) Nack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	n := 0
+	err := s.queueTx(q, "nack", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		n = 0
+		_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			k, _, ok := owned(pe, id, consumer)
+			if !ok {
+				continue
+			}
+			if v := st.Get(k); v != nil {
+				next, err := st.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := st.Put(u64(next), bytes.Clone(v)); err != nil {
+					return err
+				}
+				if err := st.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := pe.Delete(k); err != nil {
+				return err
+			}
+		}
+		return refreshReady(tx, tb, q, now)
+	})
+	return n, err
+}
+
 func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	if n < 1 {
 		return state.Claimed{}, nil
@@ -577,13 +614,13 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 		return nil, err
 	}
 	var out []state.ReadyQueue
-	now := s.now().UnixMicro()
-	err := s.view(func(tx *bolt.Tx) error {
+	list := func(tx *bolt.Tx, now int64) error {
+		out = nil
 		b := tx.Bucket(bReady).Bucket([]byte(lane))
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
+		err := b.ForEach(func(k, v []byte) error {
 			at := int64(getU64(v))
 			if at > now {
 				return nil
@@ -592,13 +629,35 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 			out = append(out, state.ReadyQueue{Tenant: t, Destination: d, At: fromMicros(at)})
 			return nil
 		})
+		slices.SortFunc(out, state.CompareReady)
+		if limit > 0 && len(out) > limit {
+			out = out[:limit]
+		}
+		return err
+	}
+	// A read first, so an idle worker asking again and again commits
+	// nothing; only a non-empty answer moves its queues to the back.
+	if err := s.view(func(tx *bolt.Tx) error { return list(tx, s.now().UnixMicro()) }); err != nil {
+		return nil, fmt.Errorf("ready %s: %w", lane, err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		now := s.now().UnixMicro()
+		if err := list(tx, now); err != nil {
+			return err
+		}
+		b := tx.Bucket(bReady).Bucket([]byte(lane))
+		for _, rq := range out {
+			if err := b.Put([]byte(state.Member(rq.Tenant, rq.Destination)), u64(uint64(now))); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ready %s: %w", lane, err)
-	}
-	slices.SortFunc(out, func(a, b state.ReadyQueue) int { return a.At.Compare(b.At) })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
 	}
 	return out, nil
 }

@@ -297,6 +297,27 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 	return out, nil
 }
 
+// Nack re-adds the held entries as new ones, then lists the queue as ready
+// now (ZADD LT: a parked queue wakes, an earlier score stays).
+func (s *Store) Nack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	if err := checkQueue(q); err != nil {
+		return 0, fmt.Errorf("nack %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	args := append([]any{group, consumer}, anys(validIDs(ids))...)
+	res, err := nackScript.Run(ctx, s.rdb, []string{s.k.stream(q.Tenant, q.Destination)}, args...).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("nack %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	n := int(asInt(res[0]))
+	if n > 0 {
+		m := state.Member(q.Tenant, q.Destination)
+		if err := s.rdb.ZAddLT(ctx, s.k.readyShardOf(q.Lane, m), goredis.Z{Score: float64(asInt(res[1])), Member: m}).Err(); err != nil {
+			return n, fmt.Errorf("nack %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+		}
+	}
+	return n, nil
+}
+
 func (s *Store) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	if err := checkQueue(q); err != nil {
 		return state.Claimed{}, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
@@ -349,7 +370,9 @@ func (s *Store) Depth(ctx context.Context, q state.QueueRef) (state.Depth, error
 }
 
 // Ready reads the lowest-scored members of every shard of the lane together
-// with the server's time, in one pipeline.
+// with the server's time, in one pipeline, then moves the ones it returns to
+// the back in a second: ZADD XX GT only raises a score to now, so a queue
+// drained meanwhile is not put back and a parked one stays parked.
 func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
 	if err := state.CheckName("lane", lane); err != nil {
 		return nil, err
@@ -377,9 +400,25 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 			out = append(out, state.ReadyQueue{Tenant: t, Destination: d, At: fromUS(int64(z.Score))})
 		}
 	}
-	slices.SortFunc(out, func(a, b state.ReadyQueue) int { return a.At.Compare(b.At) })
+	slices.SortFunc(out, state.CompareReady)
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	byShard := map[string][]goredis.Z{}
+	for _, rq := range out {
+		m := state.Member(rq.Tenant, rq.Destination)
+		key := s.k.readyShardOf(lane, m)
+		byShard[key] = append(byShard[key], goredis.Z{Score: float64(now), Member: m})
+	}
+	pipe = s.rdb.Pipeline()
+	for key, zs := range byShard {
+		pipe.ZAddArgs(ctx, key, goredis.ZAddArgs{XX: true, GT: true, Members: zs})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("ready %s: to the back: %w", lane, err)
 	}
 	return out, nil
 }

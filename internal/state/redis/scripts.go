@@ -14,7 +14,7 @@ import goredis "github.com/redis/go-redis/v9"
 //     call; a re-run finds the record and returns the same reply
 //     (acquire, commitPage, appendAudit);
 //   - ownership: it acts only on entries XPENDING shows the caller holding,
-//     which the first run already moved (ack, fail, extend);
+//     which the first run already moved (ack, fail, nack, extend);
 //   - presence: it acts only on items still where they were (replay, the
 //     retry move in claim);
 //   - harmless: a second run repeats an idempotent write, or re-delivers to
@@ -347,6 +347,30 @@ local len, at = queue_state(KEYS[1], KEYS[2])
 return {retried, dead, len, at}
 `)
 
+// nackScript hands entries this consumer holds back to the group: each is
+// re-added at the stream's end as a new, undelivered entry with its fields
+// (attempts and last error) unchanged, and the held copy acked and deleted,
+// because a stream entry cannot be un-delivered in place.
+// KEYS: stream. ARGV: group, consumer, ids… Reply: {handed back, now}.
+var nackScript = script(`
+local n = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for i = 3, #ARGV do
+    local id = ARGV[i]
+    if owns(KEYS[1], ARGV[1], id, ARGV[2]) then
+      local e = redis.call('XRANGE', KEYS[1], id, id)
+      if e[1] then
+        redis.call('XADD', KEYS[1], '*', unpack(e[1][2]))
+        n = n + 1
+      end
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      redis.call('XDEL', KEYS[1], id)
+    end
+  end
+end
+return {n, server_now()}
+`)
+
 // reclaimScript takes over entries idle longer than minIdle (XAUTOCLAIM);
 // one delivered more than maxAttempts + 3 times goes to the DLQ as
 // "reclaimed too often" (it crashes or hangs workers, never failing).
@@ -521,7 +545,7 @@ return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
-	reclaimScript, extendScript, removeConsumerScript, depthScript,
+	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
 	appendAuditScript, initMetaScript,
 }

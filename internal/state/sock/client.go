@@ -211,6 +211,10 @@ func (c *Client) Fail(ctx context.Context, q state.QueueRef, consumer string, fa
 	return call[state.FailResult](ctx, c, "Fail", failArgs{Queue: q, Consumer: consumer, Failures: failures, MaxAttempts: maxAttempts})
 }
 
+func (c *Client) Nack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
+	return call[int](ctx, c, "Nack", queueArgs{Queue: q, Consumer: consumer, IDs: ids})
+}
+
 func (c *Client) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	return call[state.Claimed](ctx, c, "Reclaim", queueArgs{Queue: q, Consumer: consumer, MinIdle: minIdle, N: n, MaxAttempts: maxAttempts})
 }

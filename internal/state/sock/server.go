@@ -200,6 +200,7 @@ func handler(st state.Store) http.Handler {
 	handle(mux, "Fail", func(ctx context.Context, a failArgs) (state.FailResult, error) {
 		return st.Fail(ctx, a.Queue, a.Consumer, a.Failures, a.MaxAttempts)
 	})
+	handle(mux, "Nack", func(ctx context.Context, a queueArgs) (int, error) { return st.Nack(ctx, a.Queue, a.Consumer, a.IDs) })
 	handle(mux, "Reclaim", func(ctx context.Context, a queueArgs) (state.Claimed, error) {
 		return st.Reclaim(ctx, a.Queue, a.Consumer, a.MinIdle, a.N, a.MaxAttempts)
 	})

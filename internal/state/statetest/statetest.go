@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"ReadyIndex", testReadyIndex},
 		{"ReadyIndexConcurrent", testReadyIndexConcurrent},
 		{"ReadyPark", testReadyPark},
+		{"ReadyTakesTurns", testReadyTakesTurns},
+		{"QueueNack", testQueueNack},
 		{"DeadLetters", testDeadLetters},
 		{"TenantIsolation", testTenantIsolation},
 		{"Flags", testFlags},
@@ -1000,6 +1002,105 @@ func testReadyPark(t *testing.T, s state.Store) {
 	}
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 {
 		t.Fatalf("depth %+v", d)
+	}
+}
+
+// testReadyTakesTurns: Ready hands queues out in turn. Queues with a
+// backlog that Ready has listed go behind queues that became ready later,
+// so a newcomer is listed after at most one turn of the others, however
+// long their backlogs.
+func testReadyTakesTurns(t *testing.T, s state.Store) {
+	const lane, limit = "turns", 3
+	var old []state.QueueRef
+	for i := range 2 * limit {
+		q := state.QueueRef{Tenant: fmt.Sprintf("big%d", i), Destination: "db", Lane: lane}
+		enqueue(t, s, q, entries("users", "1", "2", "3"))
+		old = append(old, q)
+	}
+	time.Sleep(2 * time.Millisecond) // a later ready time on any clock
+	small := state.QueueRef{Tenant: "small", Destination: "db", Lane: lane}
+	enqueue(t, s, small, entries("users", "1"))
+	tenants := func(rs []state.ReadyQueue) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Tenant)
+		}
+		return out
+	}
+	// Without moving listed queues to the back, every call would list
+	// big0..big2 while their backlogs last.
+	first := tenants(must(s.Ready(ctx, lane, limit))(t))
+	if !slices.Equal(first, []string{"big0", "big1", "big2"}) {
+		t.Fatalf("first turn %v", first)
+	}
+	second := tenants(must(s.Ready(ctx, lane, limit))(t))
+	if !slices.Equal(second, []string{"big3", "big4", "big5"}) {
+		t.Fatalf("second turn %v", second)
+	}
+	third := tenants(must(s.Ready(ctx, lane, limit))(t))
+	if len(third) != limit || third[0] != "small" || !slices.Contains(first, third[1]) {
+		t.Fatalf("third turn %v: the newcomer first, then the first turn's queues again", third)
+	}
+	// A parked queue stays parked when listed, and a drained one leaves.
+	held := claim(t, s, old[0], "c", 10)
+	check(t, s.Park(ctx, old[0], time.Hour))
+	for _, e := range claim(t, s, old[1], "c", 10) {
+		must(s.Ack(ctx, old[1], "c", []string{e.ID}))(t)
+	}
+	for range 4 {
+		for _, r := range must(s.Ready(ctx, lane, 100))(t) {
+			if r.Tenant == "big0" || r.Tenant == "big1" {
+				t.Fatalf("listed %s", r.Tenant)
+			}
+		}
+	}
+	must(s.Ack(ctx, old[0], "c", idsOf(held)))(t)
+}
+
+// testQueueNack: a nacked entry is back for any consumer at once, attempts
+// and last error unchanged, and only the holder can nack.
+func testQueueNack(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "nack"}
+	enqueue(t, s, q, entries("users", "1"))
+	e := claim(t, s, q, "c", 10)[0]
+	must(s.Fail(ctx, q, "c", []state.Failure{{ID: e.ID, Error: "boom"}}, 5))(t)
+	got := claim(t, s, q, "c", 10)
+	if len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("retried %+v", got)
+	}
+	enqueue(t, s, q, entries("users", "2"))
+	got = append(got, claim(t, s, q, "c", 10)...)
+	check(t, s.Park(ctx, q, time.Hour))
+	if n := must(s.Nack(ctx, q, "other", idsOf(got)))(t); n != 0 {
+		t.Fatalf("a consumer that holds nothing nacked %d", n)
+	}
+	if n := must(s.Nack(ctx, q, "c", idsOf(got)))(t); n != 2 {
+		t.Fatalf("nacked %d", n)
+	}
+	if !readyHas(t, s, "nack", "acme", "db") {
+		t.Fatal("a parked queue with nacked entries is not ready")
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 2 || d.Pending != 0 || d.Retry != 0 {
+		t.Fatalf("depth after nack %+v", d)
+	}
+	again := claim(t, s, q, "next", 10)
+	if !slices.Equal(keysOf(again), []string{"1", "2"}) {
+		t.Fatalf("redelivered %+v", again)
+	}
+	for _, e := range again {
+		want := map[string]int{"1": 1, "2": 0}[e.Key]
+		if e.Attempts != want || (e.Key == "1" && e.LastError != "boom") || e.Seq == 0 || e.Trace != "00-trace-"+e.Key {
+			t.Fatalf("nacked entry changed: %+v", e)
+		}
+	}
+	if n := must(s.Ack(ctx, q, "c", idsOf(got)))(t); n != 0 {
+		t.Fatalf("the old holder acked %d after nack", n)
+	}
+	if n := must(s.Ack(ctx, q, "next", idsOf(again)))(t); n != 2 {
+		t.Fatalf("acked %d", n)
+	}
+	if ok := must(s.RemoveConsumer(ctx, q, "c"))(t); !ok {
+		t.Fatal("consumer holding nothing after nack not removed")
 	}
 }
 
