@@ -60,6 +60,10 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 	// its end, its failure) carries the trace id of the poll inside it.
 	jctx, span := r.startSpan(ctx, "job", spanAttrs(j.tenant.ID, j.job.ID)...)
 	defer span.End()
+	// poll adds the trace id (the same: its span is this one's child) to
+	// its own lines, so it takes the logger without it; adding it twice
+	// wrote every poll line with two trace_id keys.
+	pollLog := log
 	log = withTrace(jctx, log)
 	// The start and end of every held lease are logged with its fencing
 	// token, so the job's runs across processes can be checked (and
@@ -69,7 +73,7 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 	jctx, cancel := context.WithCancelCause(jctx)
 	defer cancel(nil)
 	hb := r.heartbeat(jctx, cancel, lease, log)
-	perr := r.poll(jctx, j, hb.current, log)
+	perr := r.poll(jctx, j, hb.current, pollLog)
 	hb.stop()
 	log.Info("job finished", "owner", r.cfg.Owner, "fence", lease.Token.Counter,
 		"lease_lost", errors.Is(context.Cause(jctx), state.ErrLeaseLost))
