@@ -137,8 +137,11 @@ func (e *env) assertJobsNeverOverlap() map[string]int {
 	return perWorker
 }
 
-// assertNoTokens checks that no tenant's token reached any worker's log.
-func (e *env) assertNoTokens() {
+// assertLogsClean checks every worker's log: each line one JSON object
+// whose keys are unique (a repeated key, such as a trace id added twice,
+// is read differently by every log pipeline), and no tenant's token
+// anywhere. A worker killed with SIGKILL may leave its last line cut.
+func (e *env) assertLogsClean() {
 	e.t.Helper()
 	for _, w := range e.workers {
 		b, err := os.ReadFile(w.logPath)
@@ -150,5 +153,47 @@ func (e *env) assertNoTokens() {
 				e.t.Errorf("%s's log holds the token of %s", w.name, tenant)
 			}
 		}
+		lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+		bad := 0
+		for i, line := range lines {
+			if len(line) == 0 || line[0] != '{' {
+				continue // the summary line of --once, not a log line
+			}
+			dup, err := duplicateKey(line)
+			if err != nil && w.killed && i == len(lines)-1 {
+				continue
+			}
+			if (err != nil || dup != "") && bad < 3 {
+				e.t.Errorf("%s log line %d: duplicate key %q, %v: %s", w.name, i+1, dup, err, e.redact(line))
+			}
+			if err != nil || dup != "" {
+				bad++
+			}
+		}
 	}
+}
+
+// duplicateKey returns the first key a JSON object's top level repeats.
+func duplicateKey(line []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", fmt.Errorf("not a JSON object: %v", err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, nil
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
