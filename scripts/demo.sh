@@ -28,6 +28,22 @@ die() {
 # the one place they are printed, and the demo must not pass them on.
 redact() { sed -E "s/(token=)[^ ]+/\1<hidden>/g; s/(Bearer )[^' ]+/\1<hidden>/g" "$@"; }
 
+# sync_problems lists, one "...; " each, what is wrong with a run --once
+# given its exit code and its summary line ("jobs run 6, skipped 0; enqueued
+# ..., dead-lettered 0; failed jobs 0"); nothing when the sync was clean.
+sync_problems() {
+	local rc=$1 summary=$2 failed dead
+	failed=$(sed -nE 's/.*; failed jobs ([0-9]+).*/\1/p' <<<"$summary")
+	dead=$(sed -nE 's/.*, dead-lettered ([0-9]+);.*/\1/p' <<<"$summary")
+	((rc == 0)) || printf 'siphon run --once exited %d; ' "$rc"
+	if [[ -z $failed || -z $dead ]]; then
+		printf 'the run printed no summary line; '
+		return
+	fi
+	((failed == 0)) || printf '%d jobs failed; ' "$failed"
+	((dead == 0)) || printf '%d records went to a dead-letter queue; ' "$dead"
+}
+
 for b in "$siphon" "$vomosim"; do
 	[[ -x $b ]] || die "$b is missing: run make demo, which builds it first"
 done
@@ -116,10 +132,14 @@ echo "(the run's JSON log: $work/run.log)"
 echo
 show "$siphon status --config $work"
 "$siphon" status --config "$work" || die "siphon status failed"
-if ((rc != 0)); then
+# The demo must show a clean sync: the exit code and the summary line are
+# both checked, so a run that reports failed jobs or dead letters fails the
+# demo even if its exit code ever stops saying so.
+problems=$(sync_problems "$rc" "$(grep '^jobs run ' "$work/run.out" || true)")
+if [[ -n $problems ]]; then
 	echo "--- the end of the run's log ---" >&2
 	tail -n 20 "$work/run.log" >&2
-	die "siphon run --once exited $rc: the status above says which tenant or pipeline failed and why"
+	die "the sync was not clean: ${problems}the status above says which tenant or pipeline failed and why"
 fi
 
 say "6/6  The synced rows, read from $work/.siphon/destination.db, and a preview against them"
