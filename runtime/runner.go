@@ -100,6 +100,9 @@ type Runner struct {
 	tracer  trace.Tracer
 	metrics *metrics
 	pauses  *pauses
+	// writeErrs is what this runner knows of each queue's write-error
+	// flag (state.QueueRef → writeErrorState), see noteWrite.
+	writeErrs sync.Map
 }
 
 // New checks the configuration and makes a Runner. Destinations are
