@@ -353,13 +353,14 @@ type FlagKind string
 
 // Flag kinds. Scope is empty for tenant-wide kinds, the resource for
 // FlagForbidden, the pipeline for FlagPipelinePaused and optionally for
-// FlagLastError.
+// FlagLastError, the destination for FlagWriteError.
 const (
 	FlagDisabled       FlagKind = "disabled"        // operator's tenant disable
 	FlagAuthPaused     FlagKind = "auth-paused"     // 401 from the source
 	FlagForbidden      FlagKind = "forbidden"       // 403 for one resource
 	FlagPipelinePaused FlagKind = "pipeline-paused" // mapping-error rate
 	FlagLastError      FlagKind = "last-error"
+	FlagWriteError     FlagKind = "write-error" // the last failed write to a destination
 )
 
 // Flag is one control flag of a tenant.
