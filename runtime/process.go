@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -24,6 +25,47 @@ import (
 // before it moves to the next ready queue, so a tenant with a large backlog
 // cannot hold a worker while others wait.
 const batchesPerVisit = 4
+
+// shutdownGrace bounds the store calls a worker makes after its context
+// ended: settling a batch whose write finished, handing back one that was
+// cut short, removing its consumers.
+const shutdownGrace = 10 * time.Second
+
+// worker is one process worker's own state.
+type worker struct {
+	consumer string
+	// reclaimed is when the worker last looked for a dead worker's entries
+	// in each queue it visited; its keys are also the queues whose consumer
+	// it removes on exit.
+	reclaimed map[state.QueueRef]time.Time
+}
+
+func newWorker(consumer string) *worker {
+	return &worker{consumer: consumer, reclaimed: map[state.QueueRef]time.Time{}}
+}
+
+// detached is ctx for calls that must still reach the store after ctx
+// ended (shutdown), bounded by shutdownGrace.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+}
+
+// removeConsumers forgets the worker's consumer on every queue it visited,
+// so consumer groups do not grow with every restart (consumer names carry
+// the pid). A consumer still holding entries stays: they are reclaimed
+// after the visibility timeout.
+func (r *Runner) removeConsumers(ctx context.Context, w *worker) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	for q := range w.reclaimed {
+		if _, err := r.st.RemoveConsumer(ctx, q, w.consumer); err != nil {
+			r.log.Debug("remove queue consumer", "tenant", q.Tenant, "destination", q.Destination, "consumer", w.consumer, "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
 
 // drain processes every queue until nothing is left that this process can
 // claim: no unclaimed entries and no retries still to come.
@@ -46,10 +88,12 @@ func (r *Runner) drain(ctx context.Context) error {
 // destination that cannot start ends the loop at once.
 func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) error {
 	lanes := newLaneRound(r.lanes)
+	w := newWorker(consumer)
+	defer r.removeConsumers(ctx, w)
 	var down time.Time // when the current store outage began
 	backoff := 100 * time.Millisecond
 	for {
-		did, err := r.processRound(ctx, lanes, consumer)
+		did, err := r.processRound(ctx, lanes, w)
 		if err == nil && !did && once {
 			var left bool
 			if left, err = r.outstanding(ctx); err == nil && !left {
@@ -87,7 +131,7 @@ func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) er
 
 // processRound visits every lane once by weight, processing the queues
 // each lists as ready; did reports whether any entry was settled.
-func (r *Runner) processRound(ctx context.Context, lanes *laneRound, consumer string) (bool, error) {
+func (r *Runner) processRound(ctx context.Context, lanes *laneRound, w *worker) (bool, error) {
 	did := false
 	for range lanes.size() {
 		lane := lanes.next()
@@ -100,7 +144,12 @@ func (r *Runner) processRound(ctx context.Context, lanes *laneRound, consumer st
 		}
 		for _, rq := range ready {
 			q := state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane}
-			n, err := r.processQueue(ctx, q, consumer, batchesPerVisit)
+			n, err := r.reclaimDue(ctx, w, q)
+			did = did || n > 0
+			if err != nil {
+				return did, err
+			}
+			n, err = r.processQueue(ctx, q, w.consumer, batchesPerVisit)
 			did = did || n > 0
 			if err != nil {
 				return did, err
@@ -141,6 +190,50 @@ func (r *Runner) outstanding(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// reclaimDue takes over and writes one batch of a dead worker's entries
+// when the worker last looked in this queue Visibility/2 ago or more.
+// processQueue reclaims only when nothing new is left to claim, which
+// under steady inflow is never; this bounds the wait of a dead worker's
+// entries to about 1.5 × Visibility. The first visit only starts the
+// clock: entries cannot be reclaimed before Visibility anyway.
+func (r *Runner) reclaimDue(ctx context.Context, w *worker, q state.QueueRef) (int, error) {
+	now := time.Now() // Visibility is in the store's clock: real time
+	last, seen := w.reclaimed[q]
+	if !seen || now.Sub(last) < r.cfg.Visibility/2 {
+		if !seen {
+			w.reclaimed[q] = now
+		}
+		return 0, nil
+	}
+	w.reclaimed[q] = now
+	t, dest := r.tenant(q.Tenant), r.destinations[q.Destination]
+	if t == nil || dest == nil {
+		return 0, nil
+	}
+	if paused, err := r.queuePaused(ctx, q); err != nil || paused {
+		return 0, err
+	}
+	c, err := r.st.Reclaim(ctx, q, w.consumer, r.cfg.Visibility, batchSize(dest), r.maxAttempts(t, q.Destination))
+	if err != nil {
+		return 0, fmt.Errorf("reclaim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	r.stats.dead.Add(int64(c.Dead))
+	r.countFailed(ctx, q, failReclaimed, c.Dead)
+	if len(c.Entries) == 0 {
+		return c.Dead, nil
+	}
+	n, err := r.processBatch(ctx, q, w.consumer, t, dest, c.Entries)
+	return n + c.Dead, err
+}
+
+// batchSize is how many entries a worker claims at a time.
+func batchSize(dest *dsl.Destination) int {
+	if dest.BatchSize < 1 {
+		return 500
+	}
+	return dest.BatchSize
+}
+
 // processQueue claims and writes up to maxBatches batches of one queue; it
 // returns how many entries it settled (acked or failed).
 func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer string, maxBatches int) (int, error) {
@@ -148,10 +241,7 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	if t == nil || dest == nil {
 		return 0, nil // another configuration's queue sharing the store
 	}
-	size := dest.BatchSize
-	if size < 1 {
-		size = 500
-	}
+	size := batchSize(dest)
 	maxAttempts := r.maxAttempts(t, q.Destination)
 	done := 0
 	for range maxBatches {
@@ -195,7 +285,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	ctx, span := r.startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
 	defer span.End()
 	log := withTrace(ctx, r.log.With("tenant", q.Tenant, "destination", q.Destination))
-	b := batch{q: q}
+	b := batch{q: q, jitter: newJitter()}
 	var records []sdk.Record
 	var ids []string // ids[i] is the entry of records[i]
 	d, err := r.dests.get(ctx, dest)
@@ -229,6 +319,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		ids = append(ids, e.ID)
 		b.byID(e)
 	}
+	writeErr := "" // the batch's last write error, for status
 	if len(records) > 0 {
 		results, err := d.Write(ctx, sdk.Batch{Tenant: q.Tenant, Records: records})
 		var open *host.BreakerOpenError
@@ -240,12 +331,18 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 				return 0, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
 			}
 			return 0, nil
+		case err != nil && ctx.Err() != nil:
+			// Shutdown cut the write short: not the records' failure. They
+			// go back to the queue at once, attempts unchanged, instead of
+			// waiting out the visibility timeout under this consumer.
+			return 0, r.handBack(ctx, q, consumer, entries, log)
 		case err != nil:
 			span.RecordError(err)
 			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
+			writeErr = err.Error()
 			for _, id := range ids {
 				e := b.entries[id]
-				b.retry(e, err.Error(), r.backoff(e.Attempts))
+				b.retry(e, err.Error(), r.backoff(e.Attempts, b.jitter))
 			}
 		default:
 			for i, res := range results {
@@ -254,9 +351,11 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 				case sdk.StatusOK:
 					b.ok = append(b.ok, e.ID)
 				case sdk.StatusRetryable:
-					b.retry(e, res.Message, r.backoff(e.Attempts))
+					b.retry(e, res.Message, r.backoff(e.Attempts, b.jitter))
+					writeErr = res.Message
 				default:
 					b.permanent(e, res.Message, failRefused)
+					writeErr = res.Message
 					entryLog(log, e).Error("destination refused the record; to the DLQ", "key", e.Key, "err", res.Message)
 				}
 			}
@@ -266,7 +365,75 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	// to be mapped again.
 	r.observeMapping(ctx, q.Tenant, outcomes, log)
 	r.settleUnmapped(q.Tenant, &b, unmapped, log)
-	return r.settle(ctx, consumer, b, log)
+	if ctx.Err() != nil {
+		// The write finished as shutdown began: its outcome is still
+		// recorded, or the written entries would be written again.
+		sctx, cancel := detached(ctx)
+		defer cancel()
+		ctx = sctx
+	}
+	n, err := r.settle(ctx, consumer, b, log)
+	if err == nil && len(records) > 0 {
+		r.noteWrite(ctx, q, writeErr, log)
+	}
+	return n, err
+}
+
+// writeErrorState is what a runner knows of a queue's write-error flag.
+type writeErrorState struct {
+	set bool
+	at  time.Time // when it was last written or cleared
+}
+
+// writeErrorRecheck is how long a runner trusts that a queue's write-error
+// flag is clear: another process may have set it since.
+const writeErrorRecheck = time.Minute
+
+// maxWriteError bounds the reason stored for status.
+const maxWriteError = 500
+
+// noteWrite records a batch's outcome for `siphon status`: the last write
+// error of the (tenant, destination), or none once a batch writes cleanly.
+// Clearing costs a store call only when the flag may be set, so a healthy
+// queue's batches stay at their round trips.
+func (r *Runner) noteWrite(ctx context.Context, q state.QueueRef, msg string, log *slog.Logger) {
+	key := state.QueueRef{Tenant: q.Tenant, Destination: q.Destination}
+	now := time.Now()
+	if msg == "" {
+		if v, ok := r.writeErrs.Load(key); ok {
+			if st := v.(writeErrorState); !st.set && now.Sub(st.at) < writeErrorRecheck {
+				return
+			}
+		}
+		if err := r.st.ClearFlag(ctx, q.Tenant, state.FlagWriteError, q.Destination); err != nil {
+			log.Warn("clear the last write error", "err", err)
+			return
+		}
+		r.writeErrs.Store(key, writeErrorState{at: now})
+		return
+	}
+	if len(msg) > maxWriteError {
+		msg = strings.ToValidUTF8(msg[:maxWriteError], "") + "…"
+	}
+	r.setFlag(ctx, q.Tenant, state.Flag{Kind: state.FlagWriteError, Scope: q.Destination, Reason: msg}, log)
+	r.writeErrs.Store(key, writeErrorState{set: true, at: now})
+}
+
+// handBack returns a batch whose write shutdown cut short to the queue and
+// reports the shutdown.
+func (r *Runner) handBack(ctx context.Context, q state.QueueRef, consumer string, entries []state.Entry, log *slog.Logger) error {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	nctx, cancel := detached(ctx)
+	defer cancel()
+	n, err := r.st.Nack(nctx, q, consumer, ids)
+	if err != nil {
+		return errors.Join(ctx.Err(), fmt.Errorf("hand back %s/%s: %w", q.Tenant, q.Destination, err))
+	}
+	log.Info("write interrupted by shutdown; batch handed back", "records", n)
+	return ctx.Err()
 }
 
 // settleUnmapped sends the entries whose mapping failed to the DLQ, unless
@@ -278,7 +445,7 @@ func (r *Runner) settleUnmapped(tenant string, b *batch, unmapped []state.Failur
 	for _, f := range unmapped {
 		e := b.entries[f.ID]
 		if r.pauses.has(tenant, e.Pipeline) {
-			b.retry(e, f.Error, r.backoff(e.Attempts))
+			b.retry(e, f.Error, r.backoff(e.Attempts, b.jitter))
 			kept++
 			continue
 		}
@@ -363,21 +530,33 @@ func idempotencyKey(tenant string, rec sdk.Record) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// backoff is the delay before retrying an entry that failed attempts times.
-func (r *Runner) backoff(attempts int) time.Duration {
+// backoff is the delay before retrying an entry that failed attempts
+// times: RetryBackoff doubled per attempt up to MaxRetryBackoff, with equal
+// jitter: jitter in [0, 1) picks a point in the delay's upper half, so
+// batches that failed together (many tenants behind one failing
+// destination) do not all come back in the same instant. A batch draws
+// one jitter for all its entries, so its retries come back together as a
+// batch.
+func (r *Runner) backoff(attempts int, jitter float64) time.Duration {
 	d := r.cfg.RetryBackoff
 	for range min(attempts, 20) {
 		d *= 2
 		if d >= r.cfg.MaxRetryBackoff {
-			return r.cfg.MaxRetryBackoff
+			d = r.cfg.MaxRetryBackoff
+			break
 		}
 	}
-	return d
+	half := d / 2
+	return d - half + time.Duration(float64(half)*jitter)
 }
+
+// newJitter draws a batch's retry jitter.
+func newJitter() float64 { return rand.Float64() }
 
 // batch collects the outcome of one claimed batch.
 type batch struct {
 	q       state.QueueRef
+	jitter  float64 // of the batch's retry delays, see backoff
 	entries map[string]state.Entry
 	ok      []string
 	retries map[string][]state.Failure // by pipeline
