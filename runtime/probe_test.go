@@ -33,7 +33,7 @@ func init() {
 
 type probe struct {
 	*memory.Destination
-	mu              sync.Mutex
+	mu                         sync.Mutex
 	log, hold, fail, failWhile string
 	delay                      time.Duration
 }
