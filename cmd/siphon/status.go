@@ -60,6 +60,10 @@ type queueStatus struct {
 	Depth       int64  `json:"depth"`
 	Pending     int64  `json:"pending"`
 	Retry       int64  `json:"retry"`
+	// LastWriteError is why the last failed write to the destination
+	// failed; it is cleared by the next clean write.
+	LastWriteError   string    `json:"last_write_error,omitempty"`
+	LastWriteErrorAt time.Time `json:"last_write_error_at,omitzero"`
 }
 
 type flagStatus struct {
@@ -116,6 +120,7 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 		return ts, fmt.Errorf("flags of %s: %w", t.ID, err)
 	}
 	lastErr, paused := map[string]string{}, map[string]string{}
+	writeErr := map[string]state.Flag{}
 	for _, f := range flags {
 		ts.Flags = append(ts.Flags, flagStatus{Kind: string(f.Kind), Scope: f.Scope, Reason: f.Reason, By: f.By, At: f.At})
 		switch f.Kind {
@@ -125,6 +130,8 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 			lastErr[f.Scope] = f.Reason
 		case state.FlagPipelinePaused:
 			paused[f.Scope] = f.Reason
+		case state.FlagWriteError:
+			writeErr[f.Scope] = f
 		}
 	}
 	var dests []string
@@ -151,7 +158,9 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 		if err != nil {
 			return ts, fmt.Errorf("queue %s/%s: %w", t.ID, d, err)
 		}
-		ts.Queues = append(ts.Queues, queueStatus{Destination: d, Depth: depth.Stream, Pending: depth.Pending, Retry: depth.Retry})
+		we := writeErr[d]
+		ts.Queues = append(ts.Queues, queueStatus{Destination: d, Depth: depth.Stream, Pending: depth.Pending, Retry: depth.Retry,
+			LastWriteError: we.Reason, LastWriteErrorAt: we.At})
 		ts.DLQ = depth.Dead
 	}
 	return ts, nil
@@ -219,10 +228,14 @@ func printStatus(w io.Writer, out []tenantStatus) {
 		}
 		for _, q := range ts.Queues {
 			fmt.Fprintf(w, "  queue %s: %d queued (%d in flight), %d waiting to retry\n", q.Destination, q.Depth, q.Pending, q.Retry)
+			if q.LastWriteError != "" {
+				fmt.Fprintf(w, "    last write error (%s ago): %s\n", now.Sub(q.LastWriteErrorAt).Truncate(time.Second), q.LastWriteError)
+			}
 		}
 		for _, f := range ts.Flags {
-			if f.Kind == string(state.FlagLastError) || f.Kind == string(state.FlagPipelinePaused) {
-				continue // shown under their pipeline
+			switch f.Kind {
+			case string(state.FlagLastError), string(state.FlagPipelinePaused), string(state.FlagWriteError):
+				continue // shown under their pipeline or queue
 			}
 			scope := ""
 			if f.Scope != "" {
