@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -23,10 +22,7 @@ func (pr *pollRun) commit(ctx context.Context, res *dsl.Resource, pg vomo.Page, 
 	pc := state.PageCommit{Lease: pr.lease()}
 	queues := map[string]int{}
 	for _, m := range members {
-		entries, err := pr.entries(res, pg, m.p)
-		if err != nil {
-			return members, err
-		}
+		entries := pr.entries(res, pg, m.p)
 		q := pr.r.queueRef(pr.t, m.p.Destination)
 		i, ok := queues[q.Destination]
 		if !ok {
@@ -81,18 +77,17 @@ func (pr *pollRun) completeScan(ctx context.Context, res *dsl.Resource, members 
 }
 
 // entries builds a page's queue entries for one pipeline.
-func (pr *pollRun) entries(res *dsl.Resource, pg vomo.Page, p *dsl.Pipeline) ([]state.Entry, error) {
+func (pr *pollRun) entries(res *dsl.Resource, pg vomo.Page, p *dsl.Pipeline) []state.Entry {
 	out := make([]state.Entry, 0, len(pg.Records))
 	for _, rec := range pg.Records {
-		payload, err := json.Marshal(rec.Fields)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s record %s: %w", res.Name, rec.Key, err)
-		}
+		// The record's bytes as the page carried them are the payload: the
+		// process stage decodes them as it would a re-encoded map.
+		payload := []byte(rec.Raw)
 		out = append(out, state.Entry{Pipeline: p.Name, Key: rec.Key, Op: opUpsert,
 			Version: pr.version(res, rec, pg.APITime), ConfigGeneration: pr.r.config.Version,
 			ContentHash: contentHash(payload), Payload: payload, Trace: pr.trace})
 	}
-	return out, nil
+	return out
 }
 
 // version is the record's source version: its version field, or for
@@ -103,7 +98,8 @@ func (pr *pollRun) version(res *dsl.Resource, rec vomo.Record, apiTime time.Time
 	if res.VersionHash || res.VersionField == "" {
 		return apiTime.UTC().Truncate(time.Microsecond)
 	}
-	if s, ok := rec.Fields[res.VersionField].(string); ok {
+	v, _, err := rec.Field(res.VersionField)
+	if s, ok := v.(string); ok && err == nil {
 		if t, err := vomo.ParseTime(s); err == nil {
 			return t.UTC()
 		}

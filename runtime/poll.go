@@ -360,8 +360,11 @@ func (pr *pollRun) parentKeys(ctx context.Context, c *vomo.Client, parent, child
 		for _, rec := range pg.Records {
 			keys := []string{rec.Key}
 			if child.ParentKey != nil {
-				var err error
-				if keys, err = child.ParentKey.Keys(rec.Fields); err != nil {
+				fields, err := rec.Fields()
+				if err == nil {
+					keys, err = child.ParentKey.Keys(fields)
+				}
+				if err != nil {
 					return fmt.Errorf("parent_key of %s record %s: %w", parent.Name, rec.Key, err)
 				}
 			}

@@ -326,8 +326,11 @@ func readChildren(pt *previewTarget, read func(*dsl.Resource, string, int, func(
 	err := read(parent, "", limit, func(r vomo.Record) {
 		keys := []string{r.Key}
 		if pt.resource.ParentKey != nil {
-			var err error
-			if keys, err = pt.resource.ParentKey.Keys(r.Fields); err != nil && keyErr == nil {
+			fields, err := r.Fields()
+			if err == nil {
+				keys, err = pt.resource.ParentKey.Keys(fields)
+			}
+			if err != nil && keyErr == nil {
 				keyErr = fmt.Errorf("parent_key of %s record %s: %w", parent.Name, r.Key, err)
 			}
 		}
@@ -357,9 +360,12 @@ func mapPreview(pt *previewTarget, recs []vomo.Record) *previewReport {
 	rep := &previewReport{Tenant: pt.tenant.ID, Pipeline: p.Name, Resource: pt.resource.Name, Path: pt.resource.Path,
 		Records: make([]previewRecord, 0, len(recs)), Filter: p.Filter, Fields: p.Transform.Fields()}
 	for _, r := range recs {
-		pr := previewRecord{Key: r.Key, Source: r.Fields}
-		row, keep, err := p.Transform.Apply(r.Fields, pt.tenant)
+		fields, decodeErr := r.Fields()
+		pr := previewRecord{Key: r.Key, Source: fields}
+		row, keep, err := p.Transform.Apply(fields, pt.tenant)
 		switch {
+		case decodeErr != nil:
+			pr.Outcome, pr.Error = "error", decodeErr.Error()
 		case err != nil:
 			pr.Outcome, pr.Error = "error", err.Error()
 		case !keep:

@@ -1,7 +1,9 @@
 package vomo
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -29,8 +31,18 @@ func FuzzParsePage(f *testing.F) {
 			t.Fatalf("inconsistent page accepted: %+v", p)
 		}
 		for _, r := range p.Records {
-			if r.Key == "" || r.Fields == nil {
-				t.Fatalf("record without key or fields: %+v", r)
+			f, err := r.Fields()
+			if r.Key == "" || err != nil || f == nil {
+				t.Fatalf("record without key or fields: %+v (%v)", r, err)
+			}
+			if !json.Valid(r.Raw) {
+				t.Fatalf("record %s: raw bytes are not JSON: %q", r.Key, r.Raw)
+			}
+			for name, want := range f {
+				got, ok, err := r.Field(name)
+				if err != nil || !ok || !reflect.DeepEqual(got, want) {
+					t.Fatalf("record %s: Field(%q) = %#v, %v, %v; Fields has %#v", r.Key, name, got, ok, err, want)
+				}
 			}
 			parts, err := SplitKey(r.Key)
 			if err != nil || JoinKey(parts...) != r.Key {

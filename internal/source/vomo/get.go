@@ -70,8 +70,8 @@ func (c *Client) Organization(ctx context.Context) (Organization, error) {
 			if len(lp.Records) == 0 {
 				return fmt.Errorf("%w: no organization for this token", errMalformed)
 			}
-			org = lp.Records[0].Fields
-			return nil
+			org, err = lp.Records[0].Fields()
+			return err
 		}
 		return fmt.Errorf("%w: no data", errMalformed)
 	}})

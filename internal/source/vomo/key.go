@@ -20,21 +20,29 @@ import (
 // or "4.2e1"); strings as they are; booleans as "true"/"false". A missing
 // or null part, an empty string, an object or a list is an error.
 func KeyOf(record map[string]any, primaryKey []string) (string, error) {
+	return keyOf(primaryKey, func(i int) (any, bool, error) {
+		v, ok := record[primaryKey[i]]
+		return v, ok, nil
+	})
+}
+
+// keyOf is KeyOf over a lookup of the i-th primary key field's value.
+func keyOf(primaryKey []string, field func(i int) (v any, ok bool, err error)) (string, error) {
 	if len(primaryKey) == 0 {
 		return "", errors.New("key: no primary key fields")
 	}
-	if len(primaryKey) == 1 {
-		p, err := keyPart(record, primaryKey[0])
+	var b strings.Builder
+	for i, f := range primaryKey {
+		v, ok, err := field(i)
+		if err != nil {
+			return "", fmt.Errorf("key: field %q: %w", f, err)
+		}
+		p, err := keyPart(v, ok, f)
 		if err != nil {
 			return "", err
 		}
-		return escapeKeyPart(p), nil
-	}
-	var b strings.Builder
-	for i, f := range primaryKey {
-		p, err := keyPart(record, f)
-		if err != nil {
-			return "", err
+		if len(primaryKey) == 1 {
+			return escapeKeyPart(p), nil
 		}
 		if i > 0 {
 			b.WriteByte('/')
@@ -66,8 +74,7 @@ func SplitKey(key string) ([]string, error) {
 	return parts, nil
 }
 
-func keyPart(record map[string]any, field string) (string, error) {
-	v, ok := record[field]
+func keyPart(v any, ok bool, field string) (string, error) {
 	if !ok || v == nil {
 		return "", fmt.Errorf("key: field %q is missing or null", field)
 	}

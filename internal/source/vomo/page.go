@@ -9,13 +9,6 @@ import (
 	"strconv"
 )
 
-// Record is one record of a list page: its canonical key (KeyOf) and its
-// fields as encoding/json decodes them with UseNumber.
-type Record struct {
-	Key    string
-	Fields map[string]any
-}
-
 // ListPage is one parsed Laravel list page.
 type ListPage struct {
 	Records     []Record
@@ -36,7 +29,7 @@ func (p *ListPage) Start() int { return (p.CurrentPage - 1) * p.PerPage }
 var errMalformed = errors.New("malformed body")
 
 type envelope struct {
-	Data  *[]map[string]any `json:"data"`
+	Data  *[]json.RawMessage `json:"data"`
 	Links *struct {
 		Next json.RawMessage `json:"next"`
 	} `json:"links"`
@@ -108,14 +101,11 @@ func ParsePage(body []byte, primaryKey []string) (*ListPage, error) {
 	}
 	p.Records = make([]Record, len(data))
 	for i, rec := range data {
-		if rec == nil {
-			return nil, fmt.Errorf("%w: record %d is not an object", errMalformed, i)
-		}
-		k, err := KeyOf(rec, primaryKey)
+		r, err := newRecord(rec, primaryKey)
 		if err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", errMalformed, i, err)
 		}
-		p.Records[i] = Record{Key: k, Fields: rec}
+		p.Records[i] = r
 	}
 	return p, nil
 }

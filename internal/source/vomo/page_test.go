@@ -77,8 +77,15 @@ func TestParsePageKeepsNumbersExact(t *testing.T) {
 	if r.Key != "9007199254740993" {
 		t.Fatalf("key %q: a float64 would have rounded it", r.Key)
 	}
-	if h, ok := r.Fields["hours"].(json.Number); !ok || h.String() != "1.10" {
-		t.Fatalf("hours = %#v, want json.Number 1.10", r.Fields["hours"])
+	f, err := r.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := f["hours"].(json.Number); !ok || h.String() != "1.10" {
+		t.Fatalf("hours = %#v, want json.Number 1.10", f["hours"])
+	}
+	if v, ok, err := r.Field("hours"); err != nil || !ok || v != json.Number("1.10") {
+		t.Fatalf("Field(hours) = %#v, %v, %v; want json.Number 1.10", v, ok, err)
 	}
 }
 

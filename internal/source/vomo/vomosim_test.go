@@ -38,15 +38,20 @@ type replica struct {
 	recs map[string]map[string]any
 }
 
-func (r *replica) upsert(recs []Record) {
+func (r *replica) upsert(recs []Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rec := range recs {
-		if held, ok := r.recs[rec.Key]; ok && held["updated_at"].(string) > rec.Fields["updated_at"].(string) {
+		f, err := rec.Fields()
+		if err != nil {
+			return err
+		}
+		if held, ok := r.recs[rec.Key]; ok && held["updated_at"].(string) > f["updated_at"].(string) {
 			continue // an older version read later (inside the overlap)
 		}
-		r.recs[rec.Key] = rec.Fields
+		r.recs[rec.Key] = f
 	}
+	return nil
 }
 
 func decodeNumbers(t testing.TB, b []byte) map[string]any {
@@ -132,7 +137,7 @@ func runAgainstVomosim(t *testing.T, honourPerPage bool) {
 		runs = append(runs, tr)
 	}
 	upsertFn := func(tr *tenantRun) func(context.Context, Page) error {
-		return func(_ context.Context, p Page) error { tr.rep.upsert(p.Records); return nil }
+		return func(_ context.Context, p Page) error { return tr.rep.upsert(p.Records) }
 	}
 	each := func(fn func(tr *tenantRun) error) {
 		t.Helper()
