@@ -25,7 +25,12 @@ import (
 
 // FormatVersion is the schema version this code reads and writes. Open
 // refuses a store whose recorded version is newer.
-const FormatVersion = 1
+//
+// 2: the embedded store keeps queue entries in a binary layout instead of
+// JSON. It still reads JSON entries, so it upgrades a version 1 file at
+// open, after which an older siphon refuses the file instead of failing on
+// its first claim. Redis data is the same in both versions.
+const FormatVersion = 2
 
 // Store is everything the runtime keeps durable.
 type Store interface {

@@ -189,6 +189,13 @@ func (s *Store) initMeta() error {
 			if n > state.FormatVersion {
 				return fmt.Errorf("%w: format %d, this siphon reads up to %d", state.ErrFormatTooNew, n, state.FormatVersion)
 			}
+			// Every older format is read as it is (see decodeEntry); new
+			// writes are in this one, so the file says so.
+			if n < state.FormatVersion {
+				if err := m.Put(kFormat, []byte(strconv.Itoa(state.FormatVersion))); err != nil {
+					return err
+				}
+			}
 		} else {
 			if err := m.Put(kFormat, []byte(strconv.Itoa(state.FormatVersion))); err != nil {
 				return err

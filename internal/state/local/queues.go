@@ -152,8 +152,7 @@ func appendEntry(st *bolt.Bucket, e state.Entry) error {
 	if err != nil {
 		return err
 	}
-	e.ID = ""
-	return putJSON(st, u64(id), e)
+	return st.Put(u64(id), encodeEntry(e))
 }
 
 // touchReady lowers the queue's ready score to at (new work is available).
@@ -212,15 +211,6 @@ func (s *Store) queueTx(q state.QueueRef, verb string, fn func(tx *bolt.Tx, tb *
 		return fmt.Errorf("%s %s/%s: %w", verb, q.Tenant, q.Destination, err)
 	}
 	return nil
-}
-
-func decodeEntry(k, v []byte) (state.Entry, error) {
-	var e state.Entry
-	if err := json.Unmarshal(v, &e); err != nil {
-		return e, err
-	}
-	e.ID = idString(k)
-	return e, nil
 }
 
 func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n, maxAttempts int) (state.Claimed, error) {
@@ -403,7 +393,7 @@ func (s *Store) Fail(ctx context.Context, q state.QueueRef, consumer string, fai
 				}
 				res.Dead++
 			} else {
-				if err := putJSON(re, retryKey(now+f.RetryAfter.Microseconds(), k), e); err != nil {
+				if err := re.Put(retryKey(now+f.RetryAfter.Microseconds(), k), encodeEntry(e)); err != nil {
 					return err
 				}
 				res.Retried++
