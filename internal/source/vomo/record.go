@@ -22,8 +22,8 @@ type Record struct {
 
 // Fields decodes the whole record as encoding/json does with UseNumber.
 func (r Record) Fields() (map[string]any, error) {
-	var m map[string]any
-	if err := decodeStrict(r.Raw, &m); err != nil {
+	m, err := DecodeObject(r.Raw)
+	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", r.Key, err)
 	}
 	if m == nil {
