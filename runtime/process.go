@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/plugins/host"
 	"github.com/siphonhq/siphon/plugins/sdk"
@@ -503,10 +502,8 @@ func (e *mappingError) Unwrap() error { return e.err }
 // decodeRecord reads a raw record as the mapping expects it, numbers kept
 // as their exact text.
 func decodeRecord(payload []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	m, err := vomo.DecodeObject(payload)
+	if err != nil {
 		return nil, fmt.Errorf("decode queued record: %w", err)
 	}
 	return m, nil
