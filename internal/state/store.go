@@ -313,12 +313,12 @@ type Queues interface {
 	RemoveConsumer(ctx context.Context, q QueueRef, consumer string) (bool, error)
 	Depth(ctx context.Context, q QueueRef) (Depth, error)
 	// Ready lists up to limit queues of the lane with work available now,
-	// longest waiting first (CompareReady), and moves each one it lists
-	// to the back of the lane's order, so the next call lists the queues
-	// this one left out: a backlogged queue is handed out in turn with the
-	// others, not ahead of them until it drains. A queue whose stream holds
-	// only claimed entries stays listed (so dead workers' entries get
-	// reclaimed) until a worker parks it.
+	// longest waiting first (CompareReady). When it leaves some out, it
+	// moves each one it lists to the back of the lane's order, so the next
+	// call lists the ones left out: a backlogged queue is handed out in
+	// turn with the others, not ahead of them until it drains. A queue
+	// whose stream holds only claimed entries stays listed (so dead
+	// workers' entries get reclaimed) until a worker parks it.
 	Ready(ctx context.Context, lane string, limit int) ([]ReadyQueue, error)
 	// Park hides a queue from Ready for d when all its entries are claimed
 	// (a worker found nothing to claim or reclaim), so workers do not spin on

@@ -604,8 +604,9 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 		return nil, err
 	}
 	var out []state.ReadyQueue
+	more := false // whether some ready queue was left out
 	list := func(tx *bolt.Tx, now int64) error {
-		out = nil
+		out, more = nil, false
 		b := tx.Bucket(bReady).Bucket([]byte(lane))
 		if b == nil {
 			return nil
@@ -621,16 +622,17 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 		})
 		slices.SortFunc(out, state.CompareReady)
 		if limit > 0 && len(out) > limit {
-			out = out[:limit]
+			out, more = out[:limit], true
 		}
 		return err
 	}
-	// A read first, so an idle worker asking again and again commits
-	// nothing; only a non-empty answer moves its queues to the back.
+	// A read first, so a worker asking again and again commits nothing
+	// unless queues were left out: only then do the listed ones go to the
+	// back.
 	if err := s.view(func(tx *bolt.Tx) error { return list(tx, s.now().UnixMicro()) }); err != nil {
 		return nil, fmt.Errorf("ready %s: %w", lane, err)
 	}
-	if len(out) == 0 {
+	if !more {
 		return out, nil
 	}
 	err := s.update(func(tx *bolt.Tx) error {

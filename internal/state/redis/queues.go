@@ -370,9 +370,10 @@ func (s *Store) Depth(ctx context.Context, q state.QueueRef) (state.Depth, error
 }
 
 // Ready reads the lowest-scored members of every shard of the lane together
-// with the server's time, in one pipeline, then moves the ones it returns to
-// the back in a second: ZADD XX GT only raises a score to now, so a queue
-// drained meanwhile is not put back and a parked one stays parked.
+// with the server's time, in one pipeline, then, when it may have left
+// some out, moves the ones it returns to the back in a second: ZADD XX GT
+// only raises a score to now, so a queue drained meanwhile is not put back
+// and a parked one stays parked.
 func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.ReadyQueue, error) {
 	if err := state.CheckName("lane", lane); err != nil {
 		return nil, err
@@ -391,7 +392,9 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 	}
 	now := tm.Val().UnixMicro()
 	var out []state.ReadyQueue
+	more := false // whether some ready queue may be left out
 	for _, c := range cmds {
+		more = more || len(c.Val()) == limit
 		for _, z := range c.Val() {
 			if int64(z.Score) > now {
 				break
@@ -402,10 +405,10 @@ func (s *Store) Ready(ctx context.Context, lane string, limit int) ([]state.Read
 	}
 	slices.SortFunc(out, state.CompareReady)
 	if len(out) > limit {
-		out = out[:limit]
+		out, more = out[:limit], true
 	}
-	if len(out) == 0 {
-		return out, nil
+	if !more {
+		return out, nil // every ready queue is listed: no turn to take
 	}
 	byShard := map[string][]goredis.Z{}
 	for _, rq := range out {
