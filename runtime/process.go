@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -378,44 +379,65 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	return n, err
 }
 
-// writeErrorState is what a runner knows of a queue's write-error flag.
+// writeErrorState is what a runner knows of a queue's write-error flag,
+// and since when (set or cleared by this runner, or read with the
+// tenant's flags).
 type writeErrorState struct {
 	set bool
-	at  time.Time // when it was last written or cleared
+	at  time.Time
 }
-
-// writeErrorRecheck is how long a runner trusts that a queue's write-error
-// flag is clear: another process may have set it since.
-const writeErrorRecheck = time.Minute
 
 // maxWriteError bounds the reason stored for status.
 const maxWriteError = 500
 
+// knowWriteErrors learns the tenant's write-error flags from a read of its
+// flags that began at start (queuePaused reads them before batches when
+// its view is stale), so a clean batch clears a flag another process set
+// without asking the store after every batch. A state this runner wrote
+// after start is newer and stays.
+func (r *Runner) knowWriteErrors(tenant string, fs []state.Flag, start time.Time) {
+	t := r.tenant(tenant)
+	if t == nil {
+		return
+	}
+	for _, dest := range r.tenantDestinations(t) {
+		set := slices.ContainsFunc(fs, func(f state.Flag) bool { return f.Kind == state.FlagWriteError && f.Scope == dest })
+		r.storeWriteError(state.QueueRef{Tenant: tenant, Destination: dest}, writeErrorState{set: set, at: start})
+	}
+}
+
+// storeWriteError records st unless a newer state is known.
+func (r *Runner) storeWriteError(key state.QueueRef, st writeErrorState) {
+	for {
+		old, loaded := r.writeErrs.LoadOrStore(key, st)
+		if !loaded || !old.(writeErrorState).at.Before(st.at) || r.writeErrs.CompareAndSwap(key, old, st) {
+			return
+		}
+	}
+}
+
 // noteWrite records a batch's outcome for `siphon status`: the last write
 // error of the (tenant, destination), or none once a batch writes cleanly.
-// Clearing costs a store call only when the flag may be set, so a healthy
-// queue's batches stay at their round trips.
+// A clean batch costs a store call only when the flag may be set, so a
+// healthy queue's batches stay at their round trips.
 func (r *Runner) noteWrite(ctx context.Context, q state.QueueRef, msg string, log *slog.Logger) {
 	key := state.QueueRef{Tenant: q.Tenant, Destination: q.Destination}
-	now := time.Now()
 	if msg == "" {
-		if v, ok := r.writeErrs.Load(key); ok {
-			if st := v.(writeErrorState); !st.set && now.Sub(st.at) < writeErrorRecheck {
-				return
-			}
+		if v, ok := r.writeErrs.Load(key); ok && !v.(writeErrorState).set {
+			return
 		}
 		if err := r.st.ClearFlag(ctx, q.Tenant, state.FlagWriteError, q.Destination); err != nil {
 			log.Warn("clear the last write error", "err", err)
 			return
 		}
-		r.writeErrs.Store(key, writeErrorState{at: now})
+		r.storeWriteError(key, writeErrorState{at: time.Now()})
 		return
 	}
 	if len(msg) > maxWriteError {
 		msg = strings.ToValidUTF8(msg[:maxWriteError], "") + "…"
 	}
 	r.setFlag(ctx, q.Tenant, state.Flag{Kind: state.FlagWriteError, Scope: q.Destination, Reason: msg}, log)
-	r.writeErrs.Store(key, writeErrorState{set: true, at: now})
+	r.storeWriteError(key, writeErrorState{set: true, at: time.Now()})
 }
 
 // handBack returns a batch whose write shutdown cut short to the queue and
