@@ -174,6 +174,7 @@ func (r *Runner) queuePaused(ctx context.Context, q state.QueueRef) (bool, error
 			return false, fmt.Errorf("flags of %s: %w", q.Tenant, err)
 		}
 		r.pauses.note(q.Tenant, fs, start)
+		r.knowWriteErrors(q.Tenant, fs, start)
 		names, _ = r.pauses.known(q.Tenant)
 	}
 	for _, name := range names {
