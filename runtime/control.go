@@ -21,6 +21,7 @@ func (r *Runner) control(ctx context.Context, tenant string) (control, error) {
 		return control{}, fmt.Errorf("flags of %s: %w", tenant, storeErr(err))
 	}
 	r.pauses.note(tenant, fs, start)
+	r.knowWriteErrors(tenant, fs, start)
 	return control{flags: fs}, nil
 }
 
