@@ -858,13 +858,16 @@ func testQueueExtendAndConsumers(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	enqueue(t, s, q, entries("users", "1"))
 	got := claim(t, s, q, "slow", 1)
-	// Idle for 300ms, then extended: a 200ms visibility timeout no longer
-	// applies (with 200ms to spare for a slow machine).
-	time.Sleep(300 * time.Millisecond)
+	// Idle for a second, then extended: a visibility timeout of that same
+	// second would reclaim the entry without the extension, and with it
+	// does not, unless the machine stalls for a whole second between the
+	// two calls.
+	const idle = time.Second
+	time.Sleep(idle)
 	if n := must(s.Extend(ctx, q, "slow", idsOf(got)))(t); n != 1 {
 		t.Fatalf("extended %d", n)
 	}
-	if r := must(s.Reclaim(ctx, q, "other", 200*time.Millisecond, 10, 5))(t); len(r.Entries) != 0 {
+	if r := must(s.Reclaim(ctx, q, "other", idle, 10, 5))(t); len(r.Entries) != 0 {
 		t.Fatalf("reclaimed an extended entry: %+v", r)
 	}
 	if ok := must(s.RemoveConsumer(ctx, q, "slow"))(t); ok {
