@@ -18,10 +18,11 @@ type destinations struct {
 	mu      sync.Mutex
 	open    map[string]*host.Destination
 	ensured map[[2]string]bool
+	scrub   map[string]*scrubber // destination name → its secrets
 }
 
 func newDestinations(r *Runner) *destinations {
-	return &destinations{r: r, open: map[string]*host.Destination{}, ensured: map[[2]string]bool{}}
+	return &destinations{r: r, open: map[string]*host.Destination{}, ensured: map[[2]string]bool{}, scrub: map[string]*scrubber{}}
 }
 
 // get returns the destination's running plugin, launching it if needed.
@@ -40,9 +41,10 @@ func (ds *destinations) get(ctx context.Context, dest *dsl.Destination) (*host.D
 		Config: dest.Config, Dir: ds.r.plan.ConfigDir, Logger: ds.r.log,
 		Timeouts: host.Timeouts{Write: dest.Timeout.D()},
 		Breaker:  host.BreakerConfig{Failures: dest.Breaker.Failures, Cooldown: dest.Breaker.Cooldown.D()}}
+	sc := ds.scrubberLocked(dest)
 	d, err := host.Launch(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("destination %s: %w", dest.Name, err)
+		return nil, fmt.Errorf("destination %s: %w", dest.Name, sc.err(err))
 	}
 	if d.Info().Has(sdk.CapSingleNode) && !dest.AllowSingleNode {
 		info, err := ds.r.st.Info(ctx)
@@ -77,12 +79,34 @@ func (ds *destinations) ensure(ctx context.Context, dest *dsl.Destination, p *ds
 		spec.Fields = append(spec.Fields, sdk.FieldSpec{Name: f.Name, Type: typ})
 	}
 	if err := d.EnsureObject(ctx, spec); err != nil {
-		return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		ds.mu.Lock()
+		sc := ds.scrubberLocked(dest)
+		ds.mu.Unlock()
+		return fmt.Errorf("pipeline %s: %w", p.Name, sc.err(err))
 	}
 	ds.mu.Lock()
 	ds.ensured[key] = true
 	ds.mu.Unlock()
 	return nil
+}
+
+// write writes a batch, with the destination's secrets hidden in what the
+// plugin answers.
+func (ds *destinations) write(ctx context.Context, dest *dsl.Destination, d *host.Destination, b sdk.Batch) ([]sdk.Result, error) {
+	ds.mu.Lock()
+	sc := ds.scrubberLocked(dest)
+	ds.mu.Unlock()
+	results, err := d.Write(ctx, b)
+	return sc.results(results), sc.err(err)
+}
+
+func (ds *destinations) scrubberLocked(dest *dsl.Destination) *scrubber {
+	sc := ds.scrub[dest.Name]
+	if sc == nil {
+		sc = newScrubber(dest)
+		ds.scrub[dest.Name] = sc
+	}
+	return sc
 }
 
 func (ds *destinations) close(ctx context.Context) error {

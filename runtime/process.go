@@ -321,7 +321,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	}
 	writeErr := "" // the batch's last write error, for status
 	if len(records) > 0 {
-		results, err := d.Write(ctx, sdk.Batch{Tenant: q.Tenant, Records: records})
+		results, err := r.dests.write(ctx, dest, d, sdk.Batch{Tenant: q.Tenant, Records: records})
 		var open *host.BreakerOpenError
 		switch {
 		case errors.As(err, &open):
