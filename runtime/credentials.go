@@ -34,7 +34,9 @@ func (s SealedCredentials) Token(ctx context.Context, t *dsl.Tenant) (string, er
 		return "", ErrNoCredentials
 	}
 	if err != nil {
-		return "", fmt.Errorf("read credential %s: %w", name, err)
+		// The store's failure, not the tenant's: the job is retried like
+		// any other job the store failed, instead of counting as failed.
+		return "", storeErr(fmt.Errorf("read credential %s: %w", name, err))
 	}
 	tok, err := secrets.Open(ctx, s.KMS, name, blob)
 	if err != nil {
