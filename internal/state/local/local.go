@@ -175,7 +175,31 @@ func readHolder(path string) string {
 	return string(b)
 }
 
+// metaBuckets are the buckets every store has from its first open.
+var metaBuckets = [][]byte{bTenants, bDue, bReady, bConfig, bHubAudit}
+
+// initMeta checks the format version and creates what a new store needs.
+// A store already in this format is only read, so opening it to look
+// (plan --store, status) leaves the file as it was.
 func (s *Store) initMeta() error {
+	current := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m == nil || string(m.Get(kFormat)) != strconv.Itoa(state.FormatVersion) {
+			return nil
+		}
+		for _, b := range metaBuckets {
+			if tx.Bucket(b) == nil {
+				return nil
+			}
+		}
+		current = true
+		s.epoch = string(m.Get(kEpoch))
+		return nil
+	})
+	if err != nil || current {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		m, err := tx.CreateBucketIfNotExists(bMeta)
 		if err != nil {
@@ -205,7 +229,7 @@ func (s *Store) initMeta() error {
 			}
 		}
 		s.epoch = string(m.Get(kEpoch))
-		for _, b := range [][]byte{bTenants, bDue, bReady, bConfig, bHubAudit} {
+		for _, b := range metaBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

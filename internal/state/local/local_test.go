@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -90,6 +91,36 @@ func TestEpochSurvivesReopen(t *testing.T) {
 	b, _ := s.Info(context.Background())
 	if a.Epoch != b.Epoch || a.Epoch == "" {
 		t.Fatalf("epochs %q %q", a.Epoch, b.Epoch)
+	}
+}
+
+// TestReopenOnlyReads: opening a store already in this format to look at
+// it (plan --store, status) leaves the file byte for byte as it was.
+func TestReopenOnlyReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ActiveConfig(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("reopening a current store and reading it changed the file")
 	}
 }
 
