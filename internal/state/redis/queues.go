@@ -70,14 +70,20 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 		ks = append(ks, s.k.scan(l.Tenant, c.Scan.Resource, c.Scan.ScanID))
 		args = append(args, c.Scan.Page, state.EncodeIDs(c.Scan.IDs))
 	}
-	res, err := commitPageScript.Run(ctx, s.rdb, ks, args...).Slice()
+	var marks []string // the ready-index shard and member of each queue given entries
+	for _, eq := range c.Enqueue {
+		if len(eq.Entries) > 0 {
+			m := state.Member(eq.Queue.Tenant, eq.Queue.Destination)
+			marks = append(marks, s.k.readyShardOf(eq.Queue.Lane, m), m)
+		}
+	}
+	res, err := s.commitPage(ctx, ks, args, marks)
 	if err != nil {
 		return fail(err)
 	}
 	if asInt(res[0]) == -1 {
 		return fail(state.ErrFenced)
 	}
-	now := asInt(res[1])
 	var out state.CommitResult
 	for i, w := range c.Walks {
 		if asInt(res[2+i]) == 1 {
@@ -86,23 +92,66 @@ func (s *Store) CommitPage(ctx context.Context, c state.PageCommit) (state.Commi
 			out.Skipped = append(out.Skipped, w.Pipeline)
 		}
 	}
-	// The ready index is outside the tenant's slot: mark the queues that
-	// got entries as ready now, in one pipeline. ZADD LT only ever lowers a
-	// score, so repeating it or racing a drain is harmless.
-	pipe := s.rdb.Pipeline()
-	for i, eq := range c.Enqueue {
-		n := asInt(res[2+len(c.Walks)+i])
-		out.Enqueued += int(n)
-		if n > 0 {
-			s.readyAdd(ctx, pipe, eq.Queue, now)
-		}
-	}
-	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return out, fmt.Errorf("commit page %s/%s: mark ready: %w", l.Tenant, l.Job, err)
-		}
+	for i := range c.Enqueue {
+		out.Enqueued += int(asInt(res[2+len(c.Walks)+i]))
 	}
 	return out, nil
+}
+
+// commitPage runs the page script and marks the queues given entries as
+// ready now. The ready index is outside the tenant's slot, so the marks are
+// their own commands, sent behind the script in one pipeline: one round
+// trip. They come after the script, so a worker that drains the queue and
+// settles its index in between sees the new entries when it re-reads the
+// stream (see settleReady), or its removal comes before the mark. A mark
+// the script did not earn (fenced, or every entry of a skipped walk) lists
+// an empty queue as ready, which the first worker to look settles: an
+// empty claim, then Park drops it from the index. Retrying the whole
+// pipeline is safe: the script answers a re-run from its operation record,
+// and ZADD LT only ever lowers a score to now.
+//
+// A cluster runs a pipeline's per-node parts concurrently, which would lose
+// that order, so there the marks follow in a second pipeline: still one
+// round trip per node.
+func (s *Store) commitPage(ctx context.Context, ks []string, args []any, marks []string) ([]any, error) {
+	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster || len(marks) == 0 {
+		res, err := commitPageScript.Run(ctx, s.rdb, ks, args...).Slice()
+		if err != nil || asInt(res[0]) == -1 || len(marks) == 0 {
+			return res, err
+		}
+		pipe := s.rdb.Pipeline()
+		for i := 0; i < len(marks); i += 2 {
+			pipe.ZAddLT(ctx, marks[i], goredis.Z{Score: float64(asInt(res[1])), Member: marks[i+1]})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("mark ready: %w", err)
+		}
+		return res, nil
+	}
+	res, err := s.commitAndMark(ctx, commitPageScript.EvalSha, markReadyScript.EvalSha, ks, args, marks)
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost its scripts (a restart without them in the
+		// AOF, SCRIPT FLUSH): send the bodies once; EVAL loads them.
+		res, err = s.commitAndMark(ctx, commitPageScript.Eval, markReadyScript.Eval, ks, args, marks)
+	}
+	return res, err
+}
+
+type evalFunc func(ctx context.Context, c goredis.Scripter, keys []string, args ...any) *goredis.Cmd
+
+func (s *Store) commitAndMark(ctx context.Context, commit, mark evalFunc, ks []string, args []any, marks []string) ([]any, error) {
+	pipe := s.rdb.Pipeline()
+	cmd := commit(ctx, pipe, ks, args...)
+	for i := 0; i < len(marks); i += 2 {
+		mark(ctx, pipe, marks[i:i+1], marks[i+1])
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		if cerr := cmd.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("mark ready: %w", err)
+	}
+	return cmd.Slice()
 }
 
 func (s *Store) readyAdd(ctx context.Context, c goredis.Cmdable, q state.QueueRef, at int64) {

@@ -83,7 +83,8 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // TestRoundTrips pins the counted round trips of the hot paths: a page
-// commit and a batch claim + ack each take at most two.
+// commit takes one (the script and its ready marks in one pipeline), a
+// batch claim + ack at most two.
 func TestRoundTrips(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -110,7 +111,7 @@ func TestRoundTrips(t *testing.T) {
 			t.Errorf("%s: %d round trips, want ≤ %d", what, n, max)
 		}
 	}
-	count("commit page", 2, func() {
+	count("commit page", 1, func() {
 		if _, err := s.CommitPage(ctx, state.PageCommit{Lease: l, Walks: []state.WalkUpdate{{Pipeline: "users", Walk: state.Walk{Position: 30}}}, Enqueue: []state.Enqueue{{Queue: q, Entries: es}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -213,5 +214,72 @@ func TestSweepsRepairLostIndexUpdates(t *testing.T) {
 	}
 	if r, _ := s.Ready(ctx, "default", 10); len(r) != 1 {
 		t.Fatalf("after sweep %v", r)
+	}
+}
+
+// TestCommitPageMarks checks the ready marks sent with a page commit: they
+// list the queue, they survive a server that lost its scripts, and the
+// mark sent with a fenced commit leaves nothing behind once a worker looked.
+func TestCommitPageMarks(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	st, err := Open(ctx, srv.URL(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, ok, err := st.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	page := func(l state.Lease, key string) (state.CommitResult, error) {
+		return st.CommitPage(ctx, state.PageCommit{Lease: l, Enqueue: []state.Enqueue{{Queue: q, Entries: []state.Entry{{Pipeline: "users", Key: key}}}}})
+	}
+
+	// A server that lost its scripts: the commit sends their bodies.
+	if err := st.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := page(l, "1"); err != nil || res.Enqueued != 1 {
+		t.Fatalf("commit after SCRIPT FLUSH: %+v %v", res, err)
+	}
+	if r, err := st.Ready(ctx, "default", 10); err != nil || len(r) != 1 || r[0].Destination != "db" {
+		t.Fatalf("ready after the commit: %v %v", r, err)
+	}
+	if d, _ := st.Depth(ctx, q); d.Stream != 1 {
+		t.Fatalf("stream holds %d entries, want 1", d.Stream)
+	}
+
+	// Drain the queue so that it leaves the index.
+	c, err := st.Claim(ctx, q, "c", 10, 5)
+	if err != nil || len(c.Entries) != 1 {
+		t.Fatalf("claim: %+v %v", c, err)
+	}
+	if _, err := st.Ack(ctx, q, "c", []string{c.Entries[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.Ready(ctx, "default", 10); len(r) != 0 {
+		t.Fatalf("a drained queue is still ready: %v", r)
+	}
+
+	// A stale lease is refused; its mark lists the empty queue, and the
+	// worker's empty claim and park drop it again.
+	stale := l
+	stale.Token.Counter--
+	if _, err := page(stale, "2"); !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("stale commit: %v, want fenced", err)
+	}
+	if d, _ := st.Depth(ctx, q); d.Stream != 0 {
+		t.Fatalf("a fenced commit enqueued %d entries", d.Stream)
+	}
+	if c, err := st.Claim(ctx, q, "c", 10, 5); err != nil || len(c.Entries) != 0 {
+		t.Fatalf("claim of the empty queue: %+v %v", c, err)
+	}
+	if err := st.Park(ctx, q, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.Ready(ctx, "default", 10); len(r) != 0 {
+		t.Fatalf("the fenced commit's mark stayed: %v", r)
 	}
 }

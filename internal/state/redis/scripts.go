@@ -436,6 +436,14 @@ end
 return {redis.call('XLEN', KEYS[1]), pending, redis.call('ZCARD', KEYS[2]), redis.call('XLEN', KEYS[3])}
 `)
 
+// markReadyScript lists a queue in its ready-index shard as ready now,
+// unless it is listed earlier (LT). It runs on the shard's node, so the
+// time is that server's, as Ready compares it with.
+// KEYS: ready shard. ARGV: member. Reply: added.
+var markReadyScript = script(`
+return redis.call('ZADD', KEYS[1], 'LT', n2s(server_now()), ARGV[1])
+`)
+
 // queueStateScript is the lost-wake-up re-check after the ready index
 // dropped or delayed a queue.
 // KEYS: stream, retry. Reply: {stream length, earliest retry or -1, now}.
@@ -546,6 +554,6 @@ var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
-	queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
+	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
 	appendAuditScript, initMetaScript,
 }
