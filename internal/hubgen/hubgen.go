@@ -112,7 +112,7 @@ pipeline "forms" {
   resource    = resource.forms
   destination = destination.warehouse
   fields = {
-    title = record.title
+    name = record.name
   }
 }
 
