@@ -244,15 +244,23 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	size := batchSize(dest)
 	maxAttempts := r.maxAttempts(t, q.Destination)
 	done := 0
+	// short: the last claim returned less than a batch, so it took every
+	// undelivered entry there was, and the next claim would come back
+	// empty; it is skipped. Entries enqueued since are not lost: Park
+	// leaves a queue with undelivered entries ready.
+	short := false
 	for range maxBatches {
 		// Checked before every batch: the previous one may have paused a
 		// pipeline. The entries stay queued until it resumes.
 		if paused, err := r.queuePaused(ctx, q); err != nil || paused {
 			return done, err
 		}
-		c, err := r.st.Claim(ctx, q, consumer, size, maxAttempts)
-		if err != nil {
-			return done, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+		var c state.Claimed
+		var err error
+		if !short {
+			if c, err = r.st.Claim(ctx, q, consumer, size, maxAttempts); err != nil {
+				return done, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
+			}
 		}
 		if len(c.Entries) == 0 {
 			if c, err = r.st.Reclaim(ctx, q, consumer, r.cfg.Visibility, size, maxAttempts); err != nil {
@@ -267,6 +275,7 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 			}
 			return done, nil
 		}
+		short = len(c.Entries) < size
 		n, err := r.processBatch(ctx, q, consumer, t, dest, c.Entries)
 		done += n
 		if err != nil || n == 0 {
