@@ -36,6 +36,7 @@ type table struct {
 	object string
 	fields []sdk.FieldSpec // mapped columns in table order
 	types  map[string]sdk.FieldType
+	stmts  *statements // prepared on first use; guarded by Destination.mu
 }
 
 // queryer is a connection, pool or transaction.
@@ -110,15 +111,25 @@ func (d *Destination) table(ctx context.Context, q queryer, object string) (*tab
 		return t, err
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if have, ok := d.tables[object]; ok {
+		// Loaded meanwhile by another call: keep that one and its
+		// statements.
+		return have, nil
+	}
 	d.tables[object] = t
-	d.mu.Unlock()
 	return t, nil
 }
 
+// forget drops what is cached of object's table, statements included.
 func (d *Destination) forget(object string) {
 	d.mu.Lock()
+	t := d.tables[object]
 	delete(d.tables, object)
 	d.mu.Unlock()
+	if t != nil {
+		t.stmts.close()
+	}
 }
 
 // EnsureObject implements sdk.Destination: it creates the table or adds the

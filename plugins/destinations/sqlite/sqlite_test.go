@@ -202,3 +202,74 @@ func TestSchemaMismatchIsPermanent(t *testing.T) {
 		t.Fatalf("write after the schema change: %v, %v", res, err)
 	}
 }
+
+// Held versions are read with IN lists padded to a few sizes; a batch of
+// any size must see every key it holds, so older versions are all skipped.
+func TestHeldVersionsAtEveryBatchSize(t *testing.T) {
+	d := openTemp(t)
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	if err := d.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: desttest.Fields}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 8, 9, 33, 128, 129, 501, 1100} {
+		batch := func(version int) sdk.Batch {
+			recs := make([]sdk.Record, n)
+			for i := range recs {
+				recs[i] = desttest.Upsert(fmt.Sprintf("n%d-%d", n, i), version, fmt.Sprintf("h%d", version), nil)
+			}
+			return sdk.Batch{Tenant: "acme", Records: recs}
+		}
+		for _, c := range []struct {
+			version int
+			skipped bool
+		}{{2, false}, {1, true}, {2, true}, {3, false}} {
+			res, err := d.Write(ctx, batch(c.version))
+			if err != nil {
+				t.Fatalf("%d records at version %d: %v", n, c.version, err)
+			}
+			for i, r := range res {
+				if r.Status != sdk.StatusOK || r.Skipped != c.skipped {
+					t.Fatalf("%d records at version %d: record %d: %+v, want skipped=%v", n, c.version, i, r, c.skipped)
+				}
+			}
+		}
+	}
+}
+
+// A column another process adds is written once a record sets it, by this
+// batch and by the next, which reuses the statements prepared for it.
+func TestColumnAddedByAnotherProcess(t *testing.T) {
+	a := openTemp(t)
+	defer a.Close(context.Background())
+	b := New()
+	b.Configure(context.Background(), sdk.Config{Value: cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal(a.path)})})
+	defer b.Close(context.Background())
+	ctx := context.Background()
+	if err := a.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: desttest.Fields}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(key string, n int, fields map[string]any) {
+		t.Helper()
+		res, err := a.Write(ctx, sdk.Batch{Tenant: "acme", Records: []sdk.Record{desttest.Upsert(key, n, fmt.Sprint("h", n), fields)}})
+		if err != nil || res[0].Status != sdk.StatusOK || res[0].Skipped {
+			t.Fatalf("write %s: %+v, %v", key, res, err)
+		}
+	}
+	write("1", 1, map[string]any{"name": "before"})
+	grown := append(append([]sdk.FieldSpec(nil), desttest.Fields...), sdk.FieldSpec{Name: "email", Type: sdk.TypeString})
+	if err := b.EnsureObject(ctx, sdk.ObjectSpec{Object: desttest.Object, Fields: grown}); err != nil {
+		t.Fatal(err)
+	}
+	write("1", 2, map[string]any{"name": "after", "email": "one@example.org"})
+	write("2", 3, map[string]any{"name": "next", "email": "two@example.org"})
+	rows, err := a.Read(ctx, "acme", desttest.Object, []string{"1", "2"})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("read: %+v, %v", rows, err)
+	}
+	for i, want := range []string{"one@example.org", "two@example.org"} {
+		if rows[i].Fields["email"] != want {
+			t.Errorf("row %s: %+v, want email %s", rows[i].Key, rows[i].Fields, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, err
 	if err != nil {
 		return nil, err
 	}
+	d.prepareStatements(ctx, w, objectsOf(b.Records))
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite write %s: begin: %w", b.Tenant, err)
@@ -90,14 +92,25 @@ func (wb *batchWriter) run(ctx context.Context) error {
 		keys[r.Object] = append(keys[r.Object], r.Key)
 	}
 	for object, ks := range keys {
-		ow, err := wb.prepareObject(ctx, object, ks)
+		ow, err := wb.prepareObject(context.WithoutCancel(ctx), object, ks)
 		if err != nil {
 			return fmt.Errorf("sqlite write %s/%s: %w", wb.tenant, object, err)
 		}
 		wb.objects[object] = ow
 	}
+	// The statements run under a context without cancellation: the driver
+	// starts a goroutine per statement to watch a cancellable one, which
+	// cost more CPU than the statement itself. Cancellation still ends the
+	// batch between records, here, and the transaction's own context rolls
+	// it back; a statement inside the transaction never waits for a lock
+	// (BEGIN IMMEDIATE took it), so none runs long enough to need an
+	// interrupt.
+	exec := context.WithoutCancel(ctx)
 	for _, i := range layout.ApplyOrder(wb.recs) {
-		if err := wb.apply(ctx, i); err != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := wb.apply(exec, i); err != nil {
 			r := wb.recs[i]
 			return fmt.Errorf("sqlite write %s/%s %q: %w", wb.tenant, r.Object, r.Key, err)
 		}
@@ -121,34 +134,28 @@ func (wb *batchWriter) prepareObject(ctx context.Context, object string, keys []
 		}
 	}
 	ow := &objectWriter{t: t}
-	if ow.held, err = loadHeld(ctx, wb.tx, wb.tenant, object, keys); err != nil {
+	wb.d.mu.Lock()
+	cached := t.stmts
+	wb.d.mu.Unlock()
+	if cached == nil {
+		cached = &statements{}
+	}
+	if ow.held, err = loadHeld(ctx, wb.tx, cached, wb.tenant, object, keys); err != nil {
 		return nil, err
 	}
-	q := layout.Quote(object)
-	cols := append(append([]string(nil), layout.Reserved...), fieldNames(t)...)
-	quoted := make([]string, len(cols))
-	sets := make([]string, 0, len(cols))
-	for i, c := range cols {
-		quoted[i] = layout.Quote(c)
-		if i >= 2 {
-			sets = append(sets, quoted[i]+" = excluded."+quoted[i])
-		}
-	}
+	ws := writeStatements(t)
 	stmts := []struct {
-		dst **sql.Stmt
-		sql string
+		dst    **sql.Stmt
+		cached *sql.Stmt
+		sql    string
 	}{
-		{&ow.upsert, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (tenant, key) DO UPDATE SET %s",
-			q, strings.Join(quoted, ", "), placeholders(len(cols)), strings.Join(sets, ", "))},
-		{&ow.delRow, fmt.Sprintf("DELETE FROM %s WHERE tenant = ? AND key = ?", q)},
-		{&ow.tomb, `INSERT INTO ` + layout.TombstoneTable + ` (tenant, object, key, source_updated_at, siphon_generation, siphon_seq, deleted_at)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, object, key) DO UPDATE SET
-source_updated_at = excluded.source_updated_at, siphon_generation = excluded.siphon_generation,
-siphon_seq = excluded.siphon_seq, deleted_at = excluded.deleted_at`},
-		{&ow.delTomb, `DELETE FROM ` + layout.TombstoneTable + ` WHERE tenant = ? AND object = ? AND key = ?`},
+		{&ow.upsert, cached.upsert, ws.upsert},
+		{&ow.delRow, cached.delRow, ws.delRow},
+		{&ow.tomb, cached.tomb, ws.tomb},
+		{&ow.delTomb, cached.delTomb, ws.delTomb},
 	}
 	for _, s := range stmts {
-		if *s.dst, err = wb.tx.PrepareContext(ctx, s.sql); err != nil {
+		if *s.dst, err = txStmt(ctx, wb.tx, s.cached, s.sql); err != nil {
 			ow.close()
 			return nil, err
 		}
@@ -279,25 +286,30 @@ func (wb *batchWriter) purge(ctx context.Context) error {
 	return nil
 }
 
-// loadHeld reads the rows and tombstones held for keys of (tenant, object).
-func loadHeld(ctx context.Context, q queryer, tenant, object string, keys []string) (map[string]sdk.Held, error) {
+// loadHeld reads the rows and tombstones held for keys of (tenant, object)
+// with cached's statements where it has them.
+func loadHeld(ctx context.Context, tx *sql.Tx, cached *statements, tenant, object string, keys []string) (map[string]sdk.Held, error) {
 	held := make(map[string]sdk.Held, len(keys))
 	for _, chunk := range chunks(keys) {
-		args := append([]any{tenant}, chunk...)
-		rows, err := q.QueryContext(ctx, fmt.Sprintf(
-			`SELECT key, source_updated_at, siphon_generation, siphon_seq, content_hash FROM %s WHERE tenant = ? AND key IN (%s)`,
-			layout.Quote(object), placeholders(len(chunk))), args...)
+		n := heldSize(len(chunk))
+		for len(chunk) < n {
+			chunk = append(chunk, chunk[0])
+		}
+		st, err := txStmt(ctx, tx, cached.heldRows[n], heldRowsSQL(object, n))
+		if err != nil {
+			return nil, fmt.Errorf("read held rows: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, append([]any{tenant}, chunk...)...)
 		if err != nil {
 			return nil, fmt.Errorf("read held rows: %w", err)
 		}
 		if err := scanHeld(rows, held, false); err != nil {
 			return nil, err
 		}
-		args = append([]any{tenant, object}, chunk...)
-		rows, err = q.QueryContext(ctx, fmt.Sprintf(
-			`SELECT key, source_updated_at, siphon_generation, siphon_seq, '' FROM %s WHERE tenant = ? AND object = ? AND key IN (%s)`,
-			layout.TombstoneTable, placeholders(len(chunk))), args...)
-		if err != nil {
+		if st, err = txStmt(ctx, tx, cached.heldTombs[n], heldTombsSQL(n)); err != nil {
+			return nil, fmt.Errorf("read held tombstones: %w", err)
+		}
+		if rows, err = st.QueryContext(ctx, append([]any{tenant, object}, chunk...)...); err != nil {
 			return nil, fmt.Errorf("read held tombstones: %w", err)
 		}
 		if err := scanHeld(rows, held, true); err != nil {
@@ -346,6 +358,17 @@ func chunks(keys []string) [][]any {
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
+	}
+	return out
+}
+
+// objectsOf lists the distinct objects of recs.
+func objectsOf(recs []sdk.Record) []string {
+	var out []string
+	for _, r := range recs {
+		if !slices.Contains(out, r.Object) {
+			out = append(out, r.Object)
+		}
 	}
 	return out
 }
