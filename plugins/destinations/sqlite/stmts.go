@@ -18,6 +18,7 @@ import (
 // the last transaction using it ends.
 type statements struct {
 	upsert, delRow, tomb, delTomb *sql.Stmt
+	anyTomb                       *sql.Stmt
 	heldRows, heldTombs           map[int]*sql.Stmt // by IN-list size, see heldSizes
 }
 
@@ -61,6 +62,11 @@ siphon_seq = excluded.siphon_seq, deleted_at = excluded.deleted_at`,
 		delTomb: `DELETE FROM ` + layout.TombstoneTable + ` WHERE tenant = ? AND object = ? AND key = ?`,
 	}
 }
+
+// anyTombSQL tells whether (tenant, object) has any tombstone: one seek on
+// the tombstones' primary key, so a batch of a tenant without deletes skips
+// reading tombstones key by key.
+const anyTombSQL = `SELECT EXISTS (SELECT 1 FROM ` + layout.TombstoneTable + ` WHERE tenant = ? AND object = ?)`
 
 // heldRowsSQL reads the held versions of n keys of object's rows.
 func heldRowsSQL(object string, n int) string {
@@ -115,6 +121,7 @@ func prepareAll(ctx context.Context, w *sql.DB, t *table) (*statements, error) {
 		return st
 	}
 	s.upsert, s.delRow, s.tomb, s.delTomb = prepare(ws.upsert), prepare(ws.delRow), prepare(ws.tomb), prepare(ws.delTomb)
+	s.anyTomb = prepare(anyTombSQL)
 	for _, n := range heldSizes {
 		s.heldRows[n], s.heldTombs[n] = prepare(heldRowsSQL(t.object, n)), prepare(heldTombsSQL(n))
 	}
@@ -130,7 +137,7 @@ func (s *statements) close() {
 	if s == nil {
 		return
 	}
-	for _, st := range []*sql.Stmt{s.upsert, s.delRow, s.tomb, s.delTomb} {
+	for _, st := range []*sql.Stmt{s.upsert, s.delRow, s.tomb, s.delTomb, s.anyTomb} {
 		if st != nil {
 			st.Close()
 		}

@@ -290,6 +290,14 @@ func (wb *batchWriter) purge(ctx context.Context) error {
 // with cached's statements where it has them.
 func loadHeld(ctx context.Context, tx *sql.Tx, cached *statements, tenant, object string, keys []string) (map[string]sdk.Held, error) {
 	held := make(map[string]sdk.Held, len(keys))
+	st, err := txStmt(ctx, tx, cached.anyTomb, anyTombSQL)
+	if err != nil {
+		return nil, fmt.Errorf("read held tombstones: %w", err)
+	}
+	var tombs bool
+	if err := st.QueryRowContext(ctx, tenant, object).Scan(&tombs); err != nil {
+		return nil, fmt.Errorf("read held tombstones: %w", err)
+	}
 	for _, chunk := range chunks(keys) {
 		n := heldSize(len(chunk))
 		for len(chunk) < n {
@@ -305,6 +313,9 @@ func loadHeld(ctx context.Context, tx *sql.Tx, cached *statements, tenant, objec
 		}
 		if err := scanHeld(rows, held, false); err != nil {
 			return nil, err
+		}
+		if !tombs {
+			continue
 		}
 		if st, err = txStmt(ctx, tx, cached.heldTombs[n], heldTombsSQL(n)); err != nil {
 			return nil, fmt.Errorf("read held tombstones: %w", err)
