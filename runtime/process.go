@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -71,8 +72,9 @@ func (r *Runner) removeConsumers(ctx context.Context, w *worker) {
 // claim: no unclaimed entries and no retries still to come.
 func (r *Runner) drain(ctx context.Context) error {
 	errs := make(chan error, r.cfg.Workers)
+	empty := &emptyQueues{}
 	for i := range r.cfg.Workers {
-		go func() { errs <- r.processLoop(ctx, r.consumer(i), true) }()
+		go func() { errs <- r.processLoop(ctx, r.consumer(i), empty) }()
 	}
 	var err error
 	for range r.cfg.Workers {
@@ -81,12 +83,28 @@ func (r *Runner) drain(ctx context.Context) error {
 	return err
 }
 
+// emptyQueues are the queues a drain found holding nothing at all: no
+// entries, delivered or not, and no retries. Only a page commit fills such
+// a queue again (a nack or a failure needs an entry held), and a drain
+// begins after its run's polls ended, so once one worker found a queue
+// empty the others need not ask the store about it again.
+type emptyQueues struct{ m sync.Map }
+
+func (e *emptyQueues) has(q state.QueueRef) bool {
+	_, ok := e.m.Load(q)
+	return ok
+}
+
+func (e *emptyQueues) add(q state.QueueRef) { e.m.Store(q, struct{}{}) }
+
 // processLoop takes ready queues lane by lane in weighted round-robin.
-// once: return when a whole round found nothing to do and no retry is due
-// later; otherwise wait a little and look again. A store outage is ridden
+// With drained set (a drain's workers share it): return when a whole round
+// found nothing to do and no retry is due later; with nil, wait a little
+// and look again until ctx ends. A store outage is ridden
 // out with bounded backoff (by --once only for Config.StoreOutage); a
 // destination that cannot start ends the loop at once.
-func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) error {
+func (r *Runner) processLoop(ctx context.Context, consumer string, drained *emptyQueues) error {
+	once := drained != nil
 	lanes := newLaneRound(r.lanes)
 	w := newWorker(consumer)
 	defer r.removeConsumers(ctx, w)
@@ -96,7 +114,7 @@ func (r *Runner) processLoop(ctx context.Context, consumer string, once bool) er
 		did, err := r.processRound(ctx, lanes, w)
 		if err == nil && !did && once {
 			var left bool
-			if left, err = r.outstanding(ctx); err == nil && !left {
+			if left, err = r.outstanding(ctx, drained); err == nil && !left {
 				return nil
 			}
 		}
@@ -166,8 +184,9 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 
 // outstanding reports whether any queue of this plan that is not paused
-// still has unclaimed entries or retries to come.
-func (r *Runner) outstanding(ctx context.Context) (bool, error) {
+// still has unclaimed entries or retries to come; it skips the queues in
+// empty and adds those it finds empty.
+func (r *Runner) outstanding(ctx context.Context, empty *emptyQueues) (bool, error) {
 	for _, t := range r.plan.Tenants {
 		for _, dest := range r.tenantDestinations(t) {
 			q := r.queueRef(t, dest)
@@ -178,9 +197,15 @@ func (r *Runner) outstanding(ctx context.Context) (bool, error) {
 				r.stats.skipped(q)
 				continue
 			}
+			if empty.has(q) {
+				continue
+			}
 			d, err := r.st.Depth(ctx, q)
 			if err != nil {
 				return false, fmt.Errorf("queue depth %s/%s: %w", t.ID, dest, err)
+			}
+			if d.Stream == 0 && d.Retry == 0 {
+				empty.add(q)
 			}
 			if d.Retry > 0 || d.Stream > d.Pending {
 				return true, nil

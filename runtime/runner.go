@@ -316,7 +316,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.processLoop(ctx, r.consumer(i), false); err != nil && ctx.Err() == nil {
+			if err := r.processLoop(ctx, r.consumer(i), nil); err != nil && ctx.Err() == nil {
 				stop(err)
 			}
 		}()
