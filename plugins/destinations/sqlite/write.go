@@ -38,6 +38,7 @@ func (d *Destination) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, err
 	}
 	defer tx.Rollback()
 	wb := &batchWriter{d: d, tx: tx, tenant: b.Tenant, recs: layout.Normalize(b.Records), results: results, now: d.now().UTC()}
+	wb.nowText = layout.FormatTime(wb.now)
 	if err := wb.run(ctx); err != nil {
 		return nil, wb.fail(err)
 	}
@@ -70,6 +71,7 @@ type batchWriter struct {
 	recs    []sdk.Record
 	results []sdk.Result
 	now     time.Time
+	nowText string // now as stored, formatted once for every row of the batch
 	objects map[string]*objectWriter
 }
 
@@ -238,7 +240,7 @@ func (wb *batchWriter) apply(ctx context.Context, i int) error {
 func (wb *batchWriter) upsert(ctx context.Context, ow *objectWriter, rec sdk.Record, h sdk.Held) error {
 	args := make([]any, 0, len(layout.Reserved)+len(ow.t.fields))
 	args = append(args, wb.tenant, rec.Key, layout.FormatTime(rec.Version.Source), rec.ContentHash,
-		layout.FormatTime(wb.now), rec.Version.Generation, rec.Version.Seq)
+		wb.nowText, rec.Version.Generation, rec.Version.Seq)
 	for name := range rec.Fields {
 		if _, ok := ow.t.types[name]; !ok {
 			return recordError{fmt.Errorf("field %s is not a column of %s; EnsureObject adds it", name, rec.Object)}
@@ -264,7 +266,7 @@ func (wb *batchWriter) upsert(ctx context.Context, ow *objectWriter, rec sdk.Rec
 
 func (wb *batchWriter) delete(ctx context.Context, ow *objectWriter, rec sdk.Record) error {
 	if _, err := ow.tomb.ExecContext(ctx, wb.tenant, rec.Object, rec.Key, layout.FormatTime(rec.Version.Source),
-		rec.Version.Generation, rec.Version.Seq, layout.FormatTime(wb.now)); err != nil {
+		rec.Version.Generation, rec.Version.Seq, wb.nowText); err != nil {
 		return classify(err)
 	}
 	_, err := ow.delRow.ExecContext(ctx, wb.tenant, rec.Key)
