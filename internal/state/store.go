@@ -295,6 +295,11 @@ type Queues interface {
 	Claim(ctx context.Context, q QueueRef, consumer string, n, maxAttempts int) (Claimed, error)
 	// Ack removes entries the consumer holds and returns how many.
 	Ack(ctx context.Context, q QueueRef, consumer string, ids []string) (int, error)
+	// AckClaim is Ack then Claim of the same queue in one atomic step: a
+	// worker that settled a batch with only acks takes its next batch in
+	// one round trip instead of two. It returns how many it acked and what
+	// it claimed, exactly as the two calls would.
+	AckClaim(ctx context.Context, q QueueRef, consumer string, ids []string, n, maxAttempts int) (int, Claimed, error)
 	// Fail counts a failed write on each entry the consumer holds;
 	// maxAttempts below 1 counts as 1.
 	Fail(ctx context.Context, q QueueRef, consumer string, failures []Failure, maxAttempts int) (FailResult, error)

@@ -217,11 +217,21 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n,
 	if n < 1 {
 		return state.Claimed{}, nil
 	}
+	var c state.Claimed
+	err := s.queueTx(q, "claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		var err error
+		c, err = claimTx(tx, tb, q, consumer, n, maxAttempts, now)
+		return err
+	})
+	return c, err
+}
+
+// claimTx is Claim inside the caller's transaction.
+func claimTx(tx *bolt.Tx, tb *bolt.Bucket, q state.QueueRef, consumer string, n, maxAttempts int, now int64) (state.Claimed, error) {
 	maxAttempts = max(maxAttempts, 1)
 	var out []state.Entry
 	dead := 0
-	err := s.queueTx(q, "claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
-		out, dead = nil, 0
+	err := func() error {
 		qb, st, pe, re, err := queueBuckets(tx, tb, q.Destination)
 		if err != nil {
 			return err
@@ -303,7 +313,7 @@ func (s *Store) Claim(ctx context.Context, q state.QueueRef, consumer string, n,
 			return refreshReady(tx, tb, q, now)
 		}
 		return nil
-	})
+	}()
 	return state.Claimed{Entries: out, Dead: dead}, err
 }
 
@@ -323,27 +333,59 @@ func owned(pe *bolt.Bucket, id, consumer string) ([]byte, pending, bool) {
 func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids []string) (int, error) {
 	acked := 0
 	err := s.queueTx(q, "ack", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
-		acked = 0
-		_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
-		if err != nil {
+		var err error
+		if acked, err = ackTx(tx, tb, q, consumer, ids); err != nil {
 			return err
-		}
-		for _, id := range ids {
-			k, _, ok := owned(pe, id, consumer)
-			if !ok {
-				continue
-			}
-			if err := st.Delete(k); err != nil {
-				return err
-			}
-			if err := pe.Delete(k); err != nil {
-				return err
-			}
-			acked++
 		}
 		return refreshReady(tx, tb, q, now)
 	})
 	return acked, err
+}
+
+// ackTx deletes the entries consumer holds inside the caller's
+// transaction, which then refreshes the ready index.
+func ackTx(tx *bolt.Tx, tb *bolt.Bucket, q state.QueueRef, consumer string, ids []string) (int, error) {
+	_, st, pe, _, err := queueBuckets(tx, tb, q.Destination)
+	if err != nil {
+		return 0, err
+	}
+	acked := 0
+	for _, id := range ids {
+		k, _, ok := owned(pe, id, consumer)
+		if !ok {
+			continue
+		}
+		if err := st.Delete(k); err != nil {
+			return 0, err
+		}
+		if err := pe.Delete(k); err != nil {
+			return 0, err
+		}
+		acked++
+	}
+	return acked, nil
+}
+
+// AckClaim acks and claims in one transaction.
+func (s *Store) AckClaim(ctx context.Context, q state.QueueRef, consumer string, ids []string, n, maxAttempts int) (int, state.Claimed, error) {
+	acked := 0
+	var c state.Claimed
+	err := s.queueTx(q, "ack and claim", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		var err error
+		if acked, err = ackTx(tx, tb, q, consumer, ids); err != nil {
+			return err
+		}
+		if n > 0 {
+			if c, err = claimTx(tx, tb, q, consumer, n, maxAttempts, now); err != nil {
+				return err
+			}
+		}
+		return refreshReady(tx, tb, q, now)
+	})
+	if err != nil {
+		return 0, state.Claimed{}, err
+	}
+	return acked, c, nil
 }
 
 func putDead(tx *bolt.Tx, tb *bolt.Bucket, dest string, e state.Entry, reason string, now int64) error {

@@ -292,6 +292,33 @@ func (s *Store) Ack(ctx context.Context, q state.QueueRef, consumer string, ids 
 	return int(asInt(res[0])), nil
 }
 
+func (s *Store) AckClaim(ctx context.Context, q state.QueueRef, consumer string, ids []string, n, maxAttempts int) (int, state.Claimed, error) {
+	if n < 1 {
+		acked, err := s.Ack(ctx, q, consumer, ids)
+		return acked, state.Claimed{}, err
+	}
+	if err := checkQueue(q); err != nil {
+		return 0, state.Claimed{}, fmt.Errorf("ack and claim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, rd := s.queueKeys(q)
+	ids = validIDs(ids)
+	lo, hi := idRange(ids)
+	args := append([]any{group, consumer, n, max(maxAttempts, 1), q.Destination, lo, hi}, anys(ids)...)
+	res, err := ackClaimScript.Run(ctx, s.rdb, []string{st, r, rd, s.k.dlq(q.Tenant)}, args...).Slice()
+	if err != nil {
+		return 0, state.Claimed{}, fmt.Errorf("ack and claim %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	acked := int(asInt(res[0]))
+	c := state.Claimed{Entries: entriesOf(asSlice(res[1])), Dead: int(asInt(res[2]))}
+	// A claim that took entries leaves the stream non-empty, so the ready
+	// index needs a step only when the ack emptied it or the claim sent
+	// entries to the DLQ (settleReady checks the length).
+	if err := s.settleReady(ctx, q, asInt(res[3]), asInt(res[4])); err != nil {
+		return acked, c, fmt.Errorf("ack and claim %s/%s: ready index: %w", q.Tenant, q.Destination, err)
+	}
+	return acked, c, nil
+}
+
 // idRange returns the lowest and highest of valid stream ids ("-", "+"
 // when there are none).
 func idRange(ids []string) (lo, hi string) {

@@ -147,3 +147,50 @@ func TestRetriedScriptsRunOnce(t *testing.T) {
 		t.Fatalf("a retried audit append wrote %d entries", len(es))
 	}
 }
+
+// TestRetriedAckClaim cuts the connection after the server ran an ack and
+// claim: the retry acks nothing more and hands the first run's claim to
+// the same consumer again, so no entry is lost or claimed twice.
+func TestRetriedAckClaim(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := startDropProxy(t, srv.Addr)
+	ctx := context.Background()
+	s, err := Open(ctx, "redis://"+proxy.ln.Addr().String(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	var es []state.Entry
+	for _, k := range []string{"1", "2", "3", "4", "5"} {
+		es = append(es, state.Entry{Pipeline: "users", Key: k})
+	}
+	if _, err := s.CommitPage(ctx, state.PageCommit{Lease: l, Enqueue: []state.Enqueue{{Queue: q, Entries: es}}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Claim(ctx, q, "c", 2, 5)
+	if err != nil || len(first.Entries) != 2 {
+		t.Fatal(len(first.Entries), err)
+	}
+	ids := []string{first.Entries[0].ID, first.Entries[1].ID}
+
+	marker := []byte(ackClaimScript.Hash())
+	proxy.marker.Store(&marker)
+	_, c, err := s.AckClaim(ctx, q, "c", ids, 2, 5)
+	if err != nil {
+		t.Fatalf("ack and claim across a cut connection: %v", err)
+	}
+	if proxy.cuts.Load() != 1 {
+		t.Fatal("the connection was not cut")
+	}
+	if len(c.Entries) != 2 || c.Entries[0].Key != "3" || c.Entries[1].Key != "4" {
+		t.Fatalf("claimed %+v, want entries 3 and 4", c.Entries)
+	}
+	if d, _ := s.Depth(ctx, q); d.Stream != 3 || d.Pending != 2 {
+		t.Fatalf("depth %+v, want 3 in the stream, 2 of them pending", d)
+	}
+}

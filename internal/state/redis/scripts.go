@@ -220,69 +220,66 @@ end
 return op_done(res)
 `)
 
-// claimScript moves due retries back into the stream, then reads the
-// consumer's own pending entries and, if fewer than n, new ones. Entries
-// deleted while pending are acked away; an own entry delivered more than
-// maxAttempts + 3 times (a worker that crashes on it and restarts under the
-// same name) goes to the DLQ as "reclaimed too often".
-// KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, n, maxAttempts, destination.
-// Reply: {{{id, {field, value, …}}, …}, dead, stream length, earliest retry or -1}.
-var claimScript = script(`
-local now = server_now()
-local n, limit = tonumber(ARGV[3]), tonumber(ARGV[4]) + 3
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', n2s(now), 'LIMIT', 0, n)
-for _, id in ipairs(due) do
-  local data = redis.call('HGET', KEYS[3], id)
-  if data then
-    ensure_group(KEYS[1], ARGV[1])
-    redis.call('XADD', KEYS[1], '*', unpack(cmsgpack.unpack(data)))
+// claimFn is the body of claimScript and ackClaimScript: claim moves due
+// retries back into the stream, then reads the consumer's own pending
+// entries and, if fewer than n, new ones. Entries deleted while pending are
+// acked away; an own entry delivered more than limit times goes to the DLQ.
+// It returns the entries and how many went to the DLQ.
+const claimFn = `
+local function claim(stream, retry, retryData, dlq, group, consumer, n, limit, destination)
+  local now = server_now()
+  local due = redis.call('ZRANGEBYSCORE', retry, '-inf', n2s(now), 'LIMIT', 0, n)
+  for _, id in ipairs(due) do
+    local data = redis.call('HGET', retryData, id)
+    if data then
+      ensure_group(stream, group)
+      redis.call('XADD', stream, '*', unpack(cmsgpack.unpack(data)))
+    end
+    redis.call('ZREM', retry, id)
+    redis.call('HDEL', retryData, id)
   end
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, 0, 0, -1} end
-local out, dead = {}, 0
-local own = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', KEYS[1], '0')
-for _, e in ipairs(own[1][2]) do
-  if not e[2] then
-    redis.call('XACK', KEYS[1], ARGV[1], e[1])
-  elseif redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)[1][4] > limit then
-    redis.call('XADD', KEYS[4], '*', 'q', ARGV[5], 'r', 'reclaimed too often', 'at', n2s(now), unpack(e[2]))
-    redis.call('XACK', KEYS[1], ARGV[1], e[1])
-    redis.call('XDEL', KEYS[1], e[1])
-    dead = dead + 1
-  else
-    out[#out + 1] = e
+  if redis.call('EXISTS', stream) == 0 then return {}, 0 end
+  local out, dead = {}, 0
+  local own = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', stream, '0')
+  for _, e in ipairs(own[1][2]) do
+    if not e[2] then
+      redis.call('XACK', stream, group, e[1])
+    elseif redis.call('XPENDING', stream, group, e[1], e[1], 1)[1][4] > limit then
+      redis.call('XADD', dlq, '*', 'q', destination, 'r', 'reclaimed too often', 'at', n2s(now), unpack(e[2]))
+      redis.call('XACK', stream, group, e[1])
+      redis.call('XDEL', stream, e[1])
+      dead = dead + 1
+    else
+      out[#out + 1] = e
+    end
   end
-end
-if #out < n then
-  local new = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>')
-  if new then
-    for _, e in ipairs(new[1][2]) do out[#out + 1] = e end
+  if #out < n then
+    local new = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n - #out, 'STREAMS', stream, '>')
+    if new then
+      for _, e in ipairs(new[1][2]) do out[#out + 1] = e end
+    end
   end
+  return out, dead
 end
-local len, at = queue_state(KEYS[1], KEYS[2])
-return {out, dead, len, at}
-`)
+`
 
-// ackScript acks and deletes (never trims) the entries this consumer holds.
-// Ownership comes from one XPENDING scan of the consumer's entries within
-// the ids' range (paged), not one call per id, so a batch of 500 costs a
-// handful of commands.
-// KEYS: stream, retry. ARGV: group, consumer, lowest id, highest id, ids…
-// Reply: {acked, stream length, earliest retry or -1}.
-var ackScript = script(`
-local acked = 0
-if redis.call('EXISTS', KEYS[1]) == 1 and #ARGV > 4 then
-  local held, start = {}, ARGV[3]
+// ackFn is the body of ackScript and ackClaimScript: ack_held acks and
+// deletes (never trims) the entries among ARGV[first…] that consumer holds,
+// and returns how many. Ownership comes from one XPENDING scan of the
+// consumer's entries within the ids' range lo..hi (paged), not one call per
+// id, so a batch of 500 costs a handful of commands.
+const ackFn = `
+local function ack_held(stream, group, consumer, lo, hi, first)
+  if redis.call('EXISTS', stream) == 0 or #ARGV < first then return 0 end
+  local held, start = {}, lo
   while true do
-    local page = redis.call('XPENDING', KEYS[1], ARGV[1], start, ARGV[4], 1000, ARGV[2])
+    local page = redis.call('XPENDING', stream, group, start, hi, 1000, consumer)
     for _, p in ipairs(page) do held[p[1]] = true end
     if #page < 1000 then break end
     start = '(' .. page[#page][1]
   end
   local ids = {}
-  for i = 5, #ARGV do
+  for i = first, #ARGV do
     if held[ARGV[i]] then
       held[ARGV[i]] = nil
       ids[#ids + 1] = ARGV[i]
@@ -291,13 +288,45 @@ if redis.call('EXISTS', KEYS[1]) == 1 and #ARGV > 4 then
   -- unpack in chunks: Lua's C stack takes a few thousand values at most.
   for i = 1, #ids, 1000 do
     local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
-    redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
-    redis.call('XDEL', KEYS[1], unpack(chunk))
+    redis.call('XACK', stream, group, unpack(chunk))
+    redis.call('XDEL', stream, unpack(chunk))
   end
-  acked = #ids
+  return #ids
 end
+`
+
+// claimScript claims (claimFn); an own entry delivered more than
+// maxAttempts + 3 times (a worker that crashes on it and restarts under the
+// same name) goes to the DLQ as "reclaimed too often".
+// KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, n, maxAttempts, destination.
+// Reply: {{{id, {field, value, …}}, …}, dead, stream length, earliest retry or -1}.
+var claimScript = script(claimFn + `
+local out, dead = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]) + 3, ARGV[5])
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {out, dead, len, at}
+`)
+
+// ackScript acks and deletes the entries this consumer holds (ackFn).
+// KEYS: stream, retry. ARGV: group, consumer, lowest id, highest id, ids…
+// Reply: {acked, stream length, earliest retry or -1}.
+var ackScript = script(ackFn + `
+local acked = ack_held(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 5)
 local len, at = queue_state(KEYS[1], KEYS[2])
 return {acked, len, at}
+`)
+
+// ackClaimScript is ackScript then claimScript in one step, so a worker
+// settling a batch with only acks takes its next batch in the same round
+// trip. Safe to run twice as both parts are: the ack by ownership, the
+// claim re-delivering the first run's entries to the same consumer.
+// KEYS: stream, retry, retryData, dlq. ARGV: group, consumer, n,
+// maxAttempts, destination, lowest id, highest id, ids…
+// Reply: {acked, {{id, {field, value, …}}, …}, dead, stream length, earliest retry or -1}.
+var ackClaimScript = script(ackFn + claimFn + `
+local acked = ack_held(KEYS[1], ARGV[1], ARGV[2], ARGV[6], ARGV[7], 8)
+local out, dead = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]) + 3, ARGV[5])
+local len, at = queue_state(KEYS[1], KEYS[2])
+return {acked, out, dead, len, at}
 `)
 
 // failScript records a failed write on each entry this consumer holds:

@@ -215,6 +215,11 @@ func (c *Client) Nack(ctx context.Context, q state.QueueRef, consumer string, id
 	return call[int](ctx, c, "Nack", queueArgs{Queue: q, Consumer: consumer, IDs: ids})
 }
 
+func (c *Client) AckClaim(ctx context.Context, q state.QueueRef, consumer string, ids []string, n, maxAttempts int) (int, state.Claimed, error) {
+	r, err := call[ackClaimReply](ctx, c, "AckClaim", queueArgs{Queue: q, Consumer: consumer, IDs: ids, N: n, MaxAttempts: maxAttempts})
+	return r.Acked, r.Claimed, err
+}
+
 func (c *Client) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {
 	return call[state.Claimed](ctx, c, "Reclaim", queueArgs{Queue: q, Consumer: consumer, MinIdle: minIdle, N: n, MaxAttempts: maxAttempts})
 }

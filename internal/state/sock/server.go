@@ -197,6 +197,10 @@ func handler(st state.Store) http.Handler {
 		return st.Claim(ctx, a.Queue, a.Consumer, a.N, a.MaxAttempts)
 	})
 	handle(mux, "Ack", func(ctx context.Context, a queueArgs) (int, error) { return st.Ack(ctx, a.Queue, a.Consumer, a.IDs) })
+	handle(mux, "AckClaim", func(ctx context.Context, a queueArgs) (ackClaimReply, error) {
+		acked, c, err := st.AckClaim(ctx, a.Queue, a.Consumer, a.IDs, a.N, a.MaxAttempts)
+		return ackClaimReply{Acked: acked, Claimed: c}, err
+	})
 	handle(mux, "Fail", func(ctx context.Context, a failArgs) (state.FailResult, error) {
 		return st.Fail(ctx, a.Queue, a.Consumer, a.Failures, a.MaxAttempts)
 	})

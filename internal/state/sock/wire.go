@@ -151,6 +151,10 @@ type (
 		MaxAttempts int
 		MinIdle     time.Duration
 	}
+	ackClaimReply struct {
+		Acked   int
+		Claimed state.Claimed
+	}
 	failArgs struct {
 		Queue       state.QueueRef
 		Consumer    string

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"CommitPageAtomic", testCommitPageAtomic},
 		{"CommitPageMembers", testCommitPageMembers},
 		{"QueueClaimAck", testQueueClaimAck},
+		{"QueueAckClaim", testQueueAckClaim},
 		{"QueueConcurrentClaimers", testQueueConcurrentClaimers},
 		{"QueueOwnership", testQueueOwnership},
 		{"QueuePartialAndLargeBatches", testQueueBatches},
@@ -603,6 +604,68 @@ func testQueueClaimAck(t *testing.T, s state.Store) {
 	}
 	if len(claim(t, s, q, "c3", 10))+len(a)+len(b) != 5 {
 		t.Fatal("entries lost")
+	}
+}
+
+// ackClaim acks ids and claims up to n in one step, with a maxAttempts no
+// test entry reaches by redelivery.
+func ackClaim(t *testing.T, s state.Store, q state.QueueRef, consumer string, ids []string, n int) (int, []state.Entry) {
+	t.Helper()
+	acked, c, err := s.AckClaim(ctx, q, consumer, ids, n, 100)
+	check(t, err)
+	if c.Dead != 0 {
+		t.Fatalf("ack and claim sent %d entries to the DLQ", c.Dead)
+	}
+	return acked, c.Entries
+}
+
+// testQueueAckClaim checks that AckClaim acts as Ack then Claim: it acks
+// only what the consumer holds, claims its own pending entries first, then
+// new ones and due retries, and a queue it empties leaves the ready index.
+func testQueueAckClaim(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
+	enqueue(t, s, q, entries("users", "1", "2", "3", "4", "5", "6"))
+	first := claim(t, s, q, "c1", 2)
+	acked, next := ackClaim(t, s, q, "c1", idsOf(first), 2)
+	if acked != 2 || !slices.Equal(keysOf(next), []string{"3", "4"}) {
+		t.Fatalf("acked %d, claimed %v; want 2 and [3 4]", acked, keysOf(next))
+	}
+	// c2 cannot ack c1's entries; its claim takes what nobody holds.
+	acked, other := ackClaim(t, s, q, "c2", idsOf(next), 10)
+	if acked != 0 || !slices.Equal(keysOf(other), []string{"5", "6"}) {
+		t.Fatalf("intruder acked %d, claimed %v; want 0 and [5 6]", acked, keysOf(other))
+	}
+	// A claim of 0 only acks.
+	if acked, got := ackClaim(t, s, q, "c2", idsOf(other[:1]), 0); acked != 1 || len(got) != 0 {
+		t.Fatalf("ack with a claim of 0: acked %d, claimed %d", acked, len(got))
+	}
+	// A restarted c1 gets its own pending entries back first.
+	if acked, again := ackClaim(t, s, q, "c1", nil, 10); acked != 0 || !slices.Equal(keysOf(again), keysOf(next)) {
+		t.Fatalf("acked %d, own pending %v; want 0 and %v", acked, keysOf(again), keysOf(next))
+	}
+	// A due retry comes back in the claim of the same step.
+	fr := must(s.Fail(ctx, q, "c2", []state.Failure{{ID: other[1].ID, Error: "boom"}}, 5))(t)
+	if fr.Retried != 1 {
+		t.Fatalf("fail %+v", fr)
+	}
+	acked, retried := ackClaim(t, s, q, "c1", idsOf(next), 10)
+	if acked != 2 || !slices.Equal(keysOf(retried), []string{"6"}) || retried[0].Attempts != 1 {
+		t.Fatalf("acked %d, claimed %+v; want 2 and the retried 6", acked, retried)
+	}
+	if !readyHas(t, s, q.Lane, q.Tenant, q.Destination) {
+		t.Fatal("a queue with a held entry left the ready index")
+	}
+	if acked, got := ackClaim(t, s, q, "c1", idsOf(retried), 10); acked != 1 || len(got) != 0 {
+		t.Fatalf("last ack: acked %d, claimed %d", acked, len(got))
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 || d.Pending != 0 || d.Retry != 0 {
+		t.Fatalf("depth after draining %+v", d)
+	}
+	if readyHas(t, s, q.Lane, q.Tenant, q.Destination) {
+		t.Fatal("an emptied queue is still ready")
+	}
+	if _, _, err := s.AckClaim(ctx, state.QueueRef{Tenant: "acme", Destination: "", Lane: "default"}, "c1", nil, 1, 1); err == nil {
+		t.Fatal("a queue without a destination was accepted")
 	}
 }
 
