@@ -393,7 +393,7 @@ func (s postgresSink) close() { s.pool.Close() }
 // every job before it drains a queue, so the poll stage runs from the
 // configuration's activation to the first Ready and the process stage from
 // there to the end; pages are the page commits and batches the claims
-// that returned entries.
+// (alone or with acks) that returned entries.
 type phaseStore struct {
 	state.Store
 	trips          *state.Trips
@@ -438,6 +438,14 @@ func (s *phaseStore) Claim(ctx context.Context, q state.QueueRef, consumer strin
 		s.batches.Add(1)
 	}
 	return c, err
+}
+
+func (s *phaseStore) AckClaim(ctx context.Context, q state.QueueRef, consumer string, ids []string, n, maxAttempts int) (int, state.Claimed, error) {
+	acked, c, err := s.Store.AckClaim(ctx, q, consumer, ids, n, maxAttempts)
+	if len(c.Entries) > 0 {
+		s.batches.Add(1)
+	}
+	return acked, c, err
 }
 
 func (s *phaseStore) Reclaim(ctx context.Context, q state.QueueRef, consumer string, minIdle time.Duration, n, maxAttempts int) (state.Claimed, error) {

@@ -247,7 +247,7 @@ func (r *Runner) reclaimDue(ctx context.Context, w *worker, q state.QueueRef) (i
 	if len(c.Entries) == 0 {
 		return c.Dead, nil
 	}
-	n, err := r.processBatch(ctx, q, w.consumer, t, dest, c.Entries)
+	n, _, err := r.processBatch(ctx, q, w.consumer, t, dest, c.Entries, 0, 0)
 	return n + c.Dead, err
 }
 
@@ -274,15 +274,32 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	// empty; it is skipped. Entries enqueued since are not lost: Park
 	// leaves a queue with undelivered entries ready.
 	short := false
-	for range maxBatches {
+	// next is the batch claimed with the previous batch's acks, in the
+	// same store round trip (nil: claim as usual).
+	var next *state.Claimed
+	for i := range maxBatches {
 		// Checked before every batch: the previous one may have paused a
-		// pipeline. The entries stay queued until it resumes.
+		// pipeline. The entries stay queued until it resumes; a batch
+		// already claimed with the acks goes back at once (also when the
+		// check fails, as on shutdown) instead of waiting out the
+		// visibility timeout.
 		if paused, err := r.queuePaused(ctx, q); err != nil || paused {
+			if next != nil && len(next.Entries) > 0 {
+				nctx, cancel := detached(ctx)
+				_, nerr := r.st.Nack(nctx, q, consumer, idsOf(next.Entries))
+				cancel()
+				if nerr != nil {
+					err = errors.Join(err, fmt.Errorf("hand back %s/%s: %w", q.Tenant, q.Destination, nerr))
+				}
+			}
 			return done, err
 		}
 		var c state.Claimed
 		var err error
-		if !short {
+		switch {
+		case next != nil:
+			c, next = *next, nil
+		case !short:
 			if c, err = r.st.Claim(ctx, q, consumer, size, maxAttempts); err != nil {
 				return done, fmt.Errorf("claim %s/%s: %w", q.Tenant, q.Destination, err)
 			}
@@ -301,21 +318,52 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 			return done, nil
 		}
 		short = len(c.Entries) < size
-		n, err := r.processBatch(ctx, q, consumer, t, dest, c.Entries)
+		// After a full batch with more to go, the next claim rides on the
+		// acks; after a short one it would come back empty.
+		claimNext := 0
+		if !short && i+1 < maxBatches {
+			claimNext = size
+		}
+		n, claimed, err := r.processBatch(ctx, q, consumer, t, dest, c.Entries, claimNext, maxAttempts)
 		done += n
-		if err != nil || n == 0 {
+		if claimed != nil && claimed.Dead > 0 {
+			// Counted now: a pause found before the next batch hands its
+			// live entries back, but these are in the DLQ already.
+			r.stats.dead.Add(int64(claimed.Dead))
+			r.countFailed(ctx, q, failReclaimed, claimed.Dead)
+			claimed.Dead = 0
+		}
+		if err != nil {
 			return done, err
 		}
+		// n == 0 without a claim: the breaker is open. With one, the acks
+		// found their entries taken by another consumer, but the claim
+		// stands and its batch is this worker's to write.
+		if n == 0 && claimed == nil {
+			return done, nil
+		}
+		next = claimed
 	}
 	return done, nil
+}
+
+// idsOf returns the entries' ids.
+func idsOf(es []state.Entry) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // processBatch maps and writes one claimed batch and settles every entry:
 // ok → ack, retryable → retry with backoff, permanent (a mapping error, a
 // record the destination refuses) → DLQ with its error. It returns how
 // many entries it settled; 0 with no error means the tenant's breaker is
-// open and the batch stays claimed for a later try.
-func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry) (int, error) {
+// open and the batch stays claimed for a later try. With claimNext > 0 and
+// every entry acked, the acks also claim up to claimNext entries, returned
+// as the next batch (nil when it did not claim).
+func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry, claimNext, maxAttempts int) (int, *state.Claimed, error) {
 	ctx, span := r.startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
 	defer span.End()
 	log := withTrace(ctx, r.log.With("tenant", q.Tenant, "destination", q.Destination))
@@ -328,7 +376,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		// the records': they stay claimed (another worker reclaims them
 		// after the visibility timeout) instead of using up their attempts,
 		// and the run stops with the reason.
-		return 0, &fatalError{err: err}
+		return 0, nil, &fatalError{err: err}
 	}
 	var outcomes []mapped
 	var unmapped []state.Failure // entries whose mapping failed, settled below
@@ -362,14 +410,14 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			log.Warn("destination breaker open; batch waits", "until", open.Until)
 			span.SetStatus(codes.Error, "breaker open")
 			if perr := r.st.Park(ctx, q, time.Until(open.Until)); perr != nil {
-				return 0, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
+				return 0, nil, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
 			}
-			return 0, nil
+			return 0, nil, nil
 		case err != nil && ctx.Err() != nil:
 			// Shutdown cut the write short: not the records' failure. They
 			// go back to the queue at once, attempts unchanged, instead of
 			// waiting out the visibility timeout under this consumer.
-			return 0, r.handBack(ctx, q, consumer, entries, log)
+			return 0, nil, r.handBack(ctx, q, consumer, entries, log)
 		case err != nil:
 			span.RecordError(err)
 			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
@@ -402,15 +450,16 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 	if ctx.Err() != nil {
 		// The write finished as shutdown began: its outcome is still
 		// recorded, or the written entries would be written again.
+		// Nothing more is claimed.
 		sctx, cancel := detached(ctx)
 		defer cancel()
-		ctx = sctx
+		ctx, claimNext = sctx, 0
 	}
-	n, err := r.settle(ctx, consumer, b, log)
+	n, next, err := r.settle(ctx, consumer, b, claimNext, maxAttempts, log)
 	if err == nil && len(records) > 0 {
 		r.noteWrite(ctx, q, writeErr, log)
 	}
-	return n, err
+	return n, next, err
 }
 
 // writeErrorState is what a runner knows of a queue's write-error flag,
@@ -640,13 +689,24 @@ func (b *batch) permanent(e state.Entry, msg, failure string) {
 	}
 }
 
-// settle acks and fails a batch's entries in the store.
-func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog.Logger) (int, error) {
+// settle acks and fails a batch's entries in the store. When every entry
+// was acked and claimNext > 0, the same store step claims the next batch
+// (up to claimNext entries), returned; otherwise the returned batch is nil.
+func (r *Runner) settle(ctx context.Context, consumer string, b batch, claimNext, maxAttempts int, log *slog.Logger) (int, *state.Claimed, error) {
 	n := 0
+	var next *state.Claimed
 	if len(b.ok) > 0 {
-		acked, err := r.st.Ack(ctx, b.q, consumer, b.ok)
+		var acked int
+		var err error
+		if claimNext > 0 && len(b.retries) == 0 && len(b.refused) == 0 {
+			var c state.Claimed
+			acked, c, err = r.st.AckClaim(ctx, b.q, consumer, b.ok, claimNext, maxAttempts)
+			next = &c
+		} else {
+			acked, err = r.st.Ack(ctx, b.q, consumer, b.ok)
+		}
 		if err != nil {
-			return n, fmt.Errorf("ack %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+			return n, nil, fmt.Errorf("ack %s/%s: %w", b.q.Tenant, b.q.Destination, err)
 		}
 		n += acked
 		r.stats.written.Add(int64(acked))
@@ -659,7 +719,7 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 		}
 		fr, err := r.st.Fail(ctx, b.q, consumer, fs, limit)
 		if err != nil {
-			return n, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+			return n, nil, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
 		}
 		n += fr.Retried + fr.Dead
 		r.stats.retried.Add(int64(fr.Retried))
@@ -673,7 +733,7 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 	if len(b.refused) > 0 {
 		fr, err := r.st.Fail(ctx, b.q, consumer, b.refused, 1)
 		if err != nil {
-			return n, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
+			return n, nil, fmt.Errorf("fail %s/%s: %w", b.q.Tenant, b.q.Destination, err)
 		}
 		n += fr.Retried + fr.Dead
 		r.stats.dead.Add(int64(fr.Dead))
@@ -683,7 +743,7 @@ func (r *Runner) settle(ctx context.Context, consumer string, b batch, log *slog
 		r.countFailed(ctx, b.q, failMapping, mapping)
 		r.countFailed(ctx, b.q, failRefused, fr.Dead-mapping)
 	}
-	return n, nil
+	return n, next, nil
 }
 
 // entryLog adds the entry's pipeline and the trace id of the poll that
