@@ -63,11 +63,15 @@ func (p *dropProxy) pipe(c net.Conn) {
 		close(done)
 	}()
 	buf := make([]byte, 1<<16)
+	// tail keeps the end of the bytes already sent, so a marker split
+	// across two reads (a pipeline written in several segments) is found.
+	var tail []byte
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
-			if m := p.marker.Load(); m != nil && bytes.Contains(chunk, *m) && p.marker.CompareAndSwap(m, nil) {
+			seen := append(tail, chunk...)
+			if m := p.marker.Load(); m != nil && bytes.Contains(seen, *m) && p.marker.CompareAndSwap(m, nil) {
 				s.Write(chunk)
 				p.cuts.Add(1)
 				c.Close()                          // the client never sees the reply
@@ -79,6 +83,7 @@ func (p *dropProxy) pipe(c net.Conn) {
 			if _, err := s.Write(chunk); err != nil {
 				break
 			}
+			tail = append(tail[:0], seen[max(0, len(seen)-64):]...)
 		}
 		if err != nil {
 			break
