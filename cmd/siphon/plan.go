@@ -40,13 +40,9 @@ func runPlan(c *cli.Context) error {
 	if c.Bool("detailed-exitcode") && c.String("store") == "" {
 		return &exitError{code: 1, msg: "--detailed-exitcode reports whether the plan differs from what a store last ran: give that store with --store URL"}
 	}
-	dir := c.String("config")
-	switch c.NArg() {
-	case 0:
-	case 1:
-		dir = c.Args().First()
-	default:
-		return &exitError{code: 1, msg: fmt.Sprintf("plan takes one configuration directory, not %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))}
+	dir, err := dirArg(c)
+	if err != nil {
+		return err
 	}
 	opts := dsl.Options{Mode: dsl.ModePlan, Vars: c.Generic("var").(*varFlag).values, VarFiles: c.Generic("var-file").(*listFlag).values}
 	if s := c.String("now"); s != "" {
@@ -69,7 +65,6 @@ func runPlan(c *cli.Context) error {
 			return &exitError{code: 1, msg: "plan --store: " + err.Error()}
 		}
 	}
-	var err error
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")

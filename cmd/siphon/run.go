@@ -169,8 +169,20 @@ func runRun(c *cli.Context) error {
 	return nil
 }
 
-// configDir is the configuration directory: the argument, else --config.
+// configDir is the configuration directory, absolute: the argument, else
+// --config.
 func configDir(c *cli.Context) (string, error) {
+	dir, err := dirArg(c)
+	if err != nil {
+		return "", err
+	}
+	return absDir(dir)
+}
+
+// dirArg is the configuration directory as the user wrote it: the
+// argument, else --config. plan and test keep it relative, so what they
+// print names files the way the user does.
+func dirArg(c *cli.Context) (string, error) {
 	dir := c.String("config")
 	switch c.NArg() {
 	case 0:
@@ -179,7 +191,7 @@ func configDir(c *cli.Context) (string, error) {
 	default:
 		return "", &exitError{code: 1, msg: fmt.Sprintf("%s takes one configuration directory, not %d arguments: %s", c.Command.Name, c.NArg(), strings.Join(c.Args().Slice(), " "))}
 	}
-	return absDir(dir)
+	return dir, nil
 }
 
 func absDir(dir string) (string, error) {

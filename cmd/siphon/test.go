@@ -57,13 +57,9 @@ type testReport struct {
 }
 
 func runTest(c *cli.Context) error {
-	dir := c.String("config")
-	switch c.NArg() {
-	case 0:
-	case 1:
-		dir = c.Args().First()
-	default:
-		return &exitError{code: 1, msg: fmt.Sprintf("test takes one configuration directory, not %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))}
+	dir, err := dirArg(c)
+	if err != nil {
+		return err
 	}
 	var match *regexp.Regexp
 	if s := c.String("run"); s != "" {
