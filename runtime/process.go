@@ -516,10 +516,7 @@ func (r *Runner) noteWrite(ctx context.Context, q state.QueueRef, msg string, lo
 		r.storeWriteError(key, writeErrorState{at: time.Now()})
 		return
 	}
-	if len(msg) > maxWriteError {
-		msg = strings.ToValidUTF8(msg[:maxWriteError], "") + "…"
-	}
-	r.setFlag(ctx, q.Tenant, state.Flag{Kind: state.FlagWriteError, Scope: q.Destination, Reason: msg}, log)
+	r.setFlag(ctx, q.Tenant, state.Flag{Kind: state.FlagWriteError, Scope: q.Destination, Reason: clip(msg, maxWriteError)}, log)
 	r.storeWriteError(key, writeErrorState{set: true, at: time.Now()})
 }
 
