@@ -93,10 +93,10 @@ func (p *dropProxy) pipe(c net.Conn) {
 	<-done
 }
 
-// TestRetriedScriptsRunOnce cuts the connection after the server ran a page
-// commit, a lease grant and an audit append: go-redis retries them on a new connection and
-// the operation records make the retries return the first replies.
-func TestRetriedScriptsRunOnce(t *testing.T) {
+// openBehindDropProxy opens a store on a fresh server through a drop proxy
+// and takes acme's poll lease, the start of every retry test.
+func openBehindDropProxy(t *testing.T) (*Store, *dropProxy, state.Lease) {
+	t.Helper()
 	srv := redistest.Start(t)
 	proxy := startDropProxy(t, srv.Addr)
 	ctx := context.Background()
@@ -104,11 +104,20 @@ func TestRetriedScriptsRunOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	return s, proxy, l
+}
+
+// TestRetriedScriptsRunOnce cuts the connection after the server ran a page
+// commit, a lease grant and an audit append: go-redis retries them on a new connection and
+// the operation records make the retries return the first replies.
+func TestRetriedScriptsRunOnce(t *testing.T) {
+	s, proxy, l := openBehindDropProxy(t)
+	ctx := context.Background()
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 
 	marker := []byte(commitPageScript.Hash())
@@ -157,18 +166,8 @@ func TestRetriedScriptsRunOnce(t *testing.T) {
 // claim: the retry acks nothing more and hands the first run's claim to
 // the same consumer again, so no entry is lost or claimed twice.
 func TestRetriedAckClaim(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := startDropProxy(t, srv.Addr)
+	s, proxy, l := openBehindDropProxy(t)
 	ctx := context.Background()
-	s, err := Open(ctx, "redis://"+proxy.ln.Addr().String(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: "acme", Job: "poll", Owner: "w", TTL: time.Minute})
-	if err != nil || !ok {
-		t.Fatal(ok, err)
-	}
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "default"}
 	var es []state.Entry
 	for _, k := range []string{"1", "2", "3", "4", "5"} {
