@@ -347,6 +347,19 @@ func (pr *pollRun) children(ctx context.Context, c *vomo.Client, res *dsl.Resour
 	return records, nil
 }
 
+// ParentKeys returns the keys a parent record's children hang off: the
+// record's own key, or what the child's parent_key reads from it.
+func ParentKeys(rec vomo.Record, child *dsl.Resource) ([]string, error) {
+	if child.ParentKey == nil {
+		return []string{rec.Key}, nil
+	}
+	fields, err := rec.Fields()
+	if err != nil {
+		return nil, err
+	}
+	return child.ParentKey.Keys(fields)
+}
+
 // parentKeys scans the parent resource for the ids its children hang off.
 func (pr *pollRun) parentKeys(ctx context.Context, c *vomo.Client, parent, child *dsl.Resource) ([]string, error) {
 	var ids []string
@@ -358,15 +371,9 @@ func (pr *pollRun) parentKeys(ctx context.Context, c *vomo.Client, parent, child
 	}
 	result, err := c.Scan(ctx, vr, p, func(_ context.Context, pg vomo.Page) error {
 		for _, rec := range pg.Records {
-			keys := []string{rec.Key}
-			if child.ParentKey != nil {
-				fields, err := rec.Fields()
-				if err == nil {
-					keys, err = child.ParentKey.Keys(fields)
-				}
-				if err != nil {
-					return fmt.Errorf("parent_key of %s record %s: %w", parent.Name, rec.Key, err)
-				}
+			keys, err := ParentKeys(rec, child)
+			if err != nil {
+				return fmt.Errorf("parent_key of %s record %s: %w", parent.Name, rec.Key, err)
 			}
 			for _, k := range keys {
 				if !seen[k] {

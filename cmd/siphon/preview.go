@@ -324,15 +324,9 @@ func readChildren(pt *previewTarget, read func(*dsl.Resource, string, int, func(
 	var ids []string
 	var keyErr error
 	err := read(parent, "", limit, func(r vomo.Record) {
-		keys := []string{r.Key}
-		if pt.resource.ParentKey != nil {
-			fields, err := r.Fields()
-			if err == nil {
-				keys, err = pt.resource.ParentKey.Keys(fields)
-			}
-			if err != nil && keyErr == nil {
-				keyErr = fmt.Errorf("parent_key of %s record %s: %w", parent.Name, r.Key, err)
-			}
+		keys, err := runtime.ParentKeys(r, pt.resource)
+		if err != nil && keyErr == nil {
+			keyErr = fmt.Errorf("parent_key of %s record %s: %w", parent.Name, r.Key, err)
 		}
 		ids = append(ids, keys...)
 	})
