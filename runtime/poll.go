@@ -21,12 +21,15 @@ import (
 // pollRun is one poll of one job: the tenant, its lease and the clients
 // and parent ids shared by the job's fetches.
 type pollRun struct {
-	r       *Runner
-	t       *dsl.Tenant
-	job     *dsl.Job
-	lease   func() state.Lease
-	log     *slog.Logger
-	token   string
+	r     *Runner
+	t     *dsl.Tenant
+	job   *dsl.Job
+	lease func() state.Lease
+	log   *slog.Logger
+	token string
+	// stage is what this read is for: "poll", "backfill" or "reconcile";
+	// each stage draws on its own share of the tenant's rate budget.
+	stage   string
 	trace   string // traceparent of the poll span
 	clients map[string]*vomo.Client
 }
@@ -69,7 +72,7 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 	if err != nil {
 		return err
 	}
-	pr := &pollRun{r: r, t: t, job: j.job, lease: lease, log: log, token: token, trace: traceparent(ctx),
+	pr := &pollRun{r: r, t: t, job: j.job, lease: lease, log: log, token: token, stage: "poll", trace: traceparent(ctx),
 		clients: map[string]*vomo.Client{}}
 	var errs []error
 	for _, f := range j.job.Fetches {

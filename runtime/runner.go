@@ -34,6 +34,10 @@ import (
 type Config struct {
 	Plan  *dsl.Plan
 	Store state.Store
+	// HubStore holds hub-wide state: the global rate budgets, the throttle
+	// and the hub audit log. A regional run keeps its tenants' state in
+	// Store (its region's) and draws budgets from the hub's. Nil: Store.
+	HubStore state.Store
 	// Credentials opens a tenant's sealed token; nil means every tenant
 	// is paused for lack of credentials.
 	Credentials Credentials
@@ -113,6 +117,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
+	}
+	if cfg.HubStore == nil {
+		cfg.HubStore = cfg.Store
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -41,6 +41,8 @@ type Store interface {
 	DeadLetters
 	Control
 	Scans
+	Budgets
+	Notes
 	Close() error
 }
 
@@ -371,6 +373,21 @@ const (
 	FlagPipelinePaused FlagKind = "pipeline-paused" // mapping-error rate
 	FlagLastError      FlagKind = "last-error"
 	FlagWriteError     FlagKind = "write-error" // the last failed write to a destination
+	// FlagMassDelete: a reconcile of the pipeline (Scope) would delete more
+	// than its max_delete and max_delete_min; it kept everything and waits
+	// for `siphon reconcile --allow-mass-delete`.
+	FlagMassDelete FlagKind = "mass-delete"
+	// FlagOrgMismatch: the token answers for another organization than the
+	// one recorded at onboarding; nothing is polled or written.
+	FlagOrgMismatch FlagKind = "org-mismatch"
+	// FlagBackfillRequested: an operator asked for a new backfill of the
+	// pipeline (Scope); the poll stage runs a capped full scan instead of
+	// its walk and clears the flag when the scan completes.
+	FlagBackfillRequested FlagKind = "backfill-requested"
+	// FlagReconcileRequested: a reconcile of the pipeline (Scope) should run
+	// at its next chance (after a checkpoint rebuilt from the destination,
+	// or an operator's request); the reconcile stage clears it.
+	FlagReconcileRequested FlagKind = "reconcile-requested"
 )
 
 // Flag is one control flag of a tenant.
@@ -445,4 +462,66 @@ type Scans interface {
 	// particular order, without loading the whole set at once.
 	ScanPages(ctx context.Context, tenant, resource, scanID string, fn func(page int64, ids []string) error) error
 	DeleteScan(ctx context.Context, tenant, resource, scanID string) error
+}
+
+// Limit is one GCRA rate budget: one request per Interval on average, at
+// most Burst at once (Burst below 1 counts as 1).
+type Limit struct {
+	// Key names the budget within its scope: within the tenant's slot for
+	// tenant limits ("vomo", "vomo/backfill"), within the hub for the hub
+	// limit ("vomo/lane/premium").
+	Key      string
+	Interval time.Duration
+	Burst    int
+}
+
+// TakeRequest asks for N tokens (N below 1 counts as 1) of a tenant's
+// limits, all or none, in the tenant's slot, and then of the hub limit in
+// its own slot; when the hub refuses, the tenant's tokens are given back.
+// Factor is the hub throttle (0 means 1): every interval is divided by it,
+// so 0.5 halves every rate. It is passed in, not read by the script, so a
+// tenant's script stays in the tenant's slot on a cluster.
+type TakeRequest struct {
+	Tenant string
+	Limits []Limit
+	Hub    *Limit
+	N      int
+	Factor float64
+}
+
+// TakeResult says whether the tokens were granted and, if not, how long
+// (store clock) until they would be.
+type TakeResult struct {
+	Granted bool
+	Wait    time.Duration
+}
+
+// Budgets are rate budgets kept in the store's clock (Redis server TIME, or
+// the local wall clock), so every worker of a hub draws on the same ones.
+type Budgets interface {
+	Take(ctx context.Context, req TakeRequest) (TakeResult, error)
+	// DrainBudget refuses every token of the tenant's limit key until d
+	// from now (a 429's Retry-After), leaving a later drain in place.
+	DrainBudget(ctx context.Context, tenant, key string, d time.Duration) error
+	// SetThrottle records the hub-wide throttle factor (0 < factor <= 1;
+	// 1 is no throttle). Throttle returns it (1 when never set).
+	SetThrottle(ctx context.Context, factor float64) error
+	Throttle(ctx context.Context) (float64, error)
+}
+
+// Notes are small per-tenant documents (at most 64 KiB each) the runtime and
+// operator commands keep beside the tenant's state: the organization id
+// recorded at onboarding, the last reconcile report, a backfill's
+// schedule. Names follow CheckName.
+type Notes interface {
+	PutNote(ctx context.Context, tenant, name string, value []byte) error
+	// Note returns the note or ErrNotFound.
+	Note(ctx context.Context, tenant, name string) ([]byte, error)
+	DeleteNote(ctx context.Context, tenant, name string) error
+	// PurgeTenant deletes every key the tenant owns in this store:
+	// checkpoints, walks, leases and due times, queues and retries, DLQ,
+	// flags, credential, notes, scans and the tenant's audit log (the hub
+	// audit log keeps its entries), and takes the tenant out of every hub
+	// index. It returns how many keys or records it removed.
+	PurgeTenant(ctx context.Context, tenant string) (int, error)
 }
