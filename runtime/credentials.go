@@ -20,7 +20,11 @@ type Credentials interface {
 var ErrNoCredentials = errors.New("no credentials")
 
 // SealedCredentials reads credentials sealed by `siphon credentials set`
-// from the store, under the tenant's `credentials` name.
+// from the store, under the tenant's `credentials` name. The token is opened
+// for each job and not kept: a `credentials set` or `rotate` takes effect at
+// the next poll, and a KMS that is a secrets.Keyring opens envelopes a
+// `rotate-master` re-wrapped after this process started (it reloads the
+// key file when it meets a key it does not hold).
 type SealedCredentials struct {
 	Store state.Control
 	KMS   secrets.KMS
@@ -42,6 +46,11 @@ func (s SealedCredentials) Token(ctx context.Context, t *dsl.Tenant) (string, er
 	if err != nil {
 		return "", err
 	}
+	// The opened bytes are cleared at once. The string the source client
+	// needs cannot be: Go strings are immutable, and net/http copies it
+	// into each request's header; those copies live until the garbage
+	// collector reuses their memory, which Go gives no way to force.
+	defer clear(tok)
 	return string(tok), nil
 }
 

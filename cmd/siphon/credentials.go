@@ -64,7 +64,7 @@ func runCredentialsSet(c *cli.Context) error {
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	kms, err := secrets.LoadMasterKey(tg.config, "", true, nil)
+	kms, err := secrets.LoadKeyring(tg.config, "", true, nil)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}

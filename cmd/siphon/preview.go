@@ -198,7 +198,7 @@ func storedToken(c *cli.Context, tg target) (string, error) {
 			return "", &exitError{code: 1, msg: fmt.Sprintf("no credentials for %s: the store %s does not exist yet; %s", t.ID, u, setHint)}
 		}
 	}
-	kms, err := secrets.LoadMasterKey(tg.config, "", false, nil)
+	kms, err := secrets.LoadKeyring(tg.config, "", false, nil)
 	if err != nil {
 		return "", &exitError{code: 1, msg: fmt.Sprintf("credentials of %s: %v", t.ID, err)}
 	}

@@ -120,7 +120,7 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	kms, err := secrets.LoadMasterKey(dir, "", false, nil)
+	kms, err := secrets.LoadKeyring(dir, "", false, nil)
 	var creds runtime.Credentials
 	if err == nil {
 		creds = runtime.SealedCredentials{Store: st, KMS: kms}

@@ -1,112 +1,79 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
+	"log/slog"
 )
 
-// EnvMasterKey holds the master key, base64 of 32 bytes; it wins over the
-// key file.
-const EnvMasterKey = "SIPHON_MASTER_KEY"
-
-// DefaultKeyFile is where the master key lives, relative to the config
-// directory, when the environment does not give one.
-const DefaultKeyFile = ".siphon/master.key"
-
-// MasterKey is the built-in KMS: AES-256-GCM under a key the hub holds.
+// MasterKey is one key of the built-in KMS: AES-256-GCM under a key the
+// hub holds. A Keyring holds the current one and those it replaced.
 type MasterKey struct {
 	key []byte
 	id  string
 }
 
-// NewMasterKey uses a 32-byte key.
+// NewMasterKey uses a 32-byte key (copied: the caller may clear its own).
 func NewMasterKey(key []byte) (*MasterKey, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("master key: want 32 bytes, got %d", len(key))
 	}
-	sum := sha256.Sum256(append([]byte("siphon master key id\x00"), key...))
+	seed := append([]byte("siphon master key id\x00"), key...)
+	sum := sha256.Sum256(seed)
+	clear(seed)
 	return &MasterKey{key: append([]byte(nil), key...), id: "master:" + hex.EncodeToString(sum[:6])}, nil
 }
 
-// LoadMasterKey returns the master key from SIPHON_MASTER_KEY (lookup, nil
-// for os.LookupEnv), else from the key file (DefaultKeyFile under
-// configDir when file is empty). With create, a missing key file is made
-// with a fresh random key, mode 0600; without it a missing key is an error,
-// so commands that only read never invent a key that opens nothing.
-func LoadMasterKey(configDir, file string, create bool, lookup func(string) (string, bool)) (*MasterKey, error) {
-	if lookup == nil {
-		lookup = os.LookupEnv
+// GenerateMasterKey makes a fresh random master key.
+func GenerateMasterKey() (*MasterKey, error) {
+	key := make([]byte, 32)
+	defer clear(key)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
 	}
-	if v, ok := lookup(EnvMasterKey); ok && v != "" {
-		return decodeKey(v, EnvMasterKey)
-	}
-	if file == "" {
-		file = filepath.Join(configDir, DefaultKeyFile)
-	}
-	b, err := os.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) && create {
-		return createKeyFile(file)
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no master key: set %s or create %s (siphon credentials set does)", EnvMasterKey, file)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("master key %s: %w", file, err)
-	}
-	return decodeKey(string(b), "master key "+file)
+	return NewMasterKey(key)
 }
 
-// decodeKey reads a base64 master key; where names its source in errors.
-func decodeKey(text, where string) (*MasterKey, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+// DecodeMasterKey reads a base64 master key, as the key file and the
+// environment hold it; where names its source in errors, which never quote
+// the text (it may be most of a key).
+func DecodeMasterKey(text, where string) (*MasterKey, error) {
+	b := []byte(text)
+	defer clear(b)
+	return decodeKeyBytes(b, where)
+}
+
+func decodeKeyBytes(text []byte, where string) (*MasterKey, error) {
+	text = bytes.TrimSpace(text)
+	key := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	defer clear(key)
+	n, err := base64.StdEncoding.Decode(key, text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not base64", where)
 	}
-	k, err := NewMasterKey(key)
+	k, err := NewMasterKey(key[:n])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return k, nil
 }
 
-func createKeyFile(file string) (*MasterKey, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return nil, fmt.Errorf("master key %s: %w", file, err)
-	}
-	// O_EXCL: two commands creating the key at once must not end up with
-	// credentials sealed under two different keys.
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadMasterKey("", file, false, func(string) (string, bool) { return "", false })
-	}
-	if err != nil {
-		return nil, fmt.Errorf("master key %s: %w", file, err)
-	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("master key %s: %w", file, werr)
-	}
-	return NewMasterKey(key)
-}
+// appendBase64 appends the key's text form to dst.
+func appendBase64(dst, key []byte) []byte { return base64.StdEncoding.AppendEncode(dst, key) }
 
 // ID names the key by a hash, never by its bytes.
 func (m *MasterKey) ID() string { return m.id }
+
+// Equal reports whether two keys hold the same bytes.
+func (m *MasterKey) Equal(o *MasterKey) bool {
+	return o != nil && subtle.ConstantTimeCompare(m.key, o.key) == 1
+}
 
 // Wrap seals a data key under the master key, bound to the context.
 func (m *MasterKey) Wrap(_ context.Context, dataKey []byte, context string) ([]byte, error) {
@@ -137,3 +104,13 @@ func (m *MasterKey) Unwrap(_ context.Context, wrapped []byte, context string) ([
 	}
 	return dek, nil
 }
+
+// String, GoString and LogValue show the key's id only, so a key printed
+// or logged by mistake (%v, %#v, slog) shows no key bytes.
+func (m *MasterKey) String() string { return m.id }
+
+// GoString: see String.
+func (m *MasterKey) GoString() string { return "secrets.MasterKey(" + m.id + ")" }
+
+// LogValue: see String.
+func (m *MasterKey) LogValue() slog.Value { return slog.StringValue(m.id) }
