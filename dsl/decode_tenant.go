@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -102,7 +103,7 @@ func (d *decoder) decodeTenantBlock(block *hcl.Block) (*tenantBlock, hcl.Diagnos
 		t.Enabled = b
 	}
 	if attr, ok := a["backfill_at"]; ok {
-		c, cd := d.clock(attr)
+		c, cd := parsedStr(d, attr, `"02:00" or "now"`, "time", parseBackfillAt)
 		diags = append(diags, cd...)
 		t.BackfillAt = c
 	}
@@ -145,4 +146,17 @@ func (d *decoder) location(name string) (*time.Location, error) {
 	}
 	d.locations[name] = loc
 	return loc, nil
+}
+
+// parseBackfillAt reads backfill_at: a local time of day, or "now" to
+// backfill a new tenant at once.
+func parseBackfillAt(s string) (Clock, error) {
+	if strings.TrimSpace(s) == "now" {
+		return Clock{Now: true}, nil
+	}
+	c, err := ParseClock(s)
+	if err != nil {
+		return Clock{}, fmt.Errorf("%w, or \"now\"", err)
+	}
+	return c, nil
 }

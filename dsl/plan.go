@@ -194,6 +194,9 @@ type Reconcile struct {
 type Clock struct {
 	Hour   int `json:"hour"`
 	Minute int `json:"minute"`
+	// Now is a tenant's backfill_at = "now": start at once, not at a time
+	// of day (Hour and Minute are then zero). Only backfill_at accepts it.
+	Now bool `json:"now,omitempty"`
 }
 
 // Weekly is a day of the week and a time of day.

@@ -160,7 +160,12 @@ func (v Value) MarshalJSON() ([]byte, error) {
 }
 
 // String prints "HH:MM".
-func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", c.Hour, c.Minute) }
+func (c Clock) String() string {
+	if c.Now {
+		return "now"
+	}
+	return fmt.Sprintf("%02d:%02d", c.Hour, c.Minute)
+}
 
 // ParseClock reads a 24-hour "H:MM" or "HH:MM".
 func ParseClock(s string) (Clock, error) {
