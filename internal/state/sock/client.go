@@ -315,6 +315,46 @@ func (c *Client) DeleteScan(ctx context.Context, tenant, resource, scanID string
 	return do(ctx, c, "DeleteScan", scanArgs{Tenant: tenant, Resource: resource, ScanID: scanID})
 }
 
+// Take and SetThrottle check their arguments here as well: JSON cannot
+// carry a NaN or infinite factor to the server that would refuse it.
+func (c *Client) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
+	if err := state.CheckTake(req); err != nil {
+		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
+	}
+	return call[state.TakeResult](ctx, c, "Take", req)
+}
+
+func (c *Client) DrainBudget(ctx context.Context, tenant, key string, d time.Duration) error {
+	return do(ctx, c, "DrainBudget", drainArgs{Tenant: tenant, Key: key, For: d})
+}
+
+func (c *Client) SetThrottle(ctx context.Context, factor float64) error {
+	if err := state.CheckThrottle(factor); err != nil {
+		return fmt.Errorf("set throttle: %w", err)
+	}
+	return do(ctx, c, "SetThrottle", factor)
+}
+
+func (c *Client) Throttle(ctx context.Context) (float64, error) {
+	return call[float64](ctx, c, "Throttle", none{})
+}
+
+func (c *Client) PutNote(ctx context.Context, tenant, name string, value []byte) error {
+	return do(ctx, c, "PutNote", noteArgs{Tenant: tenant, Name: name, Value: value})
+}
+
+func (c *Client) Note(ctx context.Context, tenant, name string) ([]byte, error) {
+	return call[[]byte](ctx, c, "Note", noteArgs{Tenant: tenant, Name: name})
+}
+
+func (c *Client) DeleteNote(ctx context.Context, tenant, name string) error {
+	return do(ctx, c, "DeleteNote", noteArgs{Tenant: tenant, Name: name})
+}
+
+func (c *Client) PurgeTenant(ctx context.Context, tenant string) (int, error) {
+	return call[int](ctx, c, "PurgeTenant", tenantArgs{Tenant: tenant})
+}
+
 // ScanPages reads the server's stream a line at a time, calling fn for each
 // page as it arrives. When fn fails, the stream is dropped, which ends the
 // server's scan through its request's context.

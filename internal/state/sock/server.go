@@ -258,6 +258,22 @@ func handler(st state.Store) http.Handler {
 	handle(mux, "DeleteScan", func(ctx context.Context, a scanArgs) (none, error) {
 		return none{}, st.DeleteScan(ctx, a.Tenant, a.Resource, a.ScanID)
 	})
+
+	handle(mux, "Take", func(ctx context.Context, r state.TakeRequest) (state.TakeResult, error) { return st.Take(ctx, r) })
+	handle(mux, "DrainBudget", func(ctx context.Context, a drainArgs) (none, error) {
+		return none{}, st.DrainBudget(ctx, a.Tenant, a.Key, a.For)
+	})
+	handle(mux, "SetThrottle", func(ctx context.Context, f float64) (none, error) { return none{}, st.SetThrottle(ctx, f) })
+	handle(mux, "Throttle", func(ctx context.Context, _ none) (float64, error) { return st.Throttle(ctx) })
+	handle(mux, "PutNote", func(ctx context.Context, a noteArgs) (none, error) {
+		return none{}, st.PutNote(ctx, a.Tenant, a.Name, a.Value)
+	})
+	handle(mux, "Note", func(ctx context.Context, a noteArgs) ([]byte, error) { return st.Note(ctx, a.Tenant, a.Name) })
+	handle(mux, "DeleteNote", func(ctx context.Context, a noteArgs) (none, error) {
+		return none{}, st.DeleteNote(ctx, a.Tenant, a.Name)
+	})
+	handle(mux, "PurgeTenant", func(ctx context.Context, a tenantArgs) (int, error) { return st.PurgeTenant(ctx, a.Tenant) })
+
 	mux.HandleFunc("POST "+apiPrefix+"ScanPages", func(w http.ResponseWriter, r *http.Request) { scanPages(st, w, r) })
 	return mux
 }

@@ -202,4 +202,13 @@ type (
 	}
 
 	scanArgs struct{ Tenant, Resource, ScanID string }
+
+	drainArgs struct {
+		Tenant, Key string
+		For         time.Duration
+	}
+	noteArgs struct {
+		Tenant, Name string
+		Value        []byte
+	}
 )

@@ -58,6 +58,16 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"ConfigSummary", testConfigSummary},
 		{"Audit", testAudit},
 		{"ScanIDs", testScanIDs},
+		{"BudgetBurst", testBudgetBurst},
+		{"BudgetAllOrNone", testBudgetAllOrNone},
+		{"BudgetHubGivesBack", testBudgetHubGivesBack},
+		{"BudgetThrottle", testBudgetThrottle},
+		{"BudgetDrain", testBudgetDrain},
+		{"BudgetTokens", testBudgetTokens},
+		{"BudgetTenants", testBudgetTenants},
+		{"Notes", testNotes},
+		{"PurgeTenant", testPurgeTenant},
+		{"CrossTenantIDs", testCrossTenantIDs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,114 @@
+package state
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// BudgetMargin is how long a budget outlives the moment it stops holding
+// anything back (its theoretical arrival time and any drain are past):
+// past it the budget is as good as absent, so backends expire it and an
+// idle tenant leaves nothing behind. The margin covers the burst tolerance
+// a drain's end is measured against.
+const BudgetMargin = time.Minute
+
+// MaxNoteSize is the largest note value a store accepts.
+const MaxNoteSize = 64 << 10
+
+// GCRAState is one stored budget, in µs of the store's clock: TAT is the
+// theoretical arrival time of the next request, Hold the end of a drain
+// (0 when none). The Redis scripts compute exactly what Take does here.
+type GCRAState struct {
+	TAT, Hold int64
+}
+
+// Take asks for n tokens of the limit at now, every interval divided by
+// factor. It returns the state to store when granted (wait 0) or, when
+// refused, the state unchanged and the µs to wait before the same request
+// would be granted.
+//
+// With T the emission interval and tau = (burst-1)·T the burst tolerance,
+// the request is granted when the new TAT (max(TAT, now) + n·T) lies at
+// most tau+T ahead of now. A drain counts as a TAT of Hold+tau, so nothing
+// is granted before Hold and then one token per interval, not a burst. A
+// request for more tokens than the burst is granted once the budget is
+// full and pays for them afterwards, rather than never.
+func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, int64) {
+	n = max(n, 1)
+	if factor <= 0 {
+		factor = 1
+	}
+	t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+	tau := float64(max(l.Burst, 1)-1) * t
+	tat := max(float64(g.TAT), float64(now))
+	if g.Hold > 0 {
+		tat = max(tat, float64(g.Hold)+tau)
+	}
+	next := tat + float64(n)*t
+	allow := max(tau+t, float64(n)*t)
+	if w := next - allow - float64(now); w > 0 {
+		return g, int64(math.Ceil(w))
+	}
+	out := GCRAState{TAT: int64(math.RoundToEven(next))}
+	if g.Hold > now {
+		out.Hold = g.Hold
+	}
+	return out, 0
+}
+
+// Idle reports whether the budget holds nothing back at now any more, by
+// BudgetMargin.
+func (g GCRAState) Idle(now int64) bool {
+	return max(g.TAT, g.Hold)+BudgetMargin.Microseconds() <= now
+}
+
+// CheckTake refuses a malformed take request.
+func CheckTake(req TakeRequest) error {
+	if err := CheckName("tenant", req.Tenant); err != nil {
+		return err
+	}
+	if math.IsNaN(req.Factor) || req.Factor < 0 || req.Factor > 1 {
+		return fmt.Errorf("%w: throttle factor %v is not in (0, 1]", ErrInvalid, req.Factor)
+	}
+	for _, l := range req.Limits {
+		if err := checkLimit(l); err != nil {
+			return err
+		}
+	}
+	if req.Hub != nil {
+		if err := checkLimit(*req.Hub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLimit(l Limit) error {
+	if err := CheckName("budget key", l.Key); err != nil {
+		return err
+	}
+	if l.Interval <= 0 {
+		return fmt.Errorf("%w: budget %s: interval %v is not positive", ErrInvalid, l.Key, l.Interval)
+	}
+	return nil
+}
+
+// CheckThrottle refuses a throttle factor outside (0, 1].
+func CheckThrottle(f float64) error {
+	if math.IsNaN(f) || f <= 0 || f > 1 {
+		return fmt.Errorf("%w: throttle factor %v is not in (0, 1]", ErrInvalid, f)
+	}
+	return nil
+}
+
+// CheckNote refuses a bad note name or a value over MaxNoteSize.
+func CheckNote(name string, value []byte) error {
+	if err := CheckName("note", name); err != nil {
+		return err
+	}
+	if len(value) > MaxNoteSize {
+		return fmt.Errorf("%w: note %s is %d bytes, more than %d", ErrInvalid, name, len(value), MaxNoteSize)
+	}
+	return nil
+}

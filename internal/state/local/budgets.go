@@ -1,0 +1,180 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// Rate budgets. A tenant's budgets are t/<tenant>/bud/<key>, the hub's are
+// hub/bud:<key> and the throttle factor hub/throttle. Each budget holds its
+// GCRA theoretical arrival time and the end of any drain, both µs of the
+// local wall clock (state.GCRA says how they are used). One transaction
+// takes the tenant's and the hub's tokens, so the hub's refusal simply
+// writes nothing: there is nothing to give back.
+
+var (
+	bHub      = []byte("hub")
+	bBudgets  = []byte("bud")
+	kThrottle = []byte("throttle")
+)
+
+func hubBudgetKey(key string) []byte { return []byte("bud:" + key) }
+
+func getBudget(b *bolt.Bucket, k []byte) state.GCRAState {
+	if b == nil {
+		return state.GCRAState{}
+	}
+	v := b.Get(k)
+	if len(v) != 16 {
+		return state.GCRAState{}
+	}
+	return state.GCRAState{TAT: int64(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
+}
+
+func putBudget(b *bolt.Bucket, k []byte, g state.GCRAState) error {
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:], uint64(g.TAT))
+	binary.BigEndian.PutUint64(v[8:], uint64(g.Hold))
+	return b.Put(k, v[:])
+}
+
+// pruneBudgets deletes the budgets of b (those whose key starts with
+// prefix) that no longer hold anything back, as Redis expires them: a
+// tenant that stops polling leaves no budget behind.
+func pruneBudgets(b *bolt.Bucket, prefix []byte, now int64) error {
+	var stale [][]byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v == nil || len(v) != 16 {
+			continue
+		}
+		g := state.GCRAState{TAT: int64(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
+		if g.Idle(now) {
+			stale = append(stale, append([]byte(nil), k...))
+		}
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
+	if err := state.CheckTake(req); err != nil {
+		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
+	}
+	var res state.TakeResult
+	err := s.update(func(tx *bolt.Tx) error {
+		res = state.TakeResult{}
+		now := s.now().UnixMicro()
+		buds, err := tenantSub(tx, req.Tenant, bBudgets)
+		if err != nil {
+			return err
+		}
+		next := make([]state.GCRAState, len(req.Limits))
+		var wait int64
+		for i, l := range req.Limits {
+			g, w := getBudget(buds, []byte(l.Key)).Take(now, l, req.N, req.Factor)
+			next[i], wait = g, max(wait, w)
+		}
+		if wait > 0 {
+			res.Wait = time.Duration(wait) * time.Microsecond
+			return nil
+		}
+		if req.Hub != nil {
+			hub, err := tx.CreateBucketIfNotExists(bHub)
+			if err != nil {
+				return err
+			}
+			k := hubBudgetKey(req.Hub.Key)
+			g, w := getBudget(hub, k).Take(now, *req.Hub, req.N, req.Factor)
+			if w > 0 {
+				res.Wait = time.Duration(w) * time.Microsecond
+				return nil
+			}
+			if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
+				return err
+			}
+			if err := putBudget(hub, k, g); err != nil {
+				return err
+			}
+		}
+		if err := pruneBudgets(buds, nil, now); err != nil {
+			return err
+		}
+		for i, l := range req.Limits {
+			if err := putBudget(buds, []byte(l.Key), next[i]); err != nil {
+				return err
+			}
+		}
+		res.Granted = true
+		return nil
+	})
+	if err != nil {
+		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
+	}
+	return res, nil
+}
+
+func (s *Store) DrainBudget(ctx context.Context, tenantName, key string, d time.Duration) error {
+	if err := state.CheckName("budget key", key); err != nil {
+		return fmt.Errorf("drain budget %s/%s: %w", tenantName, key, err)
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		buds, err := tenantSub(tx, tenantName, bBudgets)
+		if err != nil {
+			return err
+		}
+		g := getBudget(buds, []byte(key))
+		g.Hold = max(g.Hold, s.now().UnixMicro()+d.Microseconds())
+		return putBudget(buds, []byte(key), g)
+	})
+	if err != nil {
+		return fmt.Errorf("drain budget %s/%s: %w", tenantName, key, err)
+	}
+	return nil
+}
+
+func (s *Store) SetThrottle(ctx context.Context, factor float64) error {
+	if err := state.CheckThrottle(factor); err != nil {
+		return fmt.Errorf("set throttle: %w", err)
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		hub, err := tx.CreateBucketIfNotExists(bHub)
+		if err != nil {
+			return err
+		}
+		return hub.Put(kThrottle, []byte(strconv.FormatFloat(factor, 'g', -1, 64)))
+	})
+	if err != nil {
+		return fmt.Errorf("set throttle: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) Throttle(ctx context.Context) (float64, error) {
+	f := 1.0
+	err := s.view(func(tx *bolt.Tx) error {
+		hub := tx.Bucket(bHub)
+		if hub == nil || hub.Get(kThrottle) == nil {
+			return nil
+		}
+		var err error
+		f, err = strconv.ParseFloat(string(hub.Get(kThrottle)), 64)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	return f, nil
+}

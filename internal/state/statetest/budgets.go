@@ -1,0 +1,196 @@
+package statetest
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// The budget cases check waits against long intervals (an hour), so a
+// loaded machine cannot make them flaky, and recovery by sleeping the
+// returned Wait, which a slow machine only lengthens.
+
+// take asks for n tokens and returns what the store answered.
+func take(t *testing.T, s state.Store, req state.TakeRequest) state.TakeResult {
+	t.Helper()
+	r, err := s.Take(ctx, req)
+	check(t, err)
+	return r
+}
+
+func granted(t *testing.T, s state.Store, req state.TakeRequest) {
+	t.Helper()
+	if r := take(t, s, req); !r.Granted || r.Wait != 0 {
+		t.Fatalf("take %+v: %+v, want granted", req, r)
+	}
+}
+
+// refused checks a refusal whose wait is in (lo, hi].
+func refused(t *testing.T, s state.Store, req state.TakeRequest, lo, hi time.Duration) time.Duration {
+	t.Helper()
+	r := take(t, s, req)
+	if r.Granted || r.Wait <= lo || r.Wait > hi {
+		t.Fatalf("take %+v: %+v, want refused with a wait in (%v, %v]", req, r, lo, hi)
+	}
+	return r.Wait
+}
+
+func limits(ls ...state.Limit) []state.Limit { return ls }
+
+func testBudgetBurst(t *testing.T, s state.Store) {
+	hour := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 3}
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(hour)}
+	for range 3 {
+		granted(t, s, req)
+	}
+	// Then one per interval: the next token is an interval away.
+	refused(t, s, req, 59*time.Minute, time.Hour)
+
+	// A caller that sleeps the wait gets its token, and then waits again.
+	fast := state.Limit{Key: "fast", Interval: 400 * time.Millisecond}
+	req = state.TakeRequest{Tenant: "acme", Limits: limits(fast)}
+	granted(t, s, req)
+	w := refused(t, s, req, 0, fast.Interval)
+	time.Sleep(w)
+	granted(t, s, req)
+
+	// Burst below 1 counts as 1.
+	zero := state.TakeRequest{Tenant: "acme", Limits: limits(state.Limit{Key: "zero", Interval: time.Hour})}
+	granted(t, s, zero)
+	refused(t, s, zero, 59*time.Minute, time.Hour)
+}
+
+func testBudgetAllOrNone(t *testing.T, s state.Store) {
+	a := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 2}
+	b := state.Limit{Key: "vomo/backfill", Interval: time.Hour}
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(a)})
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(b)})
+	// b is spent, so a keeps its last token.
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(a, b)}, 59*time.Minute, time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(a)})
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(a)}, 59*time.Minute, time.Hour)
+	// No limits at all: nothing to wait for.
+	granted(t, s, state.TakeRequest{Tenant: "acme"})
+}
+
+func testBudgetHubGivesBack(t *testing.T, s state.Store) {
+	tenant := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 2}
+	hub := state.Limit{Key: "vomo/lane/default", Interval: 400 * time.Millisecond}
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(tenant), Hub: &hub}
+	granted(t, s, req)
+	// The hub refuses: its wait is reported and the tenant's token goes back.
+	w := refused(t, s, req, 0, hub.Interval)
+	time.Sleep(w)
+	// The tenant's second token is still there: it does not wait an hour.
+	granted(t, s, req)
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(tenant)}, 59*time.Minute, time.Hour)
+
+	// A hub refusal with a long wait: the tenant's budget is untouched.
+	slow := state.Limit{Key: "vomo/lane/slow", Interval: time.Hour}
+	other := state.Limit{Key: "other", Interval: time.Hour}
+	granted(t, s, state.TakeRequest{Tenant: "acme", Hub: &slow})
+	// Another tenant draws on the same hub budget.
+	refused(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(other), Hub: &slow}, 59*time.Minute, time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(other)})
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other), Hub: &slow}, 59*time.Minute, time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other)})
+}
+
+func testBudgetThrottle(t *testing.T, s state.Store) {
+	if f := must(s.Throttle(ctx))(t); f != 1 {
+		t.Fatalf("throttle before any set: %v", f)
+	}
+	for _, bad := range []float64{0, -0.5, 1.5, math.NaN(), math.Inf(1)} {
+		if err := s.SetThrottle(ctx, bad); !errors.Is(err, state.ErrInvalid) {
+			t.Fatalf("set throttle %v: %v", bad, err)
+		}
+	}
+	check(t, s.SetThrottle(ctx, 0.5))
+	if f := must(s.Throttle(ctx))(t); f != 0.5 {
+		t.Fatalf("throttle %v", f)
+	}
+	check(t, s.SetThrottle(ctx, 1))
+	if f := must(s.Throttle(ctx))(t); f != 1 {
+		t.Fatalf("throttle back to 1: %v", f)
+	}
+	// A factor of 0.5 doubles every interval: half the rate.
+	l := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 2}
+	half := state.TakeRequest{Tenant: "acme", Limits: limits(l), Factor: 0.5}
+	granted(t, s, half)
+	granted(t, s, half)
+	refused(t, s, half, 119*time.Minute, 2*time.Hour)
+	full := state.TakeRequest{Tenant: "globex", Limits: limits(l), Factor: 1}
+	granted(t, s, full)
+	granted(t, s, full)
+	refused(t, s, full, 59*time.Minute, time.Hour)
+	for _, bad := range []float64{-1, 2, math.NaN()} {
+		if _, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: limits(l), Factor: bad}); !errors.Is(err, state.ErrInvalid) {
+			t.Fatalf("take with factor %v: %v", bad, err)
+		}
+	}
+}
+
+func testBudgetDrain(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: 20 * time.Millisecond, Burst: 5}
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(l)}
+	granted(t, s, req)
+	check(t, s.DrainBudget(ctx, "acme", "vomo", time.Hour))
+	refused(t, s, req, 59*time.Minute, time.Hour)
+	// A shorter drain leaves the longer one in place.
+	check(t, s.DrainBudget(ctx, "acme", "vomo", time.Second))
+	refused(t, s, req, 59*time.Minute, time.Hour)
+	// Other tenants and keys are not drained.
+	granted(t, s, state.TakeRequest{Tenant: "acme2", Limits: limits(l)})
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(state.Limit{Key: "vomo/backfill", Interval: time.Hour})})
+
+	// A short drain, of a budget never taken from: refused until it ends,
+	// then one token, and the next an interval later, not a burst.
+	slow := state.Limit{Key: "slow", Interval: time.Hour, Burst: 3}
+	req = state.TakeRequest{Tenant: "acme", Limits: limits(slow)}
+	check(t, s.DrainBudget(ctx, "acme", "slow", 400*time.Millisecond))
+	w := refused(t, s, req, 0, 400*time.Millisecond)
+	time.Sleep(w)
+	granted(t, s, req)
+	refused(t, s, req, 59*time.Minute, time.Hour)
+
+	if err := s.DrainBudget(ctx, "acme", "bad key", time.Second); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("drain bad key: %v", err)
+	}
+}
+
+func testBudgetTokens(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 5}
+	take3 := state.TakeRequest{Tenant: "acme", Limits: limits(l), N: 3}
+	granted(t, s, take3)
+	refused(t, s, take3, 59*time.Minute, time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(l), N: 2})
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(l), N: 0}, 59*time.Minute, time.Hour)
+
+	// More than the burst: granted from a full budget, paid for after.
+	big := state.Limit{Key: "big", Interval: time.Hour, Burst: 2}
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(big), N: 5})
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(big)}, 239*time.Minute, 4*time.Hour)
+}
+
+func testBudgetTenants(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: time.Hour}
+	for _, tenant := range []string{"acme", "acme2", "globex"} {
+		granted(t, s, state.TakeRequest{Tenant: tenant, Limits: limits(l)})
+	}
+	for _, tenant := range []string{"acme", "acme2", "globex"} {
+		refused(t, s, state.TakeRequest{Tenant: tenant, Limits: limits(l)}, 59*time.Minute, time.Hour)
+	}
+	for _, bad := range []state.TakeRequest{
+		{Tenant: "a{b", Limits: limits(l)},
+		{Tenant: "acme", Limits: limits(state.Limit{Key: "vomo", Interval: 0})},
+		{Tenant: "acme", Limits: limits(state.Limit{Key: "", Interval: time.Second})},
+		{Tenant: "acme", Hub: &state.Limit{Key: "a b", Interval: time.Second}},
+	} {
+		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
+			t.Fatalf("take %+v: %v", bad, err)
+		}
+	}
+}
