@@ -57,7 +57,21 @@ func (k keys) scan(t, resource, scanID string) string {
 // again.
 func (k keys) op(t, id string) string { return k.tenant(t) + "op:" + id }
 
+// budget is one of the tenant's rate budgets: a hash t (GCRA theoretical
+// arrival time, µs server clock), h (end of a drain, µs).
+func (k keys) budget(t, key string) string { return k.tenant(t) + "bud:" + key }
+
+// note is one of the tenant's notes (a string).
+func (k keys) note(t, name string) string { return k.tenant(t) + "note:" + name }
+
+// hubBudget is a hub-wide rate budget, laid out as budget. Each is its own
+// hash tag, so the lanes' budgets spread over the cluster's slots.
+func (k keys) hubBudget(key string) string { return k.prefix + ":{bud:" + key + "}" }
+
 func (k keys) hub() string { return k.prefix + ":{hub}:" }
+
+// throttle is the hub-wide throttle factor (a string; absent means 1).
+func (k keys) throttle() string { return k.hub() + "throttle" }
 
 // meta is a hash: format, epoch.
 func (k keys) meta() string { return k.hub() + "meta" }

@@ -578,11 +578,80 @@ end
 return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 `)
 
+// takeScript takes n tokens of every budget in KEYS, all or none: GCRA
+// as state.GCRAState.Take computes it, in the server's clock. Each budget
+// is a hash: t (theoretical arrival time, µs), h (end of a drain, µs). It
+// expires once neither holds anything back, plus the margin. A re-run
+// after a network error takes the tokens once more: the caller waits
+// longer, the budget is never exceeded.
+// KEYS: budgets. ARGV: n, factor, margin ms, then per budget its interval
+// (µs, may be fractional) and burst (>= 1). Reply: {granted, wait µs}.
+var takeScript = script(`
+local now = server_now()
+local n, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local nexts, holds, wait = {}, {}, 0
+for i, key in ipairs(KEYS) do
+  local t = tonumber(ARGV[2 + 2 * i]) / factor
+  local tau = (tonumber(ARGV[3 + 2 * i]) - 1) * t
+  local h = redis.call('HMGET', key, 't', 'h')
+  local tat, hold = math.max(tonumber(h[1]) or 0, now), tonumber(h[2]) or 0
+  if hold > 0 then tat = math.max(tat, hold + tau) end
+  local nt = tat + n * t
+  local w = nt - math.max(tau + t, n * t) - now
+  if w > 0 then wait = math.max(wait, math.ceil(w)) end
+  nexts[i], holds[i] = nt, hold
+end
+if wait > 0 then return {0, n2s(wait)} end
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 't', n2s(nexts[i]))
+  redis.call('PEXPIRE', key, math.ceil((math.max(nexts[i], holds[i]) - now) / 1000) + margin)
+end
+return {1, 0}
+`)
+
+// giveBackScript returns n tokens to every budget in KEYS (the tenant's,
+// after the hub refused): each TAT moves back by n intervals. The op key
+// makes a re-run return the first reply instead of giving back twice.
+// KEYS: op, budgets. ARGV: opTTL, n, factor, margin ms, then per budget
+// its interval (µs). Reply: 1.
+var giveBackScript = script(`
+local seen = op_seen()
+if seen then return seen end
+local now = server_now()
+local n, factor, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 2, #KEYS do
+  local h = redis.call('HMGET', KEYS[i], 't', 'h')
+  if h[1] then
+    local tat = tonumber(h[1]) - n * tonumber(ARGV[3 + i]) / factor
+    local ttl = math.ceil((math.max(tat, tonumber(h[2]) or 0) - now) / 1000) + margin
+    if ttl > 0 then
+      redis.call('HSET', KEYS[i], 't', n2s(tat))
+      redis.call('PEXPIRE', KEYS[i], ttl)
+    else
+      redis.call('DEL', KEYS[i])
+    end
+  end
+end
+return op_done(1)
+`)
+
+// drainScript refuses a budget's tokens until d from now, never moving an
+// existing later drain earlier. Harmless to re-run.
+// KEYS: budget. ARGV: d µs, margin ms. Reply: the drain's end (µs).
+var drainScript = script(`
+local now = server_now()
+local h = redis.call('HMGET', KEYS[1], 't', 'h')
+local stop = math.max(now + tonumber(ARGV[1]), tonumber(h[2]) or 0)
+redis.call('HSET', KEYS[1], 'h', n2s(stop))
+redis.call('PEXPIRE', KEYS[1], math.ceil((math.max(stop, tonumber(h[1]) or 0) - now) / 1000) + tonumber(ARGV[2]))
+return n2s(stop)
+`)
+
 // allScripts are loaded into every master at Open.
 var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
-	appendAuditScript, initMetaScript,
+	appendAuditScript, initMetaScript, takeScript, giveBackScript, drainScript,
 }

@@ -1,0 +1,129 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// marginMS is state.BudgetMargin for PEXPIRE.
+var marginMS = strconv.FormatInt(state.BudgetMargin.Milliseconds(), 10)
+
+// intervalUS is a limit's interval in µs, fractional when it is not whole.
+func intervalUS(l state.Limit) string {
+	return strconv.FormatFloat(float64(l.Interval.Nanoseconds())/1e3, 'f', -1, 64)
+}
+
+func factorArg(f float64) string {
+	if f == 0 {
+		f = 1
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// takeArgs are takeScript's arguments for the limits.
+func takeArgs(n int, factor string, ls []state.Limit) []any {
+	args := make([]any, 0, 3+2*len(ls))
+	args = append(args, n, factor, marginMS)
+	for _, l := range ls {
+		args = append(args, intervalUS(l), max(l.Burst, 1))
+	}
+	return args
+}
+
+// Take takes the tenant's limits in one script in the tenant's slot, then
+// the hub limit in one script in its own slot; when the hub refuses, one
+// more tenant-slot script gives the tenant's tokens back. Two round trips
+// when the tenant has limits and the hub grants.
+func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
+	if err := state.CheckTake(req); err != nil {
+		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
+	}
+	n, factor := max(req.N, 1), factorArg(req.Factor)
+	if len(req.Limits) > 0 {
+		ks := make([]string, len(req.Limits))
+		for i, l := range req.Limits {
+			ks[i] = s.k.budget(req.Tenant, l.Key)
+		}
+		r, err := s.take(ctx, ks, takeArgs(n, factor, req.Limits))
+		if err != nil || !r.Granted {
+			return r, wrapTake(req, err)
+		}
+	}
+	if req.Hub == nil {
+		return state.TakeResult{Granted: true}, nil
+	}
+	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, []state.Limit{*req.Hub}))
+	if err != nil || r.Granted || len(req.Limits) == 0 {
+		return r, wrapTake(req, err)
+	}
+	ks := []string{s.k.op(req.Tenant, newID())}
+	args := []any{opTTL, n, factor, marginMS}
+	for _, l := range req.Limits {
+		ks = append(ks, s.k.budget(req.Tenant, l.Key))
+		args = append(args, intervalUS(l))
+	}
+	if err := giveBackScript.Run(ctx, s.rdb, ks, args...).Err(); err != nil {
+		return state.TakeResult{}, fmt.Errorf("take %s: giving back the tenant's tokens after the hub refused: %w", req.Tenant, err)
+	}
+	return r, nil
+}
+
+func wrapTake(req state.TakeRequest, err error) error {
+	if err != nil {
+		return fmt.Errorf("take %s: %w", req.Tenant, err)
+	}
+	return nil
+}
+
+func (s *Store) take(ctx context.Context, ks []string, args []any) (state.TakeResult, error) {
+	res, err := takeScript.Run(ctx, s.rdb, ks, args...).Slice()
+	if err != nil {
+		return state.TakeResult{}, err
+	}
+	if len(res) != 2 {
+		return state.TakeResult{}, fmt.Errorf("unexpected reply %v", res)
+	}
+	return state.TakeResult{Granted: asInt(res[0]) == 1, Wait: time.Duration(asInt(res[1])) * time.Microsecond}, nil
+}
+
+func (s *Store) DrainBudget(ctx context.Context, tenant, key string, d time.Duration) error {
+	if err := state.CheckName("tenant", tenant); err != nil {
+		return fmt.Errorf("drain budget %s/%s: %w", tenant, key, err)
+	}
+	if err := state.CheckName("budget key", key); err != nil {
+		return fmt.Errorf("drain budget %s/%s: %w", tenant, key, err)
+	}
+	if err := drainScript.Run(ctx, s.rdb, []string{s.k.budget(tenant, key)}, max(d.Microseconds(), 0), marginMS).Err(); err != nil {
+		return fmt.Errorf("drain budget %s/%s: %w", tenant, key, err)
+	}
+	return nil
+}
+
+func (s *Store) SetThrottle(ctx context.Context, factor float64) error {
+	if err := state.CheckThrottle(factor); err != nil {
+		return fmt.Errorf("set throttle: %w", err)
+	}
+	if err := s.rdb.Set(ctx, s.k.throttle(), factorArg(factor), 0).Err(); err != nil {
+		return fmt.Errorf("set throttle: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) Throttle(ctx context.Context) (float64, error) {
+	v, err := s.rdb.Get(ctx, s.k.throttle()).Result()
+	if isNil(err) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("throttle: %w", err)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("throttle: stored factor %q: %w", v, err)
+	}
+	return f, nil
+}
