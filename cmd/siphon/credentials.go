@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -20,7 +19,7 @@ func init() {
 	flags := []cli.Flag{configFlag(), storeFlag(), unsafeStoreFlag()}
 	commands = append(commands, &cli.Command{
 		Name:  "credentials",
-		Usage: "store or remove a tenant's source token, sealed with the hub's master key",
+		Usage: "store, re-seal or remove a tenant's source token, sealed with the hub's master key; rotate the master key",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "set",
@@ -35,6 +34,23 @@ func init() {
 				ArgsUsage: "TENANT",
 				Flags:     flags,
 				Action:    runCredentialsDelete,
+			},
+			{
+				Name:      "rotate",
+				Usage:     "re-seal TENANT's token under a fresh data key (the token stays the same)",
+				ArgsUsage: "TENANT",
+				Flags:     flags,
+				Action:    runCredentialsRotate,
+			},
+			{
+				Name: "rotate-master",
+				Usage: "put a new master key first in the keyring (old keys kept to open) and re-wrap every tenant's data key " +
+					"under it; run again after a crash to finish; --drop-old later removes the old keys once nothing uses them",
+				Flags: append(append([]cli.Flag(nil), flags...),
+					&cli.StringFlag{Name: "new-key-file", Usage: "take the new master key (base64 of 32 bytes) from `FILE` (- for stdin) instead of generating one"},
+					&cli.BoolFlag{Name: "drop-old", Usage: "remove the previous keys from the key file, once no tenant's credential is wrapped by them"},
+				),
+				Action: runCredentialsRotateMaster,
 			},
 		},
 	})
@@ -135,11 +151,7 @@ func readToken(r io.Reader) (string, error) {
 
 // audit records an operator action.
 func audit(c *cli.Context, st state.Store, tenant, action, detail string) error {
-	who := "unknown"
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	e := state.AuditEntry{Tenant: tenant, At: time.Now().UTC(), Who: who, Action: action, Detail: detail}
+	e := state.AuditEntry{Tenant: tenant, At: time.Now().UTC(), Who: operatorName(), Action: action, Detail: detail}
 	if err := st.AppendAudit(c.Context, e); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // EnvMasterKey holds the current master key, base64 of 32 bytes; it wins
@@ -150,7 +151,7 @@ func readKeyFile(file string) ([]*MasterKey, error) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		k, err := decodeKeyBytes(line, fmt.Sprintf("master key %s line %d", file, i+1))
+		k, err := DecodeMasterKeyBytes(line, fmt.Sprintf("master key %s line %d", file, i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -366,3 +367,42 @@ func (r *Keyring) GoString() string { return r.String() }
 
 // LogValue: see String.
 func (r *Keyring) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// LockKeyFile takes an exclusive lock beside the key file (FILE.lock), so
+// two rotations on one host cannot both write a ring: the second would
+// drop the first's new key while credentials are wrapped under it. It
+// fails at once when another process holds the lock; the kernel releases
+// it when the holder exits, however it exits.
+func LockKeyFile(file string) (release func(), err error) {
+	path := file + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another siphon credentials rotate-master holds %s: let it finish, then run again", path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Reload loads the ring again from its source (a fixed ring stays as it
+// is), for a command that must act on the keys as they are now.
+func (r *Keyring) Reload() error {
+	if r.load == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys, err := r.load()
+	if err != nil {
+		return err
+	}
+	return r.set(keys)
+}

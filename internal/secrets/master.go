@@ -46,10 +46,12 @@ func GenerateMasterKey() (*MasterKey, error) {
 func DecodeMasterKey(text, where string) (*MasterKey, error) {
 	b := []byte(text)
 	defer clear(b)
-	return decodeKeyBytes(b, where)
+	return DecodeMasterKeyBytes(b, where)
 }
 
-func decodeKeyBytes(text []byte, where string) (*MasterKey, error) {
+// DecodeMasterKeyBytes is DecodeMasterKey on bytes the caller owns (and
+// clears after).
+func DecodeMasterKeyBytes(text []byte, where string) (*MasterKey, error) {
 	text = bytes.TrimSpace(text)
 	key := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
 	defer clear(key)
