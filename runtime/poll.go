@@ -65,6 +65,7 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 		log.Warn("tenant paused; not polling", "reason", reason)
 		return fmt.Errorf("poll %s: tenant paused: %s", t.ID, reason)
 	}
+	r.requestedReconciles(ctx, t, ctl) // reconcile_schedule.go: flagged reconciles become due now
 	if over, err := r.backpressured(ctx, t, j.job, log); err != nil || over {
 		return err
 	}

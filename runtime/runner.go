@@ -232,6 +232,10 @@ func (r *Runner) RunOnce(ctx context.Context) (Summary, error) {
 	if err := r.pollOnce(ctx, jobs); err != nil {
 		return r.stats.summary(), err
 	}
+	// Only the reconciles a flag requests: see reconcile_schedule.go.
+	if err := r.reconcileRequested(ctx); err != nil {
+		return r.stats.summary(), err
+	}
 	if err := r.drain(ctx); err != nil {
 		return r.stats.summary(), err
 	}

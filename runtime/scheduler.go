@@ -18,6 +18,9 @@ import (
 // started. It returns an error only for store failures; a job that fails
 // is counted and logged.
 func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
+	if j.job.Shape == reconcileShape {
+		return r.runReconcileJob(ctx, j) // reconcile_schedule.go
+	}
 	log := jobLog(r.log, j)
 	now := r.clk.Now()
 	cadence := j.job.Cadence.D()
@@ -172,7 +175,7 @@ func (r *Runner) scheduleAll(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return r.scheduleReconciles(ctx, now)
 }
 
 // scheduleLoop starts due jobs as they come due on a bounded pool of poll
@@ -183,7 +186,7 @@ func (r *Runner) scheduleAll(ctx context.Context) error {
 // runs. When ctx ends, running jobs stop at their next page and hand their
 // leases back; the loop returns once they have.
 func (r *Runner) scheduleLoop(ctx context.Context) error {
-	jobs := map[[2]string]jobRef{}
+	jobs := r.reconcileJobRefs()
 	for _, t := range r.plan.Tenants {
 		for _, j := range t.Jobs {
 			jobs[[2]string{t.ID, j.ID}] = jobRef{tenant: t, job: j}
