@@ -169,6 +169,7 @@ func (s *Server) controlRoutes() {
 			"tenants":   "GET, POST {\"users\":N} /_sim/tenants",
 			"revoke":    "POST /_sim/tenants/{id}/revoke, /restore",
 			"forbid":    "POST /_sim/tenants/{id}/forbid {\"resource\":\"users\",\"forbidden\":true}",
+			"vanish":    "POST /_sim/tenants/{id}/vanish {\"resource\":\"users\",\"share\":0.3}",
 			"settings":  "GET, PATCH /_sim/churn, /_sim/switches, /_sim/faults (PATCH merges the JSON given)",
 			"outage":    "POST /_sim/outage {\"duration\":\"30s\"}",
 			"truth":     "GET /_sim/truth/{tenant}/{resource}",
@@ -203,6 +204,14 @@ func (s *Server) controlRoutes() {
 			err = s.Revoke(id)
 		case "restore":
 			err = s.Restore(id)
+		case "vanish":
+			var req struct {
+				Resource string  `json:"resource"`
+				Share    float64 `json:"share"`
+			}
+			if err = decodeControl(r, &req); err == nil {
+				_, err = s.Vanish(id, req.Resource, req.Share)
+			}
 		case "forbid":
 			var req struct {
 				Resource  string `json:"resource"`
