@@ -24,10 +24,15 @@ func factorArg(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// takeArgs are takeScript's arguments for the limits.
-func takeArgs(n int, factor string, ls []state.Limit) []any {
-	args := make([]any, 0, 3+2*len(ls))
-	args = append(args, n, factor, marginMS)
+// takeArgs are takeScript's arguments for the limits, with or without
+// their drain keys.
+func takeArgs(n int, factor string, drains bool, ls []state.Limit) []any {
+	args := make([]any, 0, 4+2*len(ls))
+	d := "0"
+	if drains {
+		d = "1"
+	}
+	args = append(args, n, factor, marginMS, d)
 	for _, l := range ls {
 		args = append(args, intervalUS(l), max(l.Burst, 1))
 	}
@@ -44,11 +49,11 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	}
 	n, factor := max(req.N, 1), factorArg(req.Factor)
 	if len(req.Limits) > 0 {
-		ks := make([]string, len(req.Limits))
+		ks := make([]string, 2*len(req.Limits))
 		for i, l := range req.Limits {
-			ks[i] = s.k.budget(req.Tenant, l.Key)
+			ks[i], ks[len(req.Limits)+i] = s.k.budget(req.Tenant, l.Key), s.k.drain(req.Tenant, l.Key)
 		}
-		r, err := s.take(ctx, ks, takeArgs(n, factor, req.Limits))
+		r, err := s.take(ctx, ks, takeArgs(n, factor, true, req.Limits))
 		if err != nil || !r.Granted {
 			return r, wrapTake(req, err)
 		}
@@ -56,7 +61,7 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	if req.Hub == nil {
 		return state.TakeResult{Granted: true}, nil
 	}
-	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, []state.Limit{*req.Hub}))
+	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, false, []state.Limit{*req.Hub}))
 	if err != nil || r.Granted || len(req.Limits) == 0 {
 		return r, wrapTake(req, err)
 	}
@@ -97,7 +102,7 @@ func (s *Store) DrainBudget(ctx context.Context, tenant, key string, d time.Dura
 	if err := state.CheckName("budget key", key); err != nil {
 		return fmt.Errorf("drain budget %s/%s: %w", tenant, key, err)
 	}
-	if err := drainScript.Run(ctx, s.rdb, []string{s.k.budget(tenant, key)}, max(d.Microseconds(), 0), marginMS).Err(); err != nil {
+	if err := drainScript.Run(ctx, s.rdb, []string{s.k.drain(tenant, key)}, max(d.Microseconds(), 0), marginMS).Err(); err != nil {
 		return fmt.Errorf("drain budget %s/%s: %w", tenant, key, err)
 	}
 	return nil

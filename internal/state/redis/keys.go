@@ -57,14 +57,17 @@ func (k keys) scan(t, resource, scanID string) string {
 // again.
 func (k keys) op(t, id string) string { return k.tenant(t) + "op:" + id }
 
-// budget is one of the tenant's rate budgets: a hash t (GCRA theoretical
-// arrival time, µs server clock), h (end of a drain, µs).
+// budget is one of the tenant's rate budgets: its GCRA theoretical
+// arrival time (µs, server clock); drain, when present, the end of a
+// drain of it (µs).
 func (k keys) budget(t, key string) string { return k.tenant(t) + "bud:" + key }
+func (k keys) drain(t, key string) string  { return k.tenant(t) + "drain:" + key }
 
 // note is one of the tenant's notes (a string).
 func (k keys) note(t, name string) string { return k.tenant(t) + "note:" + name }
 
-// hubBudget is a hub-wide rate budget, laid out as budget. Each is its own
+// hubBudget is a hub-wide rate budget, laid out as budget (hub budgets
+// are never drained). Each is its own
 // hash tag, so the lanes' budgets spread over the cluster's slots.
 func (k keys) hubBudget(key string) string { return k.prefix + ":{bud:" + key + "}" }
 

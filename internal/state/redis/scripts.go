@@ -578,33 +578,37 @@ end
 return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 `)
 
-// takeScript takes n tokens of every budget in KEYS, all or none: GCRA
-// as state.GCRAState.Take computes it, in the server's clock. Each budget
-// is a hash: t (theoretical arrival time, µs), h (end of a drain, µs). It
-// expires once neither holds anything back, plus the margin. A re-run
-// after a network error takes the tokens once more: the caller waits
-// longer, the budget is never exceeded.
-// KEYS: budgets. ARGV: n, factor, margin ms, then per budget its interval
-// (µs, may be fractional) and burst (>= 1). Reply: {granted, wait µs}.
+// takeScript takes n tokens of every budget, all or none: GCRA as
+// state.GCRAState.Take computes it, in the server's clock. A budget is a
+// string, its theoretical arrival time (µs), with an optional drain key
+// beside it holding the end of a drain (µs). Each expires once it holds
+// nothing back, plus the margin. A re-run after a network error takes the
+// tokens once more: the caller waits longer, the budget is never exceeded.
+// KEYS: budgets, then (when ARGV[4] is "1") their drain keys in the same
+// order. ARGV: n, factor, margin ms, drains ("1" or "0"), then per budget
+// its interval (µs, may be fractional) and burst (>= 1).
+// Reply: {granted, wait µs}.
 var takeScript = script(`
 local now = server_now()
 local n, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nexts, holds, wait = {}, {}, 0
-for i, key in ipairs(KEYS) do
-  local t = tonumber(ARGV[2 + 2 * i]) / factor
-  local tau = (tonumber(ARGV[3 + 2 * i]) - 1) * t
-  local h = redis.call('HMGET', key, 't', 'h')
-  local tat, hold = math.max(tonumber(h[1]) or 0, now), tonumber(h[2]) or 0
-  if hold > 0 then tat = math.max(tat, hold + tau) end
+local nb = #KEYS
+if ARGV[4] == '1' then nb = nb / 2 end
+local v = redis.call('MGET', unpack(KEYS))
+local nexts, wait = {}, 0
+for i = 1, nb do
+  local t = tonumber(ARGV[3 + 2 * i]) / factor
+  local tau = (tonumber(ARGV[4 + 2 * i]) - 1) * t
+  local tat = math.max(tonumber(v[i]) or 0, now)
+  local hold = tonumber(v[nb + i] or false)
+  if hold then tat = math.max(tat, hold + tau) end
   local nt = tat + n * t
   local w = nt - math.max(tau + t, n * t) - now
   if w > 0 then wait = math.max(wait, math.ceil(w)) end
-  nexts[i], holds[i] = nt, hold
+  nexts[i] = nt
 end
 if wait > 0 then return {0, n2s(wait)} end
-for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, 't', n2s(nexts[i]))
-  redis.call('PEXPIRE', key, math.ceil((math.max(nexts[i], holds[i]) - now) / 1000) + margin)
+for i = 1, nb do
+  redis.call('SET', KEYS[i], n2s(nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000) + margin)
 end
 return {1, 0}
 `)
@@ -620,13 +624,12 @@ if seen then return seen end
 local now = server_now()
 local n, factor, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 2, #KEYS do
-  local h = redis.call('HMGET', KEYS[i], 't', 'h')
-  if h[1] then
-    local tat = tonumber(h[1]) - n * tonumber(ARGV[3 + i]) / factor
-    local ttl = math.ceil((math.max(tat, tonumber(h[2]) or 0) - now) / 1000) + margin
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat then
+    tat = tat - n * tonumber(ARGV[3 + i]) / factor
+    local ttl = math.ceil((tat - now) / 1000) + margin
     if ttl > 0 then
-      redis.call('HSET', KEYS[i], 't', n2s(tat))
-      redis.call('PEXPIRE', KEYS[i], ttl)
+      redis.call('SET', KEYS[i], n2s(tat), 'PX', ttl)
     else
       redis.call('DEL', KEYS[i])
     end
@@ -637,13 +640,12 @@ return op_done(1)
 
 // drainScript refuses a budget's tokens until d from now, never moving an
 // existing later drain earlier. Harmless to re-run.
-// KEYS: budget. ARGV: d µs, margin ms. Reply: the drain's end (µs).
+// KEYS: the budget's drain key. ARGV: d µs, margin ms. Reply: the drain's
+// end (µs).
 var drainScript = script(`
 local now = server_now()
-local h = redis.call('HMGET', KEYS[1], 't', 'h')
-local stop = math.max(now + tonumber(ARGV[1]), tonumber(h[2]) or 0)
-redis.call('HSET', KEYS[1], 'h', n2s(stop))
-redis.call('PEXPIRE', KEYS[1], math.ceil((math.max(stop, tonumber(h[1]) or 0) - now) / 1000) + tonumber(ARGV[2]))
+local stop = math.max(now + tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or false) or 0)
+redis.call('SET', KEYS[1], n2s(stop), 'PX', math.ceil((stop - now) / 1000) + tonumber(ARGV[2]))
 return n2s(stop)
 `)
 
