@@ -18,9 +18,13 @@ const MaxNoteSize = 64 << 10
 
 // GCRAState is one stored budget, in µs of the store's clock: TAT is the
 // theoretical arrival time of the next request, Hold the end of a drain
-// (0 when none). The Redis scripts compute exactly what Take does here.
+// (0 when none). TAT keeps its fraction: an interval such as 1s/3000 is
+// not a whole number of µs, and rounding the TAT at every take would
+// drift the rate (by 0.1% at 3,000/s). The Redis scripts compute exactly
+// what Take does here.
 type GCRAState struct {
-	TAT, Hold int64
+	TAT  float64
+	Hold int64
 }
 
 // Take asks for n tokens of the limit at now, every interval divided by
@@ -41,7 +45,7 @@ func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, i
 	}
 	t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
 	tau := float64(max(l.Burst, 1)-1) * t
-	tat := max(float64(g.TAT), float64(now))
+	tat := max(g.TAT, float64(now))
 	if g.Hold > 0 {
 		tat = max(tat, float64(g.Hold)+tau)
 	}
@@ -50,7 +54,7 @@ func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, i
 	if w := next - allow - float64(now); w > 0 {
 		return g, int64(math.Ceil(w))
 	}
-	out := GCRAState{TAT: int64(math.RoundToEven(next))}
+	out := GCRAState{TAT: next}
 	if g.Hold > now {
 		out.Hold = g.Hold
 	}
@@ -60,7 +64,7 @@ func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, i
 // Idle reports whether the budget holds nothing back at now any more, by
 // BudgetMargin.
 func (g GCRAState) Idle(now int64) bool {
-	return max(g.TAT, g.Hold)+BudgetMargin.Microseconds() <= now
+	return max(int64(math.Ceil(g.TAT)), g.Hold)+BudgetMargin.Microseconds() <= now
 }
 
 // CheckTake refuses a malformed take request.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // Rate budgets. A tenant's budgets are t/<tenant>/bud/<key>, the hub's are
 // hub/bud:<key> and the throttle factor hub/throttle. Each budget holds its
 // GCRA theoretical arrival time and the end of any drain, both µs of the
-// local wall clock (state.GCRA says how they are used). One transaction
+// local wall clock: the TAT as float64 bits, the drain's end as an integer
+// (state.GCRAState says how they are used). One transaction
 // takes the tenant's and the hub's tokens, so the hub's refusal simply
 // writes nothing: there is nothing to give back.
 
@@ -36,12 +38,16 @@ func getBudget(b *bolt.Bucket, k []byte) state.GCRAState {
 	if len(v) != 16 {
 		return state.GCRAState{}
 	}
-	return state.GCRAState{TAT: int64(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
+	return decodeBudget(v)
+}
+
+func decodeBudget(v []byte) state.GCRAState {
+	return state.GCRAState{TAT: math.Float64frombits(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
 }
 
 func putBudget(b *bolt.Bucket, k []byte, g state.GCRAState) error {
 	var v [16]byte
-	binary.BigEndian.PutUint64(v[:], uint64(g.TAT))
+	binary.BigEndian.PutUint64(v[:], math.Float64bits(g.TAT))
 	binary.BigEndian.PutUint64(v[8:], uint64(g.Hold))
 	return b.Put(k, v[:])
 }
@@ -56,8 +62,7 @@ func pruneBudgets(b *bolt.Bucket, prefix []byte, now int64) error {
 		if v == nil || len(v) != 16 {
 			continue
 		}
-		g := state.GCRAState{TAT: int64(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
-		if g.Idle(now) {
+		if decodeBudget(v).Idle(now) {
 			stale = append(stale, append([]byte(nil), k...))
 		}
 	}

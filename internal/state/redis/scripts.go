@@ -580,7 +580,8 @@ return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 
 // takeScript takes n tokens of every budget, all or none: GCRA as
 // state.GCRAState.Take computes it, in the server's clock. A budget is a
-// string, its theoretical arrival time (µs), with an optional drain key
+// string, its theoretical arrival time (µs, with its fraction: see
+// state.GCRAState), with an optional drain key
 // beside it holding the end of a drain (µs). Each expires once it holds
 // nothing back, plus the margin. A re-run after a network error takes the
 // tokens once more: the caller waits longer, the budget is never exceeded.
@@ -608,7 +609,7 @@ for i = 1, nb do
 end
 if wait > 0 then return {0, n2s(wait)} end
 for i = 1, nb do
-  redis.call('SET', KEYS[i], n2s(nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000) + margin)
+  redis.call('SET', KEYS[i], string.format('%.3f', nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000) + margin)
 end
 return {1, 0}
 `)
@@ -629,7 +630,7 @@ for i = 2, #KEYS do
     tat = tat - n * tonumber(ARGV[3 + i]) / factor
     local ttl = math.ceil((tat - now) / 1000) + margin
     if ttl > 0 then
-      redis.call('SET', KEYS[i], n2s(tat), 'PX', ttl)
+      redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', ttl)
     else
       redis.call('DEL', KEYS[i])
     end
