@@ -481,6 +481,11 @@ type Limit struct {
 // Factor is the hub throttle (0 means 1): every interval is divided by it,
 // so 0.5 halves every rate. It is passed in, not read by the script, so a
 // tenant's script stays in the tenant's slot on a cluster.
+//
+// When a tenant limit refuses, the hub limit is not consulted and Wait is
+// the tenant's. An N above a limit's burst is granted once that budget is
+// full, and the budget then owes the excess. A Limit's Interval must be
+// positive and Factor in [0, 1]; anything else is ErrInvalid.
 type TakeRequest struct {
 	Tenant string
 	Limits []Limit
@@ -522,6 +527,10 @@ type Notes interface {
 	// checkpoints, walks, leases and due times, queues and retries, DLQ,
 	// flags, credential, notes, scans and the tenant's audit log (the hub
 	// audit log keeps its entries), and takes the tenant out of every hub
-	// index. It returns how many keys or records it removed.
+	// index. It returns how many keys or records it removed. Budgets are
+	// included; the hub budgets the tenant drew on are shared and stay. It
+	// is safe to repeat (a purge cut short is finished by the next) and
+	// must run while no worker holds the tenant (disable it first), or a
+	// worker's next step writes the tenant's state again.
 	PurgeTenant(ctx context.Context, tenant string) (int, error)
 }
