@@ -57,3 +57,5 @@ awk '
 		printf "source requests per steady-state poll %.2f, minimum %.2f, ratio %.2f (goal <= 1.1)\n", m["requests/poll"], m["min_requests/poll"], m["ratio"]
 	}
 }' "$e2e"
+# Rate budgets (redis): Take throughput (goal >= 50,000 checks/s pipelined) and a 2,000/s budget's achieved rate (goal within 2%).
+awk '/^BenchmarkTake\// { delete m; for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i; printf "budget %-28s %8.0f takes/s %8.0f checks/s %6.1f server-µs/check\n", $1, m["takes/s"], m["checks/s"], m["server-µs/check"] }' "$out"; SIPHON_SOAK=1 go test -count=1 -run '^TestTakeRateAccuracy$' -v ./internal/state/redis | grep -E 'configured|^(--- |FAIL)' | sed 's/^ *//'
