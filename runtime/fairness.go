@@ -42,3 +42,59 @@ func (lr *laneRound) next() string {
 	lr.current[best] -= lr.total
 	return lr.names[best]
 }
+
+// fairOrder picks up to n of the due jobs (earliest due first) to start
+// when more are due than slots are free: lanes in weighted round-robin (lr
+// carries on across calls), the tenants of a lane in turn in the order of
+// their earliest due job, and each tenant's jobs in due order. So a premium
+// tenant starts first under contention, and a tenant with many due jobs
+// cannot take every slot of its lane. A job left out stays due and so
+// moves up the due list until it starts.
+func fairOrder(due []jobRef, lr *laneRound, n int) []jobRef {
+	if len(due) <= n {
+		return due
+	}
+	if n <= 0 {
+		return nil
+	}
+	lanes := map[string][][]jobRef{} // lane → its tenants' due jobs
+	at := map[string]int{}           // tenant → index in its lane
+	for _, j := range due {
+		lane := j.tenant.Lane
+		i, ok := at[j.tenant.ID]
+		if !ok {
+			i = len(lanes[lane])
+			at[j.tenant.ID] = i
+			lanes[lane] = append(lanes[lane], nil)
+		}
+		lanes[lane][i] = append(lanes[lane][i], j)
+	}
+	turn := map[string]int{} // lane → the tenant whose turn it is
+	out := make([]jobRef, 0, n)
+	for len(out) < n {
+		// Lanes with nothing due are passed over; a full round visits every
+		// lane, so at most one round passes before a pick.
+		picked := false
+		for range lr.size() {
+			lane := lr.next()
+			ts := lanes[lane]
+			if len(ts) == 0 {
+				continue
+			}
+			i := turn[lane] % len(ts)
+			out = append(out, ts[i][0])
+			if ts[i] = ts[i][1:]; len(ts[i]) == 0 {
+				lanes[lane] = append(ts[:i], ts[i+1:]...)
+				turn[lane] = i // the next tenant moved into i
+			} else {
+				turn[lane] = i + 1
+			}
+			picked = true
+			break
+		}
+		if !picked {
+			break // only lanes lr does not know are left: New gives every tenant's lane a weight
+		}
+	}
+	return out
+}

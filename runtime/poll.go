@@ -420,6 +420,7 @@ func (pr *pollRun) client(res *dsl.Resource, perPage int) (*vomo.Client, error) 
 	if pr.r.cfg.Source != nil {
 		pr.r.cfg.Source(&cfg)
 	}
+	pr.r.withBudget(&cfg, pr.t, src, pr.stage)
 	if perPage > 0 && cfg.PerPage >= 0 {
 		cfg.PerPage = perPage
 	}

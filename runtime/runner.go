@@ -107,6 +107,8 @@ type Runner struct {
 	// writeErrs is what this runner knows of each queue's write-error
 	// flag (state.QueueRef → writeErrorState), see noteWrite.
 	writeErrs sync.Map
+	// budget is the cached throttle and lane split rate budgets use.
+	budget budgets
 }
 
 // New checks the configuration and makes a Runner. Destinations are

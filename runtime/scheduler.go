@@ -208,6 +208,9 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	r.sweep(ctx, jobs)
+	// lanes carries the weighted round-robin across dispatches, so under
+	// contention each lane's share of job starts follows its weight.
+	lanes := newLaneRound(r.lanes)
 	for n := 1; ; {
 		// Jobs running here that overran their cadence stay at the head of
 		// the due list, so it is long enough to see past them.
@@ -215,16 +218,20 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("list due jobs", "err", err)
 		}
-	dispatch:
+		var ready []jobRef
 		for _, d := range due {
 			key := [2]string{d.Tenant, d.Job}
 			j, ok := jobs[key]
 			mu.Lock()
 			busy := running[key]
 			mu.Unlock()
-			if !ok || !j.tenant.Enabled || busy || tried[key] {
-				continue
+			if ok && j.tenant.Enabled && !busy && !tried[key] {
+				ready = append(ready, j)
 			}
+		}
+	dispatch:
+		for _, j := range fairOrder(ready, lanes, cap(slots)-len(slots)) {
+			key := [2]string{j.tenant.ID, j.job.ID}
 			select {
 			case slots <- struct{}{}:
 			default:

@@ -1,0 +1,253 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/source/vomo"
+	"github.com/siphonhq/siphon/internal/state"
+)
+
+// Stage shares of a tenant's rate budget. Polling keeps changes fresh, so
+// it is never limited below the tenant's whole rate; a backfill and a
+// reconcile each draw on a capped share of it as well as on the whole, so
+// however long they run, at least a quarter of the tenant's requests stay
+// free for polling (DESIGN.md §11 "Budgets are planned").
+const (
+	backfillShare  = 0.5
+	reconcileShare = 0.25
+)
+
+// throttleEvery is how often the hub's throttle factor is read again: a
+// `siphon throttle` reaches every running worker within it.
+const throttleEvery = 2 * time.Second
+
+// drainTimeout bounds the store call a 429 makes to drain the tenant's
+// budget; the client's own Retry-After wait holds this worker back anyway.
+const drainTimeout = 2 * time.Second
+
+// budgets are the runner's view of the hub-wide budget inputs: the
+// throttle factor (cached, read from the hub store) and the lanes that
+// share each source's global budget.
+type budgets struct {
+	mu       sync.Mutex
+	factor   float64   // last factor read; 0 before the first read
+	readAt   time.Time // real time of the last read (or failed read)
+	warnedAt time.Time
+
+	once   sync.Once
+	weight int // Σ weights of the lanes that have enabled tenants
+}
+
+// throttle returns the hub's throttle factor, reading it from the hub
+// store at most every throttleEvery. A failed read keeps the last factor
+// (1 before any): the hub token that follows fails on its own if the hub
+// store is down.
+func (r *Runner) throttle(ctx context.Context) float64 {
+	b := &r.budget
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.factor > 0 && time.Since(b.readAt) < throttleEvery {
+		return b.factor
+	}
+	f, err := r.cfg.HubStore.Throttle(ctx)
+	b.readAt = time.Now()
+	switch {
+	case err == nil && f > 0 && f <= 1:
+		b.factor = f
+	case err != nil && time.Since(b.warnedAt) > time.Minute:
+		b.warnedAt = time.Now()
+		r.log.Warn("read the hub throttle; keeping the last factor", "factor", max(b.factor, 0), "err", err)
+	}
+	if b.factor == 0 {
+		return 1
+	}
+	return b.factor
+}
+
+// laneWeight is the sum of the weights of the lanes that have enabled
+// tenants in the plan: the global budget is split among those lanes only,
+// so a lane nobody is in does not hold back a share. It counts every
+// tenant of the plan, whatever its region, so every worker of the hub
+// splits the global budget the same way.
+func (r *Runner) laneWeight() int {
+	b := &r.budget
+	b.once.Do(func() {
+		seen := map[string]bool{}
+		for _, t := range r.plan.Tenants {
+			if t.Enabled && !seen[t.Lane] {
+				seen[t.Lane] = true
+				b.weight += r.lanes[t.Lane]
+			}
+		}
+	})
+	return b.weight
+}
+
+// interval is the average spacing of a rate's requests; zero for no rate.
+func interval(rate dsl.Rate) time.Duration {
+	if rate.N < 1 || rate.Per <= 0 {
+		return 0
+	}
+	return rate.Per.D() / time.Duration(rate.N)
+}
+
+// stageShare is the share of the tenant's rate a stage may use on its own
+// key; 0 for polling, which has no key of its own.
+func stageShare(stage string) float64 {
+	switch stage {
+	case "backfill":
+		return backfillShare
+	case "reconcile":
+		return reconcileShare
+	}
+	return 0
+}
+
+// budgetLimits are the GCRA limits a request of the tenant's stage against
+// the source takes: the tenant's rate_limit (key: the source's name), the
+// stage's share of it (key "<source>/<stage>") and the tenant's lane's
+// share of the source's global_rate_limit (hub key
+// "<source>/lane/<lane>"). Burst is 1: a burst on top of the full rate can
+// double the source's fixed window and earn 429s (DESIGN.md §11).
+func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (tenant []state.Limit, hub *state.Limit) {
+	if iv := interval(t.RateLimits[src.Name]); iv > 0 {
+		tenant = append(tenant, state.Limit{Key: src.Name, Interval: iv, Burst: 1})
+		if share := stageShare(stage); share > 0 {
+			tenant = append(tenant, state.Limit{Key: src.Name + "/" + stage,
+				Interval: time.Duration(float64(iv) / share), Burst: 1})
+		}
+	}
+	if src.GlobalRateLimit != nil {
+		if iv, total := interval(*src.GlobalRateLimit), r.laneWeight(); iv > 0 && total > 0 {
+			w := max(r.lanes[t.Lane], 1)
+			hub = &state.Limit{Key: src.Name + "/lane/" + t.Lane,
+				Interval: time.Duration(float64(iv) * float64(total) / float64(w)), Burst: 1}
+		}
+	}
+	return tenant, hub
+}
+
+// budgetLimiter makes each request of one (tenant, source, stage) wait for
+// its tokens: the tenant's first, in the tenant's store, then the hub's,
+// in the hub store. The budgets are kept in the store's clock (Redis
+// server time, or the local wall clock), so waits are real time whatever
+// clock the runner schedules by.
+type budgetLimiter struct {
+	r      *Runner
+	tenant string
+	limits []state.Limit
+	hub    *state.Limit
+	// split: the hub store is not the tenant's store, so the two tokens are
+	// taken in two calls (see take).
+	split bool
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// limiter returns the budget limiter of the tenant's requests of the stage
+// against the source, or nil when no budget applies.
+func (r *Runner) limiter(t *dsl.Tenant, src *dsl.Source, stage string) *budgetLimiter {
+	limits, hub := r.budgetLimits(t, src, stage)
+	if len(limits) == 0 && hub == nil {
+		return nil
+	}
+	return &budgetLimiter{r: r, tenant: t.ID, limits: limits, hub: hub,
+		split: hub != nil && r.cfg.HubStore != r.st, sleep: sleepReal}
+}
+
+// Wait takes one token of every limit, sleeping as long as the store says
+// until it gets them. A store error fails the request as a store failure,
+// so the job is retried whole rather than counted as the source's fault.
+func (b *budgetLimiter) Wait(ctx context.Context) error {
+	held := false // split: the tenant's token is taken, the hub's is not
+	for {
+		wait, nowHeld, err := b.take(ctx, held)
+		if err != nil {
+			return storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
+		}
+		held = nowHeld
+		if wait <= 0 {
+			return nil
+		}
+		if err := b.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// take asks for the tokens once. In one store, the store takes the
+// tenant's and the hub's in order and gives the tenant's back when the hub
+// refuses. With a separate hub store a refused hub token cannot give the
+// tenant's back; instead the request keeps it (held) and waits for the hub
+// alone, so no tenant token is ever spent without a request.
+func (b *budgetLimiter) take(ctx context.Context, held bool) (wait time.Duration, nowHeld bool, err error) {
+	factor := b.r.throttle(ctx)
+	if !b.split {
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hub: b.hub, N: 1, Factor: factor})
+		if err != nil || res.Granted {
+			return 0, false, err
+		}
+		return max(res.Wait, time.Millisecond), false, nil
+	}
+	if !held && len(b.limits) > 0 {
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, N: 1, Factor: factor})
+		if err != nil {
+			return 0, false, err
+		}
+		if !res.Granted {
+			return max(res.Wait, time.Millisecond), false, nil
+		}
+	}
+	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hub: b.hub, N: 1, Factor: factor})
+	if err != nil {
+		// The tenant's token stays spent: a store error is rare, and the
+		// job is retried as a store failure.
+		return 0, false, err
+	}
+	if res.Granted {
+		return 0, false, nil
+	}
+	return max(res.Wait, time.Millisecond), true, nil
+}
+
+// onRateLimited drains the tenant's budget of the source for the 429's
+// Retry-After, so every worker of the hub holds back that tenant, not only
+// the one whose request was refused.
+func (r *Runner) onRateLimited(t *dsl.Tenant, src *dsl.Source, next func(time.Duration)) func(time.Duration) {
+	return func(retryAfter time.Duration) {
+		if next != nil {
+			next(retryAfter)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		if err := r.st.DrainBudget(ctx, t.ID, src.Name, retryAfter); err != nil {
+			r.log.Warn("drain the rate budget after a 429", "tenant", t.ID, "source", src.Name, "retry_after", retryAfter, "err", err)
+		}
+	}
+}
+
+// withBudget plugs the tenant's budget for the stage into a client config:
+// the limiter before every request and the 429 drain.
+func (r *Runner) withBudget(cfg *vomo.Config, t *dsl.Tenant, src *dsl.Source, stage string) {
+	if cfg.Limiter == nil {
+		if lim := r.limiter(t, src, stage); lim != nil {
+			cfg.Limiter = lim
+		}
+	}
+	cfg.Hooks.OnRateLimited = r.onRateLimited(t, src, cfg.Hooks.OnRateLimited)
+}
+
+// sleepReal waits d of real time or until ctx ends.
+func sleepReal(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
