@@ -213,7 +213,7 @@ func (e *env) writeConfig(shared bool) {
 	}
 	var tenants strings.Builder
 	for _, id := range e.sim.tenants {
-		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = [pipeline.volunteers]\n}\n", id)
+		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = [pipeline.volunteers]\n  backfill_at = \"now\"\n}\n", id)
 	}
 	files := map[string]string{
 		"source.hcl": fmt.Sprintf(`source "vomo" {

@@ -31,12 +31,14 @@ func mapped(fn string) string {
   }`
 }
 
-// resync resets every tenant's checkpoint, so the next run reads every
-// record again at its unchanged source version.
+// resync asks for a new backfill of every tenant's pipeline (a reset
+// checkpoint is rebuilt from the destination instead), so the next run
+// reads every record again at its unchanged source version.
 func (h *harness) resync() {
 	h.t.Helper()
 	for _, ti := range h.sim.Tenants() {
-		if _, err := h.store.ResetCheckpoint(context.Background(), ti.ID, "volunteers"); err != nil {
+		f := state.Flag{Kind: state.FlagBackfillRequested, Scope: "volunteers", Reason: "resync", By: "test"}
+		if err := h.store.SetFlag(context.Background(), ti.ID, f); err != nil {
 			h.t.Fatal(err)
 		}
 	}

@@ -94,7 +94,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	var tenants strings.Builder
 	for _, ti := range sim.Tenants() {
-		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n}\n", ti.ID, tenantPipelines)
+		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n  backfill_at = \"now\"\n}\n", ti.ID, tenantPipelines)
 	}
 	allow := ""
 	if o.store != "" && !o.singleNodeUnset {

@@ -32,6 +32,8 @@ type pollRun struct {
 	stage   string
 	trace   string // traceparent of the poll span
 	clients map[string]*vomo.Client
+	// ctl is the tenant's flags as read at the start of the job.
+	ctl control
 }
 
 // poll runs one job's fetches in order. A 401 pauses the tenant and ends
@@ -74,7 +76,7 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 		return err
 	}
 	pr := &pollRun{r: r, t: t, job: j.job, lease: lease, log: log, token: token, stage: "poll", trace: traceparent(ctx),
-		clients: map[string]*vomo.Client{}}
+		clients: map[string]*vomo.Client{}, ctl: ctl}
 	var errs []error
 	for _, f := range j.job.Fetches {
 		members := r.members(t, f, ctl)
@@ -167,17 +169,36 @@ func (pr *pollRun) fullScan(ctx context.Context, c *vomo.Client, res *dsl.Resour
 // walks walks the window of each group of members that stand at the same
 // checkpoint: they share one walk, each member's progress advancing in the
 // same page commits. A member whose checkpoint differs (added later, reset
-// by an operator) walks alone.
+// by an operator) walks alone. Members that need a backfill (no cursor
+// and nothing in the destination to rebuild one from, or an operator's
+// request) share one new capped scan once the tenant's backfill is due.
 func (pr *pollRun) walks(ctx context.Context, c *vomo.Client, res *dsl.Resource, members []*dsl.Pipeline) error {
 	type group struct {
 		cp      state.Checkpoint
 		members []member
 	}
 	var groups []*group
+	var backfill []member
+	var errs []error
 	for _, p := range members {
 		cp, err := pr.r.st.Checkpoint(ctx, pr.t.ID, p.Name)
 		if err != nil {
 			return fmt.Errorf("checkpoint %s/%s: %w", pr.t.ID, p.Name, storeErr(err))
+		}
+		kind, cp, err := pr.start(ctx, res, p, cp)
+		if err != nil {
+			if isStoreFailure(err) {
+				return err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		switch kind {
+		case startWait:
+			continue
+		case startBackfill:
+			backfill = append(backfill, member{p: p, gen: cp.Generation})
+			continue
 		}
 		joined := false
 		for _, g := range groups {
@@ -191,7 +212,12 @@ func (pr *pollRun) walks(ctx context.Context, c *vomo.Client, res *dsl.Resource,
 			groups = append(groups, &group{cp: cp, members: []member{{p: p, gen: cp.Generation}}})
 		}
 	}
-	var errs []error
+	if len(backfill) > 0 {
+		if err := pr.backfill(ctx, res, state.Checkpoint{}, backfill, vomo.Progress{}); err != nil {
+			errs = append(errs, err)
+		}
+		pr.backfillsStarted(ctx)
+	}
 	for _, g := range groups {
 		if err := pr.walk(ctx, c, res, g.cp, g.members); err != nil {
 			errs = append(errs, err)
@@ -220,9 +246,8 @@ type member struct {
 	gen int64
 }
 
-// walk runs one incremental walk, resuming a stored one. The first walk
-// of a pipeline (no cursor yet) reads the whole window from the zero time;
-// the capped backfill scan will replace that.
+// walk runs one incremental walk from the members' cursor, or resumes
+// their stored walk, or their stored backfill scan.
 func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, cp state.Checkpoint, members []member) error {
 	vr := vomoResource(res, "")
 	var p vomo.Progress
@@ -230,6 +255,9 @@ func (pr *pollRun) walk(ctx context.Context, c *vomo.Client, res *dsl.Resource, 
 		var why string
 		if p, why = resumeWalk(vr, *cp.Walk); why != "" {
 			pr.log.Warn("resuming the walk from its position only; it may re-read records", "resource", res.Name, "reason", why)
+		}
+		if p.Mode == "scan" {
+			return pr.backfill(ctx, res, cp, members, p)
 		}
 		if p.PerPage > 0 {
 			var err error
@@ -287,13 +315,17 @@ var errAllSkipped = errors.New("every member walk was skipped")
 // knows the position and last total only, and treats the last page as
 // starting at 0: a drop seen on its first page steps back further than
 // needed, which re-reads records (harmless) and never skips one.
+//
+// A backfill's capped scan is stored the same way with mode "scan"; its
+// progress comes back with that mode (the caller resumes the scan), and
+// a resumed page whose meta.total dropped steps back like a walk's.
 func resumeWalk(vr vomo.Resource, w state.Walk) (p vomo.Progress, why string) {
 	if len(w.Progress) > 0 {
 		var sp vomo.Progress
 		switch err := json.Unmarshal(w.Progress, &sp); {
 		case err != nil:
 			why = "the stored progress does not decode: " + err.Error()
-		case sp.Mode != "walk" || sp.Done || sp.Path != vr.Path || sp.Parent != vr.Parent ||
+		case (sp.Mode != "walk" && sp.Mode != "scan") || sp.Done || sp.Path != vr.Path || sp.Parent != vr.Parent ||
 			!sp.After.Equal(w.After) || !sp.Cap.Equal(w.Cap) || sp.Next != int(w.Position):
 			why = "the stored progress belongs to another walk"
 		default:

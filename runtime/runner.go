@@ -107,6 +107,9 @@ type Runner struct {
 	// writeErrs is what this runner knows of each queue's write-error
 	// flag (state.QueueRef → writeErrorState), see noteWrite.
 	writeErrs sync.Map
+	// backfillWaits remembers the (tenant, due time) pairs whose wait for
+	// a backfill was logged, so it is logged once, not every poll.
+	backfillWaits sync.Map
 	// budget is the cached throttle and lane split rate budgets use.
 	budget budgets
 }

@@ -76,7 +76,7 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 	jctx, cancel := context.WithCancelCause(jctx)
 	defer cancel(nil)
 	hb := r.heartbeat(jctx, cancel, lease, log)
-	perr := r.poll(jctx, j, hb.current, pollLog)
+	perr := r.poll(onceContext(jctx, once), j, hb.current, pollLog)
 	hb.stop()
 	log.Info("job finished", "owner", r.cfg.Owner, "fence", lease.Token.Counter,
 		"lease_lost", errors.Is(context.Cause(jctx), state.ErrLeaseLost))
@@ -221,6 +221,9 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 		var ready []jobRef
 		for _, d := range due {
 			key := [2]string{d.Tenant, d.Job}
+			// A tenant's BackfillJob due time is listed too; it is no poll
+			// job (not in jobs), so it is passed over here: the poll jobs
+			// start the backfills once it is due, then forget it.
 			j, ok := jobs[key]
 			mu.Lock()
 			busy := running[key]
