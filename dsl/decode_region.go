@@ -18,14 +18,24 @@ func (d *decoder) decodeRegionBlock(block *hcl.Block) (*regionBlock, hcl.Diagnos
 	content, diags := block.Body.Content(regionSchema)
 	if attr, ok := content.Attributes["store"]; ok {
 		v, vd := d.value(attr)
+		for _, diag := range vd {
+			// An unset env() names the variable; say whose store it is.
+			if diag.Severity == hcl.DiagError {
+				diag.Detail += fmt.Sprintf(" It is region %s's store, and run does not fall back to the hub's store: the region's tenants' data must stay in the region.", r.Name)
+			}
+		}
 		diags = append(diags, vd...)
 		r.Store = &v
 		switch {
 		case v.Known && v.Text != "":
 			diags = append(diags, checkStoreURL(v.Text, attr.Expr.Range())...)
 		case v.Known && d.mode == ModeRun:
+			from := "it is empty"
+			if v.FromEnv != "" {
+				from = "the environment variable " + v.FromEnv + " it reads is set but empty"
+			}
 			diags = append(diags, errorIn(attr, "Region store is empty",
-				fmt.Sprintf("Region %s declares a store, but it is empty: its tenants' data must stay in the region, so run will not fall back to the hub's store. Set the value (for example the environment variable it reads), or remove store to use the hub's.", r.Name)))
+				fmt.Sprintf("Region %s declares a store, but %s: its tenants' data must stay in the region, so run will not fall back to the hub's store. Set the value, or remove store to use the hub's.", r.Name, from)))
 		}
 	}
 	return r, diags

@@ -25,14 +25,17 @@ import (
 // A failing store is retried with backoff, for up to outage (zero: until
 // ctx ends), like the jobs that follow.
 func (r *Runner) activate(ctx context.Context, outage time.Duration) error {
-	summary, err := json.Marshal(r.plan.Summary())
+	// The hub store holds the active configuration for every region, and
+	// its summary describes the whole configuration, not this runner's
+	// region of it.
+	summary, err := json.Marshal(r.cfg.Plan.Summary())
 	if err != nil {
 		return fmt.Errorf("summarise the config: %w", err)
 	}
 	var down time.Time
 	backoff := 100 * time.Millisecond
 	for {
-		v, err := r.st.ActivateConfig(ctx, state.ConfigVersion{Hash: r.plan.ConfigHash, Summary: summary}, r.cfg.Force)
+		v, err := r.cfg.HubStore.ActivateConfig(ctx, state.ConfigVersion{Hash: r.plan.ConfigHash, Summary: summary}, r.cfg.Force)
 		switch {
 		case err == nil:
 			r.config = v
@@ -80,7 +83,7 @@ func (r *Runner) watchConfig(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		v, ok, err := r.st.ActiveConfig(ctx)
+		v, ok, err := r.cfg.HubStore.ActiveConfig(ctx)
 		if err != nil {
 			r.log.Warn("read the active config", "err", err)
 			continue

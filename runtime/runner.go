@@ -34,6 +34,11 @@ import (
 type Config struct {
 	Plan  *dsl.Plan
 	Store state.Store
+	// Region selects the tenants this runner runs, whose state lives in
+	// Store: the tenants of the named region, or with HubTenants ("") those
+	// of no region and of regions without a store of their own. A plan
+	// without regions runs every tenant either way.
+	Region string
 	// HubStore holds hub-wide state: the global rate budgets, the throttle
 	// and the hub audit log. A regional run keeps its tenants' state in
 	// Store (its region's) and draws budgets from the hub's. Nil: Store.
@@ -152,7 +157,11 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.QueueLimit <= 0 {
 		cfg.QueueLimit = 100000
 	}
-	r := &Runner{cfg: cfg, plan: cfg.Plan, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger, started: cfg.Clock.Now(),
+	plan, err := regionPlan(cfg.Plan, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, plan: plan, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger, started: cfg.Clock.Now(),
 		resources: map[string]*dsl.Resource{}, pipelines: map[string]*dsl.Pipeline{}, sources: map[string]*dsl.Source{},
 		destinations: map[string]*dsl.Destination{}, lanes: map[string]int{}}
 	for _, x := range cfg.Plan.Resources {

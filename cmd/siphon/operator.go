@@ -71,8 +71,51 @@ func (tg target) activePipeline(name string) error {
 	return &exitError{code: 1, msg: fmt.Sprintf("pipeline %q is not active for tenant %s%s", name, tg.tenant.ID, closeNames("active pipelines", name, tg.tenant.Active))}
 }
 
+// open opens the store the tenant's state lives in: its region's own
+// store, else the hub store.
 func (tg target) open(c *cli.Context) (state.Store, error) {
-	return openStoreIn(c, tg.store, tg.plan, tg.config)
+	u, err := tenantStoreURL(tg.store, tg.plan, tg.tenant, tg.config)
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	return openStoreURL(c, u, false)
+}
+
+// tenantStores opens, once each, the stores a command over many tenants
+// reads: each tenant's region store or the hub store.
+type tenantStores struct {
+	c    *cli.Context
+	flag string // --store or SIPHON_STORE
+	plan *dsl.Plan
+	dir  string
+	open map[string]state.Store
+}
+
+func newTenantStores(c *cli.Context, flag string, plan *dsl.Plan, dir string) *tenantStores {
+	return &tenantStores{c: c, flag: flag, plan: plan, dir: dir, open: map[string]state.Store{}}
+}
+
+// of is the store of the tenant's state.
+func (s *tenantStores) of(t *dsl.Tenant) (state.Store, error) {
+	u, err := tenantStoreURL(s.flag, s.plan, t, s.dir)
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	if st, ok := s.open[u]; ok {
+		return st, nil
+	}
+	st, err := openStoreURL(s.c, u, false)
+	if err != nil {
+		return nil, err
+	}
+	s.open[u] = st
+	return st, nil
+}
+
+func (s *tenantStores) Close() {
+	for _, st := range s.open {
+		st.Close()
+	}
 }
 
 // closeNames is the tail of an unknown-name error: the candidates within

@@ -33,10 +33,17 @@ func init() {
 			"runs every job of every enabled tenant now, drains the queues and exits: 0 when all\n" +
 			"synced, 1 when anything failed, went to a dead-letter queue or a tenant is paused.\n" +
 			"The configuration becomes the hub's active one; a configuration older than the active\n" +
-			"one is refused unless --force (a deliberate rollback, which makes it active again).",
+			"one is refused unless --force (a deliberate rollback, which makes it active again).\n\n" +
+			"Regions: without --region, run runs the tenants whose state is in the hub store (no\n" +
+			"region, or a region without a store of its own). --region NAME runs only that region's\n" +
+			"tenants, keeping their state in the region's store and taking hub-wide state (the active\n" +
+			"configuration, global budgets, throttle) from the hub store; a region with its own store\n" +
+			"needs a run of its own. Two regions, or a region and the hub, resolving to one store are\n" +
+			"refused.",
 		Flags: append([]cli.Flag{
 			configFlag(),
 			storeFlag(),
+			regionFlag(),
 			unsafeStoreFlag(),
 			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
 			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
@@ -115,11 +122,15 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	ctx := c.Context // cancelled on SIGINT/SIGTERM by main
-	st, err := openStoreIn(c, c.String("store"), plan, dir)
+	region := c.String("region")
+	st, hub, err := openRunStores(c, plan, dir, region)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if hub != st {
+		defer hub.Close()
+	}
 	kms, err := secrets.LoadKeyring(dir, "", false, nil)
 	var creds runtime.Credentials
 	if err == nil {
@@ -129,7 +140,11 @@ func runRun(c *cli.Context) error {
 		// pauses with "no credentials", which says what to do.
 		fmt.Fprintln(c.App.ErrWriter, "siphon: warning:", err)
 	}
-	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
+	level, err := logLevel()
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 	tel, err := telemetryFromEnv(ctx)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
@@ -140,7 +155,7 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Credentials: creds, Logger: log, Workers: c.Int("workers"),
+	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, HubStore: hub, Region: region, Credentials: creds, Logger: log, Workers: c.Int("workers"),
 		PollSlots: c.Int("poll-slots"), Force: c.Bool("force"), Clock: clk, LeaseTTL: c.Duration("lease-ttl"),
 		Visibility: c.Duration("visibility"), Source: scaledSleeps(c.Float64("clock-scale"))})
 	if err != nil {
@@ -213,6 +228,21 @@ func loadConfig(dir string) (string, *dsl.Plan, error) {
 	return abs, plan, err
 }
 
+// logLevel is the level of siphon run's log: SIPHON_LOG_LEVEL (debug,
+// info, warn or error; info when unset). Debug adds the source client's
+// retries and the plugins' own debug lines.
+func logLevel() (slog.Level, error) {
+	v := os.Getenv("SIPHON_LOG_LEVEL")
+	if v == "" {
+		return slog.LevelInfo, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return 0, fmt.Errorf("SIPHON_LOG_LEVEL=%q: want debug, info, warn or error", v)
+	}
+	return l, nil
+}
+
 // loadRunPlan loads a configuration for running: every value must be known.
 func loadRunPlan(dir string) (*dsl.Plan, error) {
 	res := dsl.Load(dir, dsl.Options{Mode: dsl.ModeRun})
@@ -249,21 +279,70 @@ func storeURL(flag string, plan *dsl.Plan, dir string) (string, error) {
 	return path, nil
 }
 
+// openRunStores opens the stores a run of region works with: the store
+// its tenants' state lives in, and the hub store (the same store unless
+// the region has one of its own). It refuses a region the configuration
+// does not have, and stores that are not kept apart.
+func openRunStores(c *cli.Context, plan *dsl.Plan, dir, region string) (st, hub state.Store, err error) {
+	hubURL, err := storeURL(c.String("store"), plan, dir)
+	if err != nil {
+		return nil, nil, &exitError{code: 1, msg: err.Error()}
+	}
+	if err := checkStoresApart(hubURL, plan, dir); err != nil {
+		return nil, nil, &exitError{code: 1, msg: err.Error()}
+	}
+	regionURL := ""
+	if region != runtime.HubTenants {
+		if regionURL, err = regionStoreURL(plan, region, dir); err != nil {
+			return nil, nil, &exitError{code: 1, msg: err.Error()}
+		}
+	} else if others := otherRegions(plan, region); len(others) > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "siphon: the tenants of region %s keep their state in their region's store: run them with siphon run --region NAME\n",
+			strings.Join(others, ", "))
+	}
+	if regionURL == "" {
+		st, err := openStoreURL(c, hubURL, true)
+		return st, st, err
+	}
+	if st, err = openStoreURL(c, regionURL, true); err != nil {
+		return nil, nil, err
+	}
+	// The hub's own run may hold an embedded hub store: go through its
+	// socket then.
+	if hub, err = openStoreURL(c, hubURL, false); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := checkDifferentStores(c.Context, region, st, hub); err != nil {
+		st.Close()
+		hub.Close()
+		return nil, nil, &exitError{code: 1, msg: err.Error()}
+	}
+	return st, hub, nil
+}
+
 // openStoreIn opens the resolved store, creating a local store's directory.
 func openStoreIn(c *cli.Context, store string, plan *dsl.Plan, dir string) (state.Store, error) {
 	u, err := storeURL(store, plan, dir)
 	if err != nil {
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}
+	// siphon run needs the embedded store to itself (it is single-node);
+	// operator commands may go through the socket of the run that holds it.
+	return openStoreURL(c, u, c.Command.Name == "run")
+}
+
+// openStoreURL opens a resolved store URL, creating a local store's
+// directory. exclusive refuses an embedded store another process holds
+// instead of going through its socket.
+func openStoreURL(c *cli.Context, u string, exclusive bool) (state.Store, error) {
 	if !strings.Contains(u, "://") {
 		if err := os.MkdirAll(filepath.Dir(u), 0o700); err != nil {
 			return nil, fmt.Errorf("store directory: %w", err)
 		}
 	}
 	opt := storeOptions(c)
-	// siphon run needs the embedded store to itself (it is single-node);
-	// operator commands may go through the socket of the run that holds it.
-	opt.Exclusive = c.Command.Name == "run"
+	opt.Exclusive = exclusive
 	st, err := state.Open(c.Context, u, opt)
 	if err != nil {
 		return nil, &exitError{code: 1, msg: err.Error()}

@@ -83,15 +83,17 @@ func runStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStoreIn(c, a.store, plan, dir)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	// Each tenant is read from its own region's store, or the hub's.
+	stores := newTenantStores(c, a.store, plan, dir)
+	defer stores.Close()
 	var out []tenantStatus
 	for _, t := range plan.Tenants {
 		if len(a.args) == 1 && t.ID != a.args[0] {
 			continue
+		}
+		st, err := stores.of(t)
+		if err != nil {
+			return err
 		}
 		ts, err := statusOf(c, st, plan, t)
 		if err != nil {
