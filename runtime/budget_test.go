@@ -20,6 +20,7 @@ import (
 	"github.com/siphonhq/siphon/internal/secrets"
 	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
 	"github.com/siphonhq/siphon/runtime"
 )
@@ -519,4 +520,69 @@ func uniq(ss []string) map[string]bool {
 		m[s] = true
 	}
 	return m
+}
+
+func TestBudget429DrainsEveryWorkerRedis(t *testing.T) { testBudget429Drains(t, redistest.Start(t).URL()) }
+
+// TestBudget429Storm: two workers on one Redis poll three tenants; the
+// source starts answering 429 to all but a few requests a second per
+// tenant. The hub's request rate falls well under its budget while the
+// storm lasts, every tenant still gets requests through, and the rate
+// recovers once the storm passes.
+func TestBudget429Storm(t *testing.T) {
+	h := newBudgetHarness(t, budgetOpts{tenants: 3, users: 3000, rate: "20/1s", global: "60/1s",
+		store: redistest.Start(t).URL(), cadences: []string{"5m", "10m"}})
+	log := &requestLog{}
+	a, b := h.splitRunners(log, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := runAll(ctx, t, a, b)
+	time.Sleep(1500 * time.Millisecond)
+	storm := time.Now()
+	const allowed = 3 // per tenant per 1s window
+	if err := h.sim.SetFaults(vomosim.Faults{Enabled: true, RateLimit: allowed, RateWindow: vomosim.Duration(time.Second),
+		Timeout: vomosim.Duration(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	calm := time.Now()
+	if err := h.sim.SetFaults(vomosim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	end := time.Now()
+	cancel()
+	wait()
+
+	rate := func(from, to time.Time, status int) float64 {
+		return float64(log.count("", from, to, status)) / to.Sub(from).Seconds()
+	}
+	before := rate(storm.Add(-time.Second), storm, 0)
+	// The first second of the storm is the source's first window: the
+	// workers learn of the storm from its first 429s.
+	during := rate(storm.Add(time.Second), calm, 0)
+	limited := log.count("", storm, calm, 429)
+	// Retry-After is at most a second; the recovery is measured after it.
+	after := rate(calm.Add(1500*time.Millisecond), end, 200)
+	t.Logf("hub requests/s: %.1f before, %.1f during the storm (%d answered 429), %.1f answered 200 after", before, during, limited, after)
+	if limited == 0 {
+		t.Fatal("no 429 during the storm")
+	}
+	// The hub's budget is 60/s; through the storm the source lets 3/s per
+	// tenant through (9/s), and the hub, holding each tenant back until
+	// its Retry-After passes, asks little more than that.
+	if during > 20 {
+		t.Errorf("%.1f requests/s during the storm; the hub should fall well under its 60/s budget", during)
+	}
+	for _, ti := range h.sim.Tenants() {
+		if n := log.count(ti.ID, storm, calm, 200); n == 0 {
+			t.Errorf("tenant %s got no request through during the storm", ti.ID)
+		}
+		if n := log.count(ti.ID, calm.Add(1500*time.Millisecond), end, 200); n == 0 {
+			t.Errorf("tenant %s made no request after the storm", ti.ID)
+		}
+	}
+	if after <= during {
+		t.Errorf("the rate did not recover: %.1f/s after the storm, %.1f/s during", after, during)
+	}
 }
