@@ -522,7 +522,9 @@ func uniq(ss []string) map[string]bool {
 	return m
 }
 
-func TestBudget429DrainsEveryWorkerRedis(t *testing.T) { testBudget429Drains(t, redistest.Start(t).URL()) }
+func TestBudget429DrainsEveryWorkerRedis(t *testing.T) {
+	testBudget429Drains(t, redistest.Start(t).URL())
+}
 
 // TestBudget429Storm: two workers on one Redis poll three tenants; the
 // source starts answering 429 to all but a few requests a second per
