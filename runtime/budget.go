@@ -77,7 +77,8 @@ func (r *Runner) laneWeight() int {
 	b := &r.budget
 	b.once.Do(func() {
 		seen := map[string]bool{}
-		for _, t := range r.plan.Tenants {
+		// r.plan holds only this runner's region; Config.Plan every tenant.
+		for _, t := range r.cfg.Plan.Tenants {
 			if t.Enabled && !seen[t.Lane] {
 				seen[t.Lane] = true
 				b.weight += r.lanes[t.Lane]
