@@ -3,8 +3,11 @@ package redis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/siphonhq/siphon/internal/state"
 )
@@ -24,15 +27,11 @@ func factorArg(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// takeArgs are takeScript's arguments for the limits, with or without
-// their drain keys.
-func takeArgs(n int, factor string, drains bool, ls []state.Limit) []any {
+// takeArgs are takeScript's arguments for the limits, the first drains
+// of them with their drain keys.
+func takeArgs(n int, factor string, drains int, ls ...state.Limit) []any {
 	args := make([]any, 0, 4+2*len(ls))
-	d := "0"
-	if drains {
-		d = "1"
-	}
-	args = append(args, n, factor, marginMS, d)
+	args = append(args, n, factor, marginMS, drains)
 	for _, l := range ls {
 		args = append(args, intervalUS(l), max(l.Burst, 1))
 	}
@@ -42,18 +41,27 @@ func takeArgs(n int, factor string, drains bool, ls []state.Limit) []any {
 // Take takes the tenant's limits in one script in the tenant's slot, then
 // the hub limit in one script in its own slot; when the hub refuses, one
 // more tenant-slot script gives the tenant's tokens back. Two round trips
-// when the tenant has limits and the hub grants.
+// when the tenant has limits and the hub grants. On one server, where
+// slots do not matter, one script takes them all (one round trip, nothing
+// to give back).
 func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
 	n, factor := max(req.N, 1), factorArg(req.Factor)
+	budgets := make([]string, 0, len(req.Limits)+1)
+	drains := make([]string, 0, len(req.Limits))
+	for _, l := range req.Limits {
+		budgets = append(budgets, s.k.budget(req.Tenant, l.Key))
+		drains = append(drains, s.k.drain(req.Tenant, l.Key))
+	}
+	if _, single := s.rdb.(*goredis.Client); single && req.Hub != nil {
+		ls := append(slices.Clip(req.Limits), *req.Hub)
+		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, factor, len(drains), ls...))
+		return r, wrapTake(req, err)
+	}
 	if len(req.Limits) > 0 {
-		ks := make([]string, 2*len(req.Limits))
-		for i, l := range req.Limits {
-			ks[i], ks[len(req.Limits)+i] = s.k.budget(req.Tenant, l.Key), s.k.drain(req.Tenant, l.Key)
-		}
-		r, err := s.take(ctx, ks, takeArgs(n, factor, true, req.Limits))
+		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, factor, len(drains), req.Limits...))
 		if err != nil || !r.Granted {
 			return r, wrapTake(req, err)
 		}
@@ -61,7 +69,7 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	if req.Hub == nil {
 		return state.TakeResult{Granted: true}, nil
 	}
-	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, false, []state.Limit{*req.Hub}))
+	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, 0, *req.Hub))
 	if err != nil || r.Granted || len(req.Limits) == 0 {
 		return r, wrapTake(req, err)
 	}

@@ -579,29 +579,32 @@ return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 `)
 
 // takeScript takes n tokens of every budget, all or none: GCRA as
-// state.GCRAState.Take computes it, in the server's clock. A budget is a
-// string, its theoretical arrival time (µs, with its fraction: see
-// state.GCRAState), with an optional drain key
-// beside it holding the end of a drain (µs). Each expires once it holds
-// nothing back, plus the margin. A re-run after a network error takes the
-// tokens once more: the caller waits longer, the budget is never exceeded.
-// KEYS: budgets, then (when ARGV[4] is "1") their drain keys in the same
-// order. ARGV: n, factor, margin ms, drains ("1" or "0"), then per budget
-// its interval (µs, may be fractional) and burst (>= 1).
+// state.GCRAState.Take computes it, in the server's clock, and when it
+// refuses, the longest wait. A budget is a string, its theoretical arrival
+// time (µs, with its fraction: see state.GCRAState), with an optional
+// drain key beside it holding the end of a drain (µs). Each expires once
+// it holds nothing back, plus the margin. A re-run after a network error
+// takes the tokens once more: the caller waits longer, the budget is never
+// exceeded.
+// KEYS: budgets, then the drain keys of the first ARGV[4] of them, in the
+// same order. ARGV: n, factor, margin ms, number of drain keys, then per
+// budget its interval (µs, may be fractional) and burst (>= 1).
 // Reply: {granted, wait µs}.
 var takeScript = script(`
 local now = server_now()
 local n, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nb = #KEYS
-if ARGV[4] == '1' then nb = nb / 2 end
+local nd = tonumber(ARGV[4])
+local nb = #KEYS - nd
 local v = redis.call('MGET', unpack(KEYS))
 local nexts, wait = {}, 0
 for i = 1, nb do
   local t = tonumber(ARGV[3 + 2 * i]) / factor
   local tau = (tonumber(ARGV[4 + 2 * i]) - 1) * t
   local tat = math.max(tonumber(v[i]) or 0, now)
-  local hold = tonumber(v[nb + i] or false)
-  if hold then tat = math.max(tat, hold + tau) end
+  if i <= nd then
+    local hold = tonumber(v[nb + i])
+    if hold then tat = math.max(tat, hold + tau) end
+  end
   local nt = tat + n * t
   local w = nt - math.max(tau + t, n * t) - now
   if w > 0 then wait = math.max(wait, math.ceil(w)) end
