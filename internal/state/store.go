@@ -482,8 +482,9 @@ type Limit struct {
 // so 0.5 halves every rate. It is passed in, not read by the script, so a
 // tenant's script stays in the tenant's slot on a cluster.
 //
-// When a tenant limit refuses, the hub limit is not consulted and Wait is
-// the tenant's. An N above a limit's burst is granted once that budget is
+// A refusal's Wait is the longest wait of the limits one step checked:
+// where the tenant's and the hub's are taken in separate steps (Redis
+// Cluster), a tenant refusal does not consult the hub. An N above a limit's burst is granted once that budget is
 // full, and the budget then owes the excess. A Limit's Interval must be
 // positive and Factor in [0, 1]; anything else is ErrInvalid.
 type TakeRequest struct {

@@ -19,8 +19,8 @@ import (
 // GCRA theoretical arrival time and the end of any drain, both µs of the
 // local wall clock: the TAT as float64 bits, the drain's end as an integer
 // (state.GCRAState says how they are used). One transaction
-// takes the tenant's and the hub's tokens, so the hub's refusal simply
-// writes nothing: there is nothing to give back.
+// takes the tenant's and the hub's tokens, so a refusal writes nothing
+// (there is nothing to give back) and reports the longest wait.
 
 var (
 	bHub      = []byte("hub")
@@ -92,25 +92,25 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 			g, w := getBudget(buds, []byte(l.Key)).Take(now, l, req.N, req.Factor)
 			next[i], wait = g, max(wait, w)
 		}
+		var hub *bolt.Bucket
+		var hubNext state.GCRAState
+		if req.Hub != nil {
+			if hub, err = tx.CreateBucketIfNotExists(bHub); err != nil {
+				return err
+			}
+			var w int64
+			hubNext, w = getBudget(hub, hubBudgetKey(req.Hub.Key)).Take(now, *req.Hub, req.N, req.Factor)
+			wait = max(wait, w)
+		}
 		if wait > 0 {
 			res.Wait = time.Duration(wait) * time.Microsecond
 			return nil
 		}
-		if req.Hub != nil {
-			hub, err := tx.CreateBucketIfNotExists(bHub)
-			if err != nil {
-				return err
-			}
-			k := hubBudgetKey(req.Hub.Key)
-			g, w := getBudget(hub, k).Take(now, *req.Hub, req.N, req.Factor)
-			if w > 0 {
-				res.Wait = time.Duration(w) * time.Microsecond
-				return nil
-			}
+		if hub != nil {
 			if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
 				return err
 			}
-			if err := putBudget(hub, k, g); err != nil {
+			if err := putBudget(hub, hubBudgetKey(req.Hub.Key), hubNext); err != nil {
 				return err
 			}
 		}
