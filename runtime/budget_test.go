@@ -42,7 +42,6 @@ type budgetOpts struct {
 	// rate is the source's rate_limit, global its global_rate_limit ("" none).
 	rate, global string
 	store        string // "" bbolt
-	perPage      int
 	// cadences: one pipeline per cadence on users, so a tenant has a job per
 	// cadence (two jobs can then read the same tenant at once).
 	cadences []string
@@ -50,8 +49,8 @@ type budgetOpts struct {
 }
 
 // newBudgetHarness starts the simulator on the real clock and loads a
-// configuration of budgetOpts. Every pipeline writes to a jsonl-free
-// sqlite destination as the main harness does.
+// configuration of budgetOpts. Every pipeline writes to a sqlite
+// destination, as the main harness's do.
 func newBudgetHarness(t testing.TB, o budgetOpts) *harness {
 	t.Helper()
 	clk := clock.Real{}
@@ -234,7 +233,8 @@ func (h *harness) budgetRunner(log *requestLog, perPage int, adjust func(*runtim
 	})
 }
 
-// runFor runs RunOnce on each runner until ctx ends or they finish.
+// runAll starts RunOnce on each runner; the returned func waits for them
+// (they end when ctx does or their work is done).
 func runAll(ctx context.Context, t testing.TB, rs ...*runtime.Runner) func() {
 	var wg sync.WaitGroup
 	for _, r := range rs {
@@ -278,8 +278,8 @@ func TestBudgetLimitsTenantRate(t *testing.T) {
 			t.Errorf("tenant %s: %d requests in %s; a 20/1s budget allows %d", ti.ID, n, span, allowed)
 		}
 	}
-	// Each tenant kept to its own budget; two tenants sharing one would
-	// have made no more than one budget's worth together.
+	// TestBudgetTenantsDoNotShare shows the budgets are separate; here the
+	// sum only goes to the log.
 	t.Logf("%d requests from 2 tenants in %s", total, end.Sub(start))
 }
 
