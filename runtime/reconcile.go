@@ -245,6 +245,12 @@ func (r *Runner) reconcileHeld(ctx context.Context, t *dsl.Tenant, j *reconcileJ
 	if !ok {
 		return nil, fmt.Errorf("reconcile %s/%s: another process holds the job (%s); try again when it is done", t.ID, j.id, lease.Owner)
 	}
+	// This run takes the place of a due (or requested) slot: the job's
+	// next run is its next slot, not a second one now.
+	if _, err := r.st.ScheduleJob(ctx, t.ID, j.id, reconcileNext(t, j, r.clk.Now()), true); err != nil {
+		_ = r.st.Release(context.WithoutCancel(ctx), lease)
+		return nil, fmt.Errorf("reconcile %s/%s: schedule: %w", t.ID, j.id, err)
+	}
 	return r.reconcileLeased(ctx, t, j, opts, lease, log)
 }
 

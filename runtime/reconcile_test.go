@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/schedule"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
@@ -158,5 +161,460 @@ func (h *harness) destDB() *sql.DB {
 	return db
 }
 
-var _ = errors.New
-var _ = strings.Contains
+// 30% of the users vanish at once (a token of another organization would
+// look the same): the safeguard trips, nothing is deleted, the alert is
+// raised; --allow-mass-delete then proceeds and clears it.
+func TestReconcileMassDeleteSafeguardBbolt(t *testing.T) {
+	testReconcileMassDelete(t, "")
+}
+
+func TestReconcileMassDeleteSafeguardRedis(t *testing.T) {
+	testReconcileMassDelete(t, redistest.Start(t).URL())
+}
+
+func testReconcileMassDelete(t *testing.T, store string) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 200, pipeline: volunteers, store: store})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	held := len(h.rows("volunteers")[tenant])
+	n, err := h.sim.Vanish(tenant, "users", 0.3)
+	if err != nil || n != 60 {
+		t.Fatalf("vanish: %d %v", n, err)
+	}
+	h.sim.ResetCounters()
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+	if !rep.MassDelete || rep.Deleted != 0 || rep.Confirmed != 0 || rep.Candidates == 0 || !strings.Contains(rep.MassDeleteReason, "max_delete") {
+		t.Errorf("report %+v", rep)
+	}
+	// Nothing was spent confirming deletions that were not going to be made.
+	if gets := h.sim.Counters()[tenant]["GET /v1/users/{id}"]; gets != 0 {
+		t.Errorf("%d confirming requests before refusing", gets)
+	}
+	if got := len(h.rows("volunteers")[tenant]); got != held {
+		t.Errorf("%d rows after a refused mass delete, %d before", got, held)
+	}
+	f := h.flag(tenant, state.FlagMassDelete, "volunteers")
+	if f == nil || !strings.Contains(f.Reason, "--allow-mass-delete") {
+		t.Fatalf("mass-delete alert: %+v", f)
+	}
+	rep = h.reconcile(runtime.ReconcileOptions{Tenant: tenant, AllowMassDelete: true})[0]
+	if rep.MassDelete || rep.Deleted != rep.Candidates || rep.Deleted == 0 {
+		t.Errorf("allowed: report %+v", rep)
+	}
+	if f := h.flag(tenant, state.FlagMassDelete, "volunteers"); f != nil {
+		t.Errorf("alert still raised: %+v", f)
+	}
+	h.assertExact()
+}
+
+// Tightening the filter deletes, at the next reconcile, the records it now
+// drops (counted apart, with no 404 check), and nothing else.
+func TestReconcileFilterTighteningDeletes(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 150, pipeline: volunteers})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	h.reload(strings.Replace(volunteers, `record.membership_status != "REMOVED"`,
+		`record.membership_status != "REMOVED" && record.membership_status != "PENDING"`, 1))
+	pending := 0
+	for _, u := range h.truth(tenant) {
+		if u.Status == "PENDING" {
+			pending++
+		}
+	}
+	h.sim.ResetCounters()
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+	if pending == 0 || rep.FilteredDeletes != int64(pending) || rep.Deleted != 0 || rep.Candidates != 0 {
+		t.Errorf("%d pending users; report %+v", pending, rep)
+	}
+	if gets := h.sim.Counters()[tenant]["GET /v1/users/{id}"]; gets != 0 {
+		t.Errorf("%d GETs for filtered deletes", gets)
+	}
+	for key := range h.rows("volunteers")[tenant] {
+		if h.truth(tenant)[key].Status == "PENDING" {
+			t.Errorf("%s: filtered user still held", key)
+		}
+	}
+}
+
+// A daily reconcile leaves rows held at the source's version alone; the
+// weekly (deep) one compares content hashes and repairs a changed mapping
+// and a corrupted row.
+func TestReconcileDeepRepairsMappingAndCorruption(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 80, pipeline: volunteers})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	db := h.destDB()
+	if _, err := db.Exec(`UPDATE volunteers SET email = 'garbage', content_hash = 'corrupt' WHERE tenant = ? AND key = '9'`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+	if rep.Changed != 0 || rep.Missing+rep.Stale != 0 {
+		t.Errorf("daily: report %+v", rep)
+	}
+	if got := h.rows("volunteers", "email")[tenant]["9"].fields["email"]; got != "garbage" {
+		t.Fatalf("the daily reconcile touched the row: %q", got)
+	}
+	rep = h.reconcile(runtime.ReconcileOptions{Tenant: tenant, Deep: true})[0]
+	if rep.Changed != 1 || !rep.Deep {
+		t.Errorf("deep: report %+v", rep)
+	}
+	h.assertExact()
+
+	h.reload(strings.Replace(volunteers, "status = record.membership_status", "status = lower(record.membership_status)", 1))
+	rep = h.reconcile(runtime.ReconcileOptions{Tenant: tenant, Deep: true})[0]
+	if rep.Changed != rep.Held || rep.Held == 0 {
+		t.Errorf("deep after a mapping change: report %+v", rep)
+	}
+	for key, r := range h.rows("volunteers", "status")[tenant] {
+		if s := r.fields["status"]; s != strings.ToLower(s) {
+			t.Errorf("%s: status %q not re-mapped", key, s)
+		}
+	}
+}
+
+// A dry run reports what it would do and writes nothing.
+func TestReconcileDryRunWritesNothing(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 200, pipeline: volunteers})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	if _, err := h.destDB().Exec(`DELETE FROM volunteers WHERE tenant = ? AND key IN ('3', '5')`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.sim.Vanish(tenant, "users", 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.rows("volunteers")[tenant]
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant, DryRun: true})[0]
+	if !rep.DryRun || rep.Missing < 1 || rep.Confirmed < int64(n)-2 || rep.Deleted != rep.Confirmed {
+		t.Errorf("%d vanished; report %+v", n, rep)
+	}
+	ctx := context.Background()
+	if d, err := h.store.Depth(ctx, h.queue(tenant)); err != nil || d.Stream+d.Retry != 0 {
+		t.Errorf("queue %+v %v", d, err)
+	}
+	if got := h.rows("volunteers")[tenant]; len(got) != len(before) {
+		t.Errorf("%d rows after a dry run, %d before", len(got), len(before))
+	}
+	if _, err := h.store.Note(ctx, tenant, runtime.ReconcileNote("volunteers")); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("a dry run kept a report: %v", err)
+	}
+	if cp, err := h.store.Checkpoint(ctx, tenant, "~reconcile-users"); err != nil || cp.Walk != nil || !cp.LastComplete.IsZero() {
+		t.Errorf("a dry run recorded progress: %+v %v", cp, err)
+	}
+	if fs, err := h.store.Flags(ctx, tenant); err != nil || len(fs) != 0 {
+		t.Errorf("flags after a dry run: %+v %v", fs, err)
+	}
+}
+
+// A reconcile during a source outage, or whose 429s never clear, is
+// incomplete: it says so and deletes nothing.
+func TestReconcileSourceFailureDeletesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		break_ func(h *harness)
+	}{
+		{"outage", func(h *harness) { h.sim.Outage(24 * time.Hour) }},
+		{"429 storm", func(h *harness) {
+			f := h.sim.Scenario().Faults
+			f.Enabled, f.RateLimit, f.RateWindow = true, 1, vomosim.Duration(time.Hour)
+			if err := h.sim.SetFaults(f); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{tenants: 1, users: 300, pipeline: volunteers})
+			h.once()
+			tenant := h.sim.Tenants()[0].ID
+			if _, err := h.sim.Vanish(tenant, "users", 0.05); err != nil {
+				t.Fatal(err)
+			}
+			before := len(h.rows("volunteers")[tenant])
+			tc.break_(h)
+			rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+			if rep.Complete || rep.Incomplete == "" || rep.Deleted != 0 || rep.Candidates != 0 {
+				t.Errorf("report %+v", rep)
+			}
+			if got := len(h.rows("volunteers")[tenant]); got != before {
+				t.Errorf("%d rows, %d before", got, before)
+			}
+		})
+	}
+}
+
+// A reconcile cut short mid-scan resumes where it stopped: the same scan
+// goes on (same cap, pages not read again) and completes.
+func TestReconcileResumesAfterInterrupt(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 600, pipeline: volunteers})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	n, err := h.sim.Vanish(tenant, "users", 0.02)
+	if err != nil || n == 0 {
+		t.Fatal(n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = h.runner().Reconcile(ctx, runtime.ReconcileOptions{Tenant: tenant, Progress: func(p runtime.ReconcileProgress) {
+		if p.Pages == 10 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted reconcile: %v", err)
+	}
+	cp, err := h.store.Checkpoint(context.Background(), tenant, "~reconcile-users")
+	if err != nil || cp.Walk == nil || cp.Walk.Position == 0 || cp.Walk.Total == 0 {
+		t.Fatalf("progress after the interruption: %+v %v", cp.Walk, err)
+	}
+	h.sim.ResetCounters()
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+	if !rep.Resumed || !rep.Complete || rep.Deleted != int64(n) || rep.Scanned < cp.Walk.Total {
+		t.Errorf("%d vanished; resumed report %+v", n, rep)
+	}
+	// The resumed scan reads the pages after the stored position (and the
+	// one it stands on), not the whole list again.
+	perPage := h.sim.Scenario().PerPage
+	left := (cp.Walk.Total-cp.Walk.Position)/int64(perPage) + 2
+	if pages := h.sim.Counters()[tenant]["GET /v1/users"]; pages > left {
+		t.Errorf("the resumed scan asked for %d pages; %d were left after position %d of %d", pages, left, cp.Walk.Position, cp.Walk.Total)
+	}
+	h.assertExact()
+}
+
+// Edits during the scan never cause a delete (the scan is capped by
+// created_before, not by updated_*); users deleted before it are found.
+func TestReconcileEditsDuringScanNeverDelete(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 400, pipeline: volunteers, churnPerMinute: 30, adjust: func(sc *vomosim.Scenario) {
+		withDeletes(0.3)(sc)
+		sc.PerPage = 15
+	}})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	h.waitSim(5 * time.Minute)
+	t0 := h.truth(tenant)
+	r0 := h.rows("volunteers")[tenant]
+	r := h.runnerAdjusted(func(c *runtime.Config) { c.Source = nil }) // 15 a page: the scan spans minutes of churn
+	reps, err := r.Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Drain: true})
+	if err != nil || len(reps) != 1 {
+		t.Fatal(reps, err)
+	}
+	t.Logf("report %+v", reps[0])
+	t1 := h.truth(tenant)
+	r1 := h.rows("volunteers")[tenant]
+	edited, removed, goneBefore := 0, 0, 0
+	for key, u := range t1 {
+		if u0, ok := t0[key]; ok && u0.UpdatedAt != u.UpdatedAt {
+			edited++
+		}
+	}
+	for key := range r0 {
+		_, now := r1[key]
+		u, atSource := t1[key]
+		if !now {
+			removed++
+			if atSource && u.Status != "REMOVED" {
+				t.Errorf("%s: deleted at the destination, still at the source", key)
+			}
+		}
+		if _, ok := t0[key]; !ok {
+			goneBefore++
+			if now {
+				t.Errorf("%s: deleted at the source before the scan, still held", key)
+			}
+		}
+	}
+	if edited == 0 || goneBefore == 0 || !reps[0].Complete {
+		t.Errorf("the test proves nothing: %d edited during the scan, %d deleted before it, complete %v", edited, goneBefore, reps[0].Complete)
+	}
+	t.Logf("%d edited during the scan, %d removed, %d deleted before it", edited, removed, goneBefore)
+}
+
+// Where the source has no GET by id (forms, and child lists), a candidate
+// is deleted only when two complete scans agree it is gone. Children are
+// scanned per parent.
+func TestReconcileTwoScansConfirm(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 30, pipeline: volunteers, extra: formsHCL,
+		tenantPipelines: "[pipeline.volunteers, pipeline.forms, pipeline.answers]"})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	db := h.destDB()
+	// A form and an answer the source deleted (rows it never had, held at
+	// an old version).
+	for _, table := range []string{"forms", "form_answers"} {
+		for _, q := range []string{
+			`CREATE TEMP TABLE x AS SELECT * FROM ` + table + ` LIMIT 1`,
+			`UPDATE x SET key = '999999', source_updated_at = '2020-01-01T00:00:00.000000Z'`,
+			`INSERT INTO ` + table + ` SELECT * FROM x`,
+			`DROP TABLE x`,
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	run := func() map[string]runtime.ReconcileReport {
+		reps, err := h.runner().Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant,
+			Pipelines: []string{"forms", "answers"}, Drain: true})
+		if err != nil || len(reps) != 2 {
+			t.Fatalf("reconcile: %+v %v", reps, err)
+		}
+		out := map[string]runtime.ReconcileReport{}
+		for _, r := range reps {
+			out[r.Pipeline] = r
+		}
+		return out
+	}
+	h.sim.ResetCounters()
+	for p, rep := range run() {
+		if !rep.Complete || rep.Candidates != 1 || rep.Confirmed != 0 || rep.Unconfirmed != 1 || rep.Deleted != 0 {
+			t.Errorf("first scan, %s: %+v", p, rep)
+		}
+	}
+	if len(h.rows("forms")[tenant]) == 0 || len(h.rows("form_answers")[tenant]) == 0 {
+		t.Fatal("rows gone")
+	}
+	for p, rep := range run() {
+		if !rep.Complete || rep.Confirmed != 1 || rep.Deleted != 1 {
+			t.Errorf("second scan, %s: %+v", p, rep)
+		}
+	}
+	for _, table := range []string{"forms", "form_answers"} {
+		if _, ok := h.rows(table)[tenant]["999999"]; ok {
+			t.Errorf("%s: the row two scans did not see is still held", table)
+		}
+	}
+	for endpoint := range h.sim.Counters()[tenant] {
+		if strings.Contains(endpoint, "{") && !strings.Contains(endpoint, "completions") {
+			t.Errorf("a GET by id on a resource without one: %s", endpoint)
+		}
+	}
+}
+
+// Reconciles fall on the tenant's local wall time across DST changes; the
+// weekly replaces the daily on its day; the start is staggered in the hour.
+func TestReconcileDueAcrossDST(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 1, pipeline: volunteers + `
+  reconcile {
+    daily  = "02:30"
+    weekly = "sun 04:00"
+  }`})
+	tenants := `tenant "chi" {
+  timezone  = "America/Chicago"
+  pipelines = [pipeline.volunteers]
+}
+tenant "ber" {
+  timezone  = "Europe/Berlin"
+  pipelines = [pipeline.volunteers]
+}
+`
+	for name, src := range map[string]string{"tenants.hcl": tenants} {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := dsl.Load(h.dir, dsl.Options{Mode: dsl.ModeRun, Now: h.clk.Now()})
+	if res.Plan == nil {
+		t.Fatalf("plan: %v", res.Diagnostics)
+	}
+	h.plan = res.Plan
+	r := h.runner()
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		tenant, after, want string
+		deep               bool // the run due at or before after
+	}{
+		// Chicago springs forward on Sun 8 Mar 2026 (02:00 → 03:00): the
+		// weekly 04:00 CDT is 09:00 UTC; Monday's 02:30 CDT is 07:30 UTC.
+		{"chi", "2026-03-07T09:00:00Z", "2026-03-08T09:00:00Z", false},
+		{"chi", "2026-03-08T10:00:00Z", "2026-03-09T07:30:00Z", true},
+		// Sat 7 Mar, still CST: 02:30 CST is 08:30 UTC.
+		{"chi", "2026-03-06T09:00:00Z", "2026-03-07T08:30:00Z", false},
+		// Falls back on Sun 1 Nov 2026: Saturday's 02:30 CDT is 07:30 UTC,
+		// Monday's 02:30 CST 08:30 UTC.
+		{"chi", "2026-10-31T00:00:00Z", "2026-10-31T07:30:00Z", false},
+		{"chi", "2026-11-01T12:00:00Z", "2026-11-02T08:30:00Z", true},
+		// Berlin springs forward on Sun 29 Mar 2026 (02:00 → 03:00): the
+		// daily on Saturday is 02:30 CET = 01:30 UTC; Sunday's weekly 04:00
+		// CEST = 02:00 UTC; Monday 02:30 CEST = 00:30 UTC.
+		{"ber", "2026-03-27T12:00:00Z", "2026-03-28T01:30:00Z", false},
+		{"ber", "2026-03-28T12:00:00Z", "2026-03-29T02:00:00Z", false},
+		{"ber", "2026-03-29T12:00:00Z", "2026-03-30T00:30:00Z", true},
+		// and falls back on Sun 25 Oct 2026: Monday 02:30 CET = 01:30 UTC.
+		{"ber", "2026-10-25T12:00:00Z", "2026-10-26T01:30:00Z", true},
+	} {
+		stagger := schedule.Stagger(tc.tenant, "reconcile-users", time.Hour)
+		// The slot's instant plus the stagger: "after" is moved by the
+		// stagger too, so the case reads in wall-clock terms.
+		due, deep, ok := r.ReconcileDue(tc.tenant, "reconcile-users", utc(tc.after).Add(stagger))
+		if !ok {
+			t.Fatalf("%s: no reconcile job", tc.tenant)
+		}
+		if want := utc(tc.want).Add(stagger); !due.Equal(want) || deep != tc.deep {
+			t.Errorf("%s after %s: due %s deep %v, want %s deep %v", tc.tenant, tc.after, due.UTC(), deep, want, tc.deep)
+		}
+		if stagger < 0 || stagger >= time.Hour {
+			t.Errorf("stagger %v", stagger)
+		}
+	}
+}
+
+// run --once reconciles only what FlagReconcileRequested asks for, and
+// clears the flag; `siphon run` runs a requested reconcile at the next
+// chance (its scheduled path) and clears the flag too.
+func TestReconcileRequestedByFlag(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 50, pipeline: volunteers})
+	ctx := context.Background()
+	tenant := h.sim.Tenants()[0].ID
+	h.once()
+	if _, err := h.store.Note(ctx, tenant, runtime.ReconcileNote("volunteers")); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("run --once reconciled unasked: %v", err)
+	}
+	request := func() {
+		if err := h.store.SetFlag(ctx, tenant, state.Flag{Kind: state.FlagReconcileRequested, Scope: "volunteers", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	request()
+	if _, err := h.sim.Vanish(tenant, "users", 0.1); err != nil {
+		t.Fatal(err)
+	}
+	h.once()
+	if h.flag(tenant, state.FlagReconcileRequested, "volunteers") != nil {
+		t.Error("the request outlived the reconcile")
+	}
+	h.assertExact()
+	// The requested run took the place of the job's due slot: the next is
+	// the daily one, not now again.
+	r := h.runner()
+	due, _, _ := r.ReconcileDue(tenant, "reconcile-users", h.clk.Now())
+	if l, ok, err := h.store.Acquire(ctx, state.AcquireRequest{Tenant: tenant, Job: "reconcile-users", Owner: "probe", TTL: time.Second,
+		Now: h.clk.Now(), NextDue: due}); err != nil || ok || !l.Due.Equal(due) {
+		t.Fatalf("the reconcile job's due time after a requested run: %v (granted %v, want %v) %v", l.Due, ok, due, err)
+	}
+
+	if err := h.store.DeleteNote(ctx, tenant, runtime.ReconcileNote("volunteers")); err != nil {
+		t.Fatal(err)
+	}
+	request()
+	if _, err := h.sim.Vanish(tenant, "users", 0.1); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.runner().Run(rctx) }()
+	h.waitFor(time.Now().Add(20*time.Second), "the requested reconcile", func() bool {
+		_, err := h.store.Note(ctx, tenant, runtime.ReconcileNote("volunteers"))
+		return err == nil && h.flag(tenant, state.FlagReconcileRequested, "volunteers") == nil && h.queuesEmpty()
+	})
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	h.assertExact()
+}
