@@ -58,6 +58,9 @@ type harnessOpts struct {
 	destination string
 	// trips, when set, counts the store's round trips.
 	trips *state.Trips
+	// tenantAttrs are more attributes of every tenant (default
+	// backfill_at = "now", so a run backfills new tenants at once).
+	tenantAttrs string
 }
 
 // clockScale: one real second is a simulated minute, so a 30s settle
@@ -92,9 +95,13 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if tenantPipelines == "" {
 		tenantPipelines = "[pipeline.volunteers]"
 	}
+	tenantAttrs := o.tenantAttrs
+	if tenantAttrs == "" {
+		tenantAttrs = `backfill_at = "now"`
+	}
 	var tenants strings.Builder
 	for _, ti := range sim.Tenants() {
-		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n  backfill_at = \"now\"\n}\n", ti.ID, tenantPipelines)
+		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = %s\n  %s\n}\n", ti.ID, tenantPipelines, tenantAttrs)
 	}
 	allow := ""
 	if o.store != "" && !o.singleNodeUnset {
