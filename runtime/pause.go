@@ -34,9 +34,12 @@ const (
 	mappingMinSample = 50
 	// pausedRecheck is how often a paused tenant's flags are read again to
 	// see a resume; unpausedRecheck how often the others' are, to see a
-	// pause another process set.
+	// pause another process set — and an operator's tenant disable, which
+	// must stop a running hub's writes within seconds. A queue visit costs
+	// several store calls already, so one more read per tenant every few
+	// seconds is noise.
 	pausedRecheck   = 2 * time.Second
-	unpausedRecheck = 30 * time.Second
+	unpausedRecheck = 5 * time.Second
 )
 
 // errorWindow is the outcome of one (tenant, pipeline)'s most recent mapped
@@ -73,8 +76,12 @@ func (w *errorWindow) over(threshold float64) bool {
 // pipelines, and when it last read them from the store.
 type tenantPauses struct {
 	pipelines []string
-	read      time.Time
-	tripped   time.Time // when this process last paused one of them
+	// halted is why the whole tenant is held back (an operator disabled
+	// it, or its token answers for another organization); "" when not.
+	// Its queues are not processed while it is set.
+	halted  string
+	read    time.Time
+	tripped time.Time // when this process last paused one of them, or halted the tenant
 }
 
 // pauses is the runner's view of paused pipelines and its error windows.
@@ -98,11 +105,15 @@ func (p *pauses) note(tenant string, flags []state.Flag, start time.Time) {
 			paused = append(paused, f.Scope)
 		}
 	}
+	halted, _ := control{flags: flags}.halted()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tp := &tenantPauses{pipelines: paused, read: start}
+	tp := &tenantPauses{pipelines: paused, halted: halted, read: start}
 	if old := p.tenants[tenant]; old != nil && !old.tripped.Before(start) {
 		tp.tripped = old.tripped
+		if tp.halted == "" {
+			tp.halted = old.halted
+		}
 		for _, name := range old.pipelines {
 			if !slices.Contains(tp.pipelines, name) {
 				tp.pipelines = append(tp.pipelines, name)
@@ -122,7 +133,7 @@ func (p *pauses) known(tenant string) ([]string, bool) {
 		return nil, false
 	}
 	age := unpausedRecheck
-	if len(tp.pipelines) > 0 {
+	if len(tp.pipelines) > 0 || tp.halted != "" {
 		age = pausedRecheck
 	}
 	return tp.pipelines, time.Since(tp.read) < age
@@ -144,11 +155,15 @@ func (r *Runner) pausedQueues(lane string) int {
 	defer r.pauses.mu.Unlock()
 	n := 0
 	for id, tp := range r.pauses.tenants {
-		if len(tp.pipelines) == 0 {
+		if len(tp.pipelines) == 0 && tp.halted == "" {
 			continue
 		}
 		t := r.tenant(id)
 		if t == nil || t.Lane != lane {
+			continue
+		}
+		if tp.halted != "" {
+			n += len(r.tenantDestinations(t))
 			continue
 		}
 		var dests []string
@@ -162,9 +177,9 @@ func (r *Runner) pausedQueues(lane string) int {
 	return n
 }
 
-// queuePaused reports whether a pipeline writing to the queue's
-// destination is paused for its tenant, reading the tenant's flags when
-// this process's view of them is stale.
+// queuePaused reports whether the queue's tenant is halted, or a pipeline
+// writing to the queue's destination is paused for it, reading the
+// tenant's flags when this process's view of them is stale.
 func (r *Runner) queuePaused(ctx context.Context, q state.QueueRef) (bool, error) {
 	names, fresh := r.pauses.known(q.Tenant)
 	if !fresh {
@@ -176,6 +191,9 @@ func (r *Runner) queuePaused(ctx context.Context, q state.QueueRef) (bool, error
 		r.pauses.note(q.Tenant, fs, start)
 		r.knowWriteErrors(q.Tenant, fs, start)
 		names, _ = r.pauses.known(q.Tenant)
+	}
+	if r.pauses.halted(q.Tenant) != "" {
+		return true, nil
 	}
 	for _, name := range names {
 		if p := r.pipelines[name]; p != nil && p.Destination == q.Destination {

@@ -77,6 +77,9 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 	}
 	pr := &pollRun{r: r, t: t, job: j.job, lease: lease, log: log, token: token, stage: "poll", trace: traceparent(ctx),
 		clients: map[string]*vomo.Client{}, ctl: ctl}
+	if ctx, err = pr.admit(ctx, ctl); err != nil {
+		return err
+	}
 	var errs []error
 	for _, f := range j.job.Fetches {
 		members := r.members(t, f, ctl)
@@ -90,7 +93,7 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 			continue
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return stopped(ctx)
 		}
 		switch {
 		case errors.Is(ferr, vomo.ErrUnauthorized):

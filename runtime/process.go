@@ -194,7 +194,11 @@ func (r *Runner) outstanding(ctx context.Context, empty *emptyQueues) (bool, err
 				if err != nil {
 					return false, err
 				}
-				r.stats.skipped(q)
+				if r.pauses.halted(q.Tenant) == "" {
+					// A halted tenant's queues wait for its operator, not
+					// for a paused pipeline: its poll says why.
+					r.stats.skipped(q)
+				}
 				continue
 			}
 			if empty.has(q) {
@@ -389,9 +393,21 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			unmapped = append(unmapped, state.Failure{ID: e.ID, Error: err.Error()})
 			b.byID(e)
 			continue
+		case errors.As(err, new(*prepareError)):
+			// The destination cannot prepare the pipeline's object (it is
+			// down, or refuses the table): not the records' failure. As
+			// with an open breaker the batch stays claimed and the queue
+			// waits a cooldown, attempts unchanged, and status says why.
+			cooldown := dest.Breaker.Cooldown.D()
+			log.Warn("destination cannot prepare the object; batch waits", "retry_in", cooldown, "err", err)
+			span.SetStatus(codes.Error, "destination not ready")
+			r.noteWrite(ctx, q, err.Error(), log)
+			if perr := r.st.Park(ctx, q, cooldown); perr != nil {
+				return 0, nil, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
+			}
+			return 0, nil, nil
 		case err != nil:
-			// Not the mapping: the destination could not prepare for the
-			// record, or its pipeline left the configuration.
+			// Not the mapping: the pipeline left the configuration.
 			b.permanent(e, err.Error(), failRefused)
 			entryLog(log, e).Error("record cannot be written; to the DLQ", "key", e.Key, "err", err)
 			continue
@@ -571,7 +587,7 @@ func (r *Runner) record(ctx context.Context, t *dsl.Tenant, dest *dsl.Destinatio
 		return sdk.Record{}, fmt.Errorf("pipeline %s no longer writes to %s in this configuration", e.Pipeline, dest.Name)
 	}
 	if err := r.dests.ensure(ctx, dest, p); err != nil {
-		return sdk.Record{}, err
+		return sdk.Record{}, &prepareError{err}
 	}
 	rec := sdk.Record{Op: sdk.OpDelete, Object: p.Object, Key: e.Key,
 		Version:     sdk.Version{Source: e.Version, Generation: r.config.Version, Seq: e.Seq},
@@ -600,6 +616,13 @@ type mappingError struct{ err error }
 
 func (e *mappingError) Error() string { return e.err.Error() }
 func (e *mappingError) Unwrap() error { return e.err }
+
+// prepareError is a destination that could not create or widen a
+// pipeline's object: the batch waits for it instead of going to the DLQ.
+type prepareError struct{ err error }
+
+func (e *prepareError) Error() string { return e.err.Error() }
+func (e *prepareError) Unwrap() error { return e.err }
 
 // decodeRecord reads a raw record as the mapping expects it, numbers kept
 // as their exact text.

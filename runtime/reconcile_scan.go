@@ -75,6 +75,11 @@ func (r *Runner) reconcileJob(ctx context.Context, t *dsl.Tenant, j *reconcileJo
 	rr := &reconcileRun{r: r, t: t, j: j, opts: opts, log: log, lease: lease,
 		pr: &pollRun{r: r, t: t, job: j.dslJob(), lease: lease, log: log, token: token, stage: "reconcile",
 			trace: traceparent(ctx), clients: map[string]*vomo.Client{}}}
+	// The organization check, and a watch that stops the scan when the
+	// tenant is halted meanwhile (tenantctl.go).
+	if ctx, err = rr.pr.admit(ctx, ctl); err != nil {
+		return nil, err
+	}
 	if err := rr.start(ctx); err != nil {
 		return nil, err
 	}

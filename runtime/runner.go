@@ -117,6 +117,8 @@ type Runner struct {
 	backfillWaits sync.Map
 	// budget is the cached throttle and lane split rate budgets use.
 	budget budgets
+	// orgs caches organization checks (org.go).
+	orgs orgChecks
 }
 
 // New checks the configuration and makes a Runner. Destinations are
