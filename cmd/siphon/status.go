@@ -126,8 +126,13 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 	for _, f := range flags {
 		ts.Flags = append(ts.Flags, flagStatus{Kind: string(f.Kind), Scope: f.Scope, Reason: f.Reason, By: f.By, At: f.At})
 		switch f.Kind {
-		case state.FlagDisabled, state.FlagAuthPaused:
-			ts.Paused = f.Reason
+		case state.FlagDisabled:
+			// The operator's decision explains every other pause.
+			ts.Paused = fmt.Sprintf("disabled by %s at %s: %s", f.By, f.At.UTC().Format(time.RFC3339), f.Reason)
+		case state.FlagAuthPaused, state.FlagOrgMismatch:
+			if !strings.HasPrefix(ts.Paused, "disabled by ") {
+				ts.Paused = f.Reason
+			}
 		case state.FlagLastError:
 			lastErr[f.Scope] = f.Reason
 		case state.FlagPipelinePaused:
