@@ -311,8 +311,8 @@ func TestReconcileDryRunWritesNothing(t *testing.T) {
 // incomplete: it says so and deletes nothing.
 func TestReconcileSourceFailureDeletesNothing(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		break_ func(h *harness)
+		name    string
+		breakIt func(h *harness)
 	}{
 		{"outage", func(h *harness) { h.sim.Outage(24 * time.Hour) }},
 		{"429 storm", func(h *harness) {
@@ -331,7 +331,7 @@ func TestReconcileSourceFailureDeletesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := len(h.rows("volunteers")[tenant])
-			tc.break_(h)
+			tc.breakIt(h)
 			rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
 			if rep.Complete || rep.Incomplete == "" || rep.Deleted != 0 || rep.Candidates != 0 {
 				t.Errorf("report %+v", rep)
@@ -527,7 +527,7 @@ tenant "ber" {
 	}
 	for _, tc := range []struct {
 		tenant, after, want string
-		deep               bool // the run due at or before after
+		deep                bool // the run due at or before after
 	}{
 		// Chicago springs forward on Sun 8 Mar 2026 (02:00 → 03:00): the
 		// weekly 04:00 CDT is 09:00 UTC; Monday's 02:30 CDT is 07:30 UTC.

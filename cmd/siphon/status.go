@@ -12,6 +12,7 @@ import (
 
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/runtime"
 )
 
 func init() {
@@ -53,6 +54,10 @@ type pipelineStatus struct {
 	// Paused is why the pipeline is paused for the tenant (its
 	// mapping-error rate); siphon pipeline resume clears it.
 	Paused string `json:"paused,omitempty"`
+	// LastReconcile is the report of the pipeline's last reconcile;
+	// MassDelete the alert of one the safeguard stopped (reconcile_status.go).
+	LastReconcile *runtime.ReconcileReport `json:"last_reconcile,omitempty"`
+	MassDelete    string                   `json:"mass_delete,omitempty"`
 }
 
 type queueStatus struct {
@@ -122,6 +127,7 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 		return ts, fmt.Errorf("flags of %s: %w", t.ID, err)
 	}
 	lastErr, paused := map[string]string{}, map[string]string{}
+	massDelete := map[string]string{}
 	writeErr := map[string]state.Flag{}
 	for _, f := range flags {
 		ts.Flags = append(ts.Flags, flagStatus{Kind: string(f.Kind), Scope: f.Scope, Reason: f.Reason, By: f.By, At: f.At})
@@ -137,6 +143,8 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 			lastErr[f.Scope] = f.Reason
 		case state.FlagPipelinePaused:
 			paused[f.Scope] = f.Reason
+		case state.FlagMassDelete:
+			massDelete[f.Scope] = f.Reason
 		case state.FlagWriteError:
 			writeErr[f.Scope] = f
 		}
@@ -153,6 +161,10 @@ func statusOf(c *cli.Context, st state.Store, plan *dsl.Plan, t *dsl.Tenant) (te
 			age := now.Sub(cp.Cursor).Seconds()
 			ps.AgeSeconds = &age
 		}
+		if ps.LastReconcile, err = lastReconcile(ctx, st, t.ID, name); err != nil {
+			return ts, err
+		}
+		ps.MassDelete = massDelete[name]
 		ts.Pipelines = append(ts.Pipelines, ps)
 		for _, p := range plan.Pipelines {
 			if p.Name == name && !slices.Contains(dests, p.Destination) {
@@ -232,6 +244,7 @@ func printStatus(w io.Writer, out []tenantStatus) {
 			if p.LastError != "" {
 				fmt.Fprintf(w, "    last error: %s\n", p.LastError)
 			}
+			printReconcileStatus(w, p, now)
 		}
 		for _, q := range ts.Queues {
 			fmt.Fprintf(w, "  queue %s: %d queued (%d in flight), %d waiting to retry\n", q.Destination, q.Depth, q.Pending, q.Retry)
@@ -241,7 +254,7 @@ func printStatus(w io.Writer, out []tenantStatus) {
 		}
 		for _, f := range ts.Flags {
 			switch f.Kind {
-			case string(state.FlagLastError), string(state.FlagPipelinePaused), string(state.FlagWriteError):
+			case string(state.FlagLastError), string(state.FlagPipelinePaused), string(state.FlagWriteError), string(state.FlagMassDelete):
 				continue // shown under their pipeline or queue
 			}
 			scope := ""
