@@ -75,9 +75,15 @@ func CheckTake(req TakeRequest) error {
 	if math.IsNaN(req.Factor) || req.Factor < 0 || req.Factor > 1 {
 		return fmt.Errorf("%w: throttle factor %v is not in (0, 1]", ErrInvalid, req.Factor)
 	}
-	for _, l := range req.Limits {
+	for i, l := range req.Limits {
 		if err := checkLimit(l); err != nil {
 			return err
+		}
+		// Twice the same budget in one take would be charged once.
+		for _, o := range req.Limits[:i] {
+			if o.Key == l.Key {
+				return fmt.Errorf("%w: budget %s is listed twice", ErrInvalid, l.Key)
+			}
 		}
 	}
 	if req.Hub != nil {

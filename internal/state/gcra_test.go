@@ -95,6 +95,7 @@ func TestCheckTakeAndThrottle(t *testing.T) {
 		{Tenant: "acme", Hub: &Limit{Key: "x", Interval: -time.Second}},
 		{Tenant: "acme", Factor: 1.01},
 		{Tenant: "acme", Factor: math.NaN()},
+		{Tenant: "acme", Limits: []Limit{ok, {Key: "other", Interval: time.Second}, ok}},
 	} {
 		if err := CheckTake(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CheckTake(%+v) = %v", bad, err)
