@@ -82,9 +82,13 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	err := s.update(func(tx *bolt.Tx) error {
 		res = state.TakeResult{}
 		now := s.now().UnixMicro()
-		buds, err := tenantSub(tx, req.Tenant, bBudgets)
-		if err != nil {
-			return err
+		// A hub-only take (a separate hub store) leaves no tenant bucket.
+		var buds *bolt.Bucket
+		var err error
+		if len(req.Limits) > 0 {
+			if buds, err = tenantSub(tx, req.Tenant, bBudgets); err != nil {
+				return err
+			}
 		}
 		next := make([]state.GCRAState, len(req.Limits))
 		var wait int64
@@ -113,6 +117,10 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 			if err := putBudget(hub, hubBudgetKey(req.Hub.Key), hubNext); err != nil {
 				return err
 			}
+		}
+		if buds == nil {
+			res.Granted = true
+			return nil
 		}
 		if err := pruneBudgets(buds, nil, now); err != nil {
 			return err

@@ -65,3 +65,23 @@ func TestIdleBudgetsArePruned(t *testing.T) {
 		t.Errorf("tenant budgets during a drain's margin %v", ten)
 	}
 }
+
+// TestHubOnlyTakeLeavesNoTenant: a take of the hub limit alone (the
+// runtime's call on a separate hub store) writes no state of the tenant.
+func TestHubOnlyTakeLeavesNoTenant(t *testing.T) {
+	s := openTemp(t).(*Store)
+	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	r, err := s.Take(context.Background(), state.TakeRequest{Tenant: "acme", Hub: &hub})
+	if err != nil || !r.Granted {
+		t.Fatal(r, err)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bTenants).Bucket([]byte("acme")) != nil {
+			t.Error("a hub-only take created the tenant's bucket")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
