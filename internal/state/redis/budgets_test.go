@@ -384,3 +384,31 @@ func TestTakeRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeManyKeys: a tenant with more keys than one SCAN batch is
+// purged whole, in batches, and its neighbour keeps every key.
+func TestPurgeManyKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	ctx := context.Background()
+	const n = 3*purgeBatch + 7
+	for _, tenant := range []string{"acme", "acme2"} {
+		pipe := s.rdb.Pipeline()
+		for i := range n {
+			pipe.Set(ctx, s.k.note(tenant, "n"+strconv.Itoa(i)), "x", 0)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.PurgeTenant(ctx, "acme")
+	if err != nil || got != n {
+		t.Fatalf("purged %d (%v), want %d", got, err, n)
+	}
+	for tenant, want := range map[string]int{"acme": 0, "acme2": n} {
+		keys, err := s.rdb.Keys(ctx, globEscape(s.k.tenant(tenant))+"*").Result()
+		if err != nil || len(keys) != want {
+			t.Errorf("%s has %d keys (%v), want %d", tenant, len(keys), err, want)
+		}
+	}
+}
