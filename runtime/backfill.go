@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/siphonhq/siphon/dsl"
@@ -81,7 +82,7 @@ func (pr *pollRun) start(ctx context.Context, res *dsl.Resource, p *dsl.Pipeline
 			// Without the destination's answer the safe way is the
 			// backfill: it costs requests, but it skips nothing, and the
 			// records it queues wait for the destination to come back.
-			pr.log.Warn("cannot tell whether the destination holds the pipeline's rows; backfilling", "pipeline", p.Name, "err", err)
+			pr.pipelineLog(p.Name).Warn("cannot tell whether the destination holds the pipeline's rows; backfilling", "err", err)
 		case ok:
 			return startWalk, rebuilt, nil
 		}
@@ -95,6 +96,16 @@ func (pr *pollRun) start(ctx context.Context, res *dsl.Resource, p *dsl.Pipeline
 		return startWait, cp, nil
 	}
 	return startBackfill, cp, nil
+}
+
+// pipelineLog is the job's log for one of its pipelines: a job of one
+// pipeline names it on every line already (jobLog), and a repeated key
+// is read differently by every log pipeline.
+func (pr *pollRun) pipelineLog(name string) *slog.Logger {
+	if len(pr.job.Pipelines) == 1 {
+		return pr.log
+	}
+	return pr.log.With("pipeline", name)
 }
 
 // sourceNow is the source's present as far as this process knows it.
@@ -162,8 +173,8 @@ func (pr *pollRun) rebuild(ctx context.Context, p *dsl.Pipeline, cp state.Checkp
 	}
 	if len(first) == 0 {
 		if corrupt {
-			pr.log.Warn("cursor is past the source's present (corrupt) and the destination holds nothing: backfilling",
-				"pipeline", p.Name, "cursor", cp.Cursor)
+			pr.pipelineLog(p.Name).Warn("cursor is past the source's present (corrupt) and the destination holds nothing: backfilling",
+				"cursor", cp.Cursor)
 		}
 		return cp, false, nil
 	}
@@ -195,7 +206,7 @@ func (pr *pollRun) rebuild(ctx context.Context, p *dsl.Pipeline, cp state.Checkp
 	}
 	pr.r.setFlag(ctx, pr.t.ID, state.Flag{Kind: state.FlagReconcileRequested, Scope: p.Name,
 		Reason: "checkpoint rebuilt from the destination (" + why + ")"}, pr.log)
-	pr.log.Warn("checkpoint rebuilt from the destination; a reconcile is requested", "pipeline", p.Name, "reason", why,
+	pr.pipelineLog(p.Name).Warn("checkpoint rebuilt from the destination; a reconcile is requested", "reason", why,
 		"cursor", newest, "rows", rows)
 	return nc, true, nil
 }
