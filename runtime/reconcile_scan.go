@@ -62,6 +62,17 @@ func (r *Runner) reconcileJob(ctx context.Context, t *dsl.Tenant, j *reconcileJo
 			log.Warn("pipeline paused; not reconciling it", "pipeline", p.Name)
 			continue
 		}
+		// A pipeline that never completed a walk or scan has not had its
+		// backfill: a reconcile would queue every record a second time
+		// beside it. It is reconciled once it has synced.
+		cp, err := r.st.Checkpoint(ctx, t.ID, p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %s/%s: checkpoint: %w", t.ID, p.Name, storeErr(err))
+		}
+		if cp.Cursor.IsZero() && cp.LastComplete.IsZero() {
+			log.Info("pipeline not synced yet; its backfill comes before any reconcile", "pipeline", p.Name)
+			continue
+		}
 		kept = append(kept, p)
 	}
 	if len(kept) == 0 {

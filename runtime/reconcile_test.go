@@ -618,3 +618,20 @@ func TestReconcileRequestedByFlag(t *testing.T) {
 	}
 	h.assertExact()
 }
+
+// A pipeline that never synced is not reconciled (its backfill comes
+// first): nothing is read or queued for it.
+func TestReconcileWaitsForTheFirstSync(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 50, pipeline: volunteers})
+	tenant := h.sim.Tenants()[0].ID
+	reps, err := h.runner().Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Drain: true})
+	if err != nil || len(reps) != 0 {
+		t.Fatalf("reconcile before the first sync: %+v %v", reps, err)
+	}
+	if n := h.sim.Counters()[tenant]["GET /v1/users"]; n != 0 {
+		t.Errorf("%d list requests", n)
+	}
+	if d, err := h.store.Depth(context.Background(), h.queue(tenant)); err != nil || d.Stream != 0 {
+		t.Errorf("queued %+v %v", d, err)
+	}
+}
