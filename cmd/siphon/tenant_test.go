@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
 	"github.com/siphonhq/siphon/runtime"
 )
@@ -424,5 +426,103 @@ func TestTenantOffboard(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "showing its entries in the hub log") || !strings.Contains(out, "tenant offboard") ||
 		!strings.Contains(out, "credentials set") {
 		t.Fatalf("audit of the offboarded tenant: %d %s %s", code, out, errOut)
+	}
+}
+
+// On a Redis store too, offboarding purges the tenant's state and rows and
+// leaves the other tenant's alone, and a later run does not bring it back.
+func TestTenantOffboardOnRedis(t *testing.T) {
+	store := redistest.Start(t).URL()
+	sc, err := vomosim.LoadScenario("calm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Tenants, sc.Users, sc.Churn.Enabled = 2, 8, false
+	sim, err := vomosim.New(vomosim.Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	defer hs.Close()
+	ts := sim.Tenants()
+	gone, kept := ts[0].ID, ts[1].ID
+	dir := twoTenantConfig(t, hs.URL+"/v1", gone, kept)
+	hcl := readFile(t, filepath.Join(dir, "main.hcl"))
+	writeFiles(t, dir, map[string]string{"main.hcl": strings.Replace(hcl, `plugin = "sqlite"`, "plugin = \"sqlite\"\n  allow_single_node = true", 1)})
+	for _, ti := range ts {
+		withStdin(t, ti.Token+"\n", func() {
+			if code, out, errOut := siphon(t, "credentials", "set", ti.ID, "--config", dir, "--store", store); code != 0 {
+				t.Fatalf("credentials set: %d %s %s", code, out, errOut)
+			}
+		})
+	}
+	if code, out, errOut := siphon(t, "run", "--once", dir, "--store", store); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := siphon(t, "tenant", "offboard", gone, "--purge-destination", "--yes", "--config", dir, "--store", store)
+	if code != 0 || !strings.Contains(out, "deleted 8 rows of volunteers") {
+		t.Fatalf("offboard: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := siphon(t, "run", "--once", dir, "--store", store); code != 0 {
+		t.Fatalf("run after offboarding: %d %s %s", code, out, errOut)
+	}
+	if rows := destRows(t, dir, "volunteers"); rows[gone] != 0 || rows[kept] != 8 {
+		t.Fatalf("rows: %v", rows)
+	}
+	st, err := state.Open(context.Background(), store, state.Options{Unsafe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if _, err := st.Credential(ctx, gone); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("credential of %s: %v", gone, err)
+	}
+	if cp, err := st.Checkpoint(ctx, gone, "volunteers"); err != nil || !cp.Cursor.IsZero() || cp.Walk != nil {
+		t.Errorf("checkpoint of %s: %+v %v", gone, cp, err)
+	}
+	if cp, err := st.Checkpoint(ctx, kept, "volunteers"); err != nil || cp.Cursor.IsZero() {
+		t.Errorf("checkpoint of %s: %+v %v", kept, cp, err)
+	}
+	if _, err := st.Credential(ctx, kept); err != nil {
+		t.Errorf("credential of %s: %v", kept, err)
+	}
+	hub, _, err := st.Audit(ctx, "", "", 100)
+	if err != nil || len(hub) == 0 || hub[len(hub)-1].Action != "tenant offboard" || hub[len(hub)-1].Tenant != gone {
+		t.Errorf("hub audit: %+v %v", hub, err)
+	}
+}
+
+// While `siphon run` holds the embedded store, tenant disable, enable and
+// offboard and audit work through the socket it serves.
+func TestTenantCommandsWhileRunHolds(t *testing.T) {
+	runHubIfAsked()
+	dir := operatorConfig(t)
+	h := startHub(t, dir)
+	steps := [][]string{
+		{"tenant", "disable", "acme", "--reason", "maintenance"},
+		{"tenant", "enable", "acme"},
+		{"tenant", "offboard", "globex", "--yes"},
+		{"audit"},
+	}
+	var out, errOut string
+	var code int
+	for _, s := range steps {
+		if code, out, errOut = siphon(t, append(s, "--config", dir)...); code != 0 {
+			t.Fatalf("%v while run holds the store: %d %s %s", s, code, out, errOut)
+		}
+	}
+	for _, want := range []string{"tenant disable", "tenant enable", "tenant offboard"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = siphon(t, "status", "globex", "--config", dir, "--json")
+	var sts []tenantStatus
+	if err := json.Unmarshal([]byte(out), &sts); code != 0 || err != nil || len(sts) != 1 || !strings.Contains(sts[0].Paused, "offboarded") {
+		t.Fatalf("status of the offboarded tenant: %d %v %s", code, err, out)
+	}
+	if err := h.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("siphon run after SIGTERM: %v\n%s", err, h.stderr.String())
 	}
 }
