@@ -32,7 +32,7 @@ func init() {
 			},
 			{
 				Name:      "reset",
-				Usage:     "drop the cursor and any walk: the next poll re-reads from the start",
+				Usage:     "drop the cursor and any walk: the next poll rebuilds the cursor from the destination (or backfills when it holds nothing)",
 				ArgsUsage: "TENANT PIPELINE",
 				Flags:     flags(),
 				Action:    runCheckpointReset,
@@ -201,7 +201,7 @@ func runCheckpointReset(c *cli.Context) error {
 		return err
 	}
 	was := cursorText(before.Cursor)
-	fmt.Fprintf(c.App.Writer, "reset the checkpoint of %s/%s (cursor was %s); generation %d: the next poll re-reads from the start\n",
+	fmt.Fprintf(c.App.Writer, "reset the checkpoint of %s/%s (cursor was %s); generation %d: the next poll rebuilds it from the destination (or backfills when it holds nothing)\n",
 		tg.tenant.ID, pipeline, was, cp.Generation)
 	return audit(c, st, tg.tenant.ID, "checkpoint reset", fmt.Sprintf("pipeline %s (cursor was %s), generation %d", pipeline, was, cp.Generation))
 }

@@ -145,7 +145,7 @@ func TestCheckpointReset(t *testing.T) {
 		}
 	})
 	code, out, errOut := siphon(t, "checkpoint", "reset", "acme", "volunteers", "--config", dir)
-	if code != 0 || out != "reset the checkpoint of acme/volunteers (cursor was 2026-01-01T00:00:00Z); generation 2: the next poll re-reads from the start\n" {
+	if code != 0 || out != "reset the checkpoint of acme/volunteers (cursor was 2026-01-01T00:00:00Z); generation 2: the next poll rebuilds it from the destination (or backfills when it holds nothing)\n" {
 		t.Fatalf("checkpoint reset: %d %q %s", code, out, errOut)
 	}
 	withStore(t, dir, func(ctx context.Context, st state.Store) {
