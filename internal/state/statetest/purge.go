@@ -134,12 +134,11 @@ func present(t *testing.T, s state.Store, tenant string) map[string]bool {
 	r := take(t, s, state.TakeRequest{Tenant: tenant, Limits: limits(purgeLimit)})
 	got["budget"] = !r.Granted
 	// The lease is held: nobody else can take it until it is purged.
-	_, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: tenant, Job: "reconcile-users", Owner: "other", TTL: time.Minute})
+	l, ok, err := s.Acquire(ctx, state.AcquireRequest{Tenant: tenant, Job: "reconcile-users", Owner: "other", TTL: time.Minute})
 	check(t, err)
 	got["lease"] = !ok
 	if ok {
-		// Put the lease back as it was found.
-		check(t, s.Release(ctx, state.Lease{Tenant: tenant, Job: "reconcile-users", Owner: "other"}))
+		check(t, s.Release(ctx, l))
 	}
 	return got
 }
@@ -174,8 +173,8 @@ func testPurgeTenant(t *testing.T, s state.Store) {
 	if hub := len(auditAll(t, s, "")); hub != hubBefore {
 		t.Errorf("hub audit went from %d to %d entries", hubBefore, hub)
 	}
-	// A second purge finds what present() wrote back (a budget, a lease)
-	// or nothing, and a third finds nothing at all.
+	// A second purge finds what present() wrote back (a budget, a released
+	// lease's fence counter), and a third finds nothing at all.
 	must(s.PurgeTenant(ctx, "acme"))(t)
 	if n := must(s.PurgeTenant(ctx, "acme"))(t); n != 0 {
 		t.Fatalf("third purge removed %d", n)
