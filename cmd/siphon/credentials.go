@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -80,12 +79,14 @@ func runCredentialsSet(c *cli.Context) error {
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
+	defer clear(token)
 	kms, err := secrets.LoadKeyring(tg.config, "", true, nil)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	name := runtime.CredentialName(t)
-	sealed, err := secrets.Seal(c.Context, kms, name, []byte(token))
+	sealed, err := secrets.Seal(c.Context, kms, name, token)
+	clear(token)
 	if err != nil {
 		return err
 	}
@@ -132,21 +133,41 @@ func runCredentialsDelete(c *cli.Context) error {
 	return audit(c, st, t.ID, "credentials delete", "credential "+name)
 }
 
-// readToken reads the token: the first line of stdin, trimmed. It is never
-// echoed or logged.
-func readToken(r io.Reader) (string, error) {
+// maxToken bounds what credentials set reads from stdin.
+const maxToken = 64 << 10
+
+// readToken reads the token: the first line of stdin, trimmed. It is read
+// into one buffer this function owns (no growing copies left behind) and
+// cleared there; the caller clears the returned bytes once sealed. It is
+// never echoed or logged.
+func readToken(r io.Reader) ([]byte, error) {
 	if r == nil {
 		r = os.Stdin
 	}
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("read the token from stdin: %w", err)
+	buf := make([]byte, maxToken)
+	defer clear(buf)
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if bytes.IndexByte(buf[n-m:n], '\n') >= 0 || err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the token from stdin: %w", err)
+		}
 	}
-	tok := strings.TrimSpace(line)
-	if tok == "" {
-		return "", fmt.Errorf("no token on stdin: pipe it in, e.g. siphon credentials set acme < token.txt")
+	line := buf[:n]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	} else if n == len(buf) {
+		return nil, fmt.Errorf("the token on stdin is longer than %d bytes", maxToken)
 	}
-	return tok, nil
+	tok := bytes.TrimSpace(line)
+	if len(tok) == 0 {
+		return nil, fmt.Errorf("no token on stdin: pipe it in, e.g. siphon credentials set acme < token.txt")
+	}
+	return append([]byte(nil), tok...), nil
 }
 
 // audit records an operator action.

@@ -346,3 +346,58 @@ func TestRotateMasterForeignKey(t *testing.T) {
 	}
 	e.noSecrets(t, readFile(t, filepath.Join(e.dir, ".siphon", "master.key")))
 }
+
+// rotate-master reaches the credentials of every region, each in its
+// region's store, and leaves each store holding only its own tenants'.
+func TestRotateMasterAcrossRegions(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": regionsConfig})
+	t.Setenv("SIPHON_STORE", "")
+	t.Setenv("SIPHON_EU_STORE", "file:eu.db")
+	stores := map[string]string{"kiez": "eu.db", "acme": "us.db", "harbour": filepath.Join(".siphon", "state.db")}
+	for id := range stores {
+		withStdin(t, "token-of-"+id+"\n", func() {
+			if code, out, errOut := siphon(t, "credentials", "set", id, "--config", dir); code != 0 {
+				t.Fatalf("credentials set %s: %d %s%s", id, code, out, errOut)
+			}
+		})
+	}
+	code, out, errOut := siphon(t, "credentials", "rotate-master", "--config", dir)
+	if code != 0 || !strings.Contains(out, "re-wrapped 3 credentials") {
+		t.Fatalf("rotate-master: %d %s%s", code, out, errOut)
+	}
+	ring, err := secrets.LoadKeyring(dir, "", false, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for id, file := range stores {
+		st, err := state.Open(ctx, filepath.Join(dir, file), state.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for other := range stores {
+			blob, err := st.Credential(ctx, other)
+			switch {
+			case other != id && err == nil:
+				t.Errorf("the store of %s holds the credential of %s", id, other)
+			case other == id && err != nil:
+				t.Errorf("credential of %s in its region's store: %v", id, err)
+			case other == id:
+				if kid, _, _ := envelopeOf(t, blob); kid != ring.ID() {
+					t.Errorf("%s is wrapped by %s after rotate-master, want %s", id, kid, ring.ID())
+				}
+				tok, err := secrets.Open(ctx, ring, id, blob)
+				if err != nil || string(tok) != "token-of-"+id {
+					t.Errorf("open %s: %v", id, err)
+				}
+			}
+		}
+		if id == "harbour" { // the hub store keeps the hub audit log
+			if a := auditLog(t, ctx, st, ""); len(a) == 0 || a[len(a)-1].Action != "credentials rotate-master" {
+				t.Errorf("hub audit: %+v", a)
+			}
+		}
+		st.Close()
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/vomosim"
@@ -95,6 +96,32 @@ func TestCredentialsDelete(t *testing.T) {
 			if strings.Contains(o, ti.Token) {
 				t.Fatalf("the token of %s was printed", ti.ID)
 			}
+		}
+	}
+}
+
+// readToken takes the first line of stdin, trimmed, in pieces as a pipe
+// delivers it, and says what is wrong with what it cannot use.
+func TestReadToken(t *testing.T) {
+	for _, c := range []struct {
+		in, want, err string
+	}{
+		{"tok-1\n", "tok-1", ""},
+		{"  tok-2 \r\nsecond line\n", "tok-2", ""},
+		{"tok-3", "tok-3", ""},
+		{"\n", "", "no token on stdin"},
+		{"", "", "no token on stdin"},
+		{strings.Repeat("x", maxToken) + "\n", "", "longer than"},
+	} {
+		got, err := readToken(iotest.HalfReader(strings.NewReader(c.in)))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "xxxx") {
+				t.Errorf("readToken(%.20q): %q, %v; want an error saying %q", c.in, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != c.want {
+			t.Errorf("readToken(%.20q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 }
