@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -129,9 +130,7 @@ func TestMixedHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.writeMixedConfig(down, big, e.clk.Now().Add(time.Hour)) // no backfill of the big tenant yet
-	for _, id := range e.sim.tenants {
-		e.siphon(strings.NewReader(e.sim.tokens[id]+"\n"), "credentials", "set", id, "--config", e.cfg, "--store", e.store)
-	}
+	e.setCredentials()
 	// The big tenant's backfill begins at the first whole minute at
 	// least lead after now, the others' at once.
 	bigAt := e.writeMixedConfig(down, big, e.clk.Now().Add(ms.lead))
@@ -434,6 +433,53 @@ func holdsFileIn(pid int, dir string) bool {
 		}
 	}
 	return false
+}
+
+// setCredentials stores every tenant's token with `siphon credentials
+// set`: the first alone (it makes the master key file), then a few at a
+// time.
+func (e *env) setCredentials() {
+	t := e.t
+	t.Helper()
+	began := time.Now()
+	set := func(id string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, siphonBin, "credentials", "set", id, "--config", e.cfg, "--store", e.store)
+		cmd.Stdin, cmd.Env = strings.NewReader(e.sim.tokens[id]+"\n"), siphonEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("siphon credentials set %s: %v\n%s", id, err, e.redact(out))
+		}
+		return nil
+	}
+	ids := e.sim.tenants
+	if err := set(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	work := make(chan string)
+	errs := make(chan error, len(ids))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				errs <- set(id)
+			}
+		}()
+	}
+	for _, id := range ids[1:] {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("stored %d tokens in %s", len(ids), time.Since(began).Round(100*time.Millisecond))
 }
 
 // cursorOf is a tenant's cursor of a pipeline; zero on a store error.
