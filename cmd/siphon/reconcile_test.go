@@ -104,8 +104,8 @@ func TestReconcileCommandMassDelete(t *testing.T) {
 	if n := reconciledRows(t, dir, ti.ID); n != held {
 		t.Errorf("%d rows after a dry run, %d before", n, held)
 	}
-	if code, out, _ = siphon(t, "status", ti.ID, "--config", dir); !strings.Contains(out, "MASS DELETE STOPPED") {
-		t.Errorf("a dry run cleared the alert:\n%s", out)
+	if code, out, _ = siphon(t, "status", ti.ID, "--config", dir); code != 0 || !strings.Contains(out, "MASS DELETE STOPPED") {
+		t.Errorf("a dry run cleared the alert: %d\n%s", code, out)
 	}
 
 	code, out, errOut = siphon(t, "reconcile", ti.ID, "--config", dir, "--allow-mass-delete")
