@@ -401,3 +401,50 @@ func TestRotateMasterAcrossRegions(t *testing.T) {
 		st.Close()
 	}
 }
+
+// A keyring from the environment cannot be written: rotate-master says how
+// to rotate it, re-wraps once the new key is current there and the old one
+// previous, and --drop-old says when the previous keys can go.
+func TestRotateMasterFromEnvironment(t *testing.T) {
+	e := newRotateEnv(t)
+	oldText := ""
+	for _, line := range strings.Split(readFile(t, filepath.Join(e.dir, ".siphon", "master.key")), "\n") {
+		if line = strings.TrimSpace(line); oldText == "" && line != "" && !strings.HasPrefix(line, "#") {
+			oldText = line
+		}
+	}
+	newText := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	newKey, _ := secrets.DecodeMasterKey(newText, "test")
+
+	t.Setenv(secrets.EnvMasterKey, oldText)
+	out := e.ok(t, "credentials", "rotate-master", "--config", e.dir)
+	if !strings.Contains(out, "every credential is already wrapped by the current key") || !strings.Contains(out, secrets.EnvPreviousKeys) {
+		t.Fatalf("rotate-master with the key in the environment: %s", out)
+	}
+	newFile := filepath.Join(t.TempDir(), "new.key")
+	if err := os.WriteFile(newFile, []byte(newText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := e.run(t, "credentials", "rotate-master", "--new-key-file", newFile, "--config", e.dir); code != 1 || !strings.Contains(errOut, "siphon cannot change") {
+		t.Fatalf("--new-key-file with the key in the environment: %d %s", code, errOut)
+	}
+
+	t.Setenv(secrets.EnvMasterKey, newText)
+	t.Setenv(secrets.EnvPreviousKeys, oldText)
+	out = e.ok(t, "credentials", "rotate-master", "--config", e.dir)
+	if !strings.Contains(out, "re-wrapped 2 credentials under "+newKey.ID()) {
+		t.Fatalf("rotate-master after the environment's rotation: %s", out)
+	}
+	for id, blob := range e.blobs(t) {
+		if kid, _, _ := envelopeOf(t, blob); kid != newKey.ID() {
+			t.Fatalf("%s on %s, want %s", id, kid, newKey.ID())
+		}
+	}
+	out = e.ok(t, "credentials", "rotate-master", "--drop-old", "--config", e.dir)
+	if !strings.Contains(out, "remove it from every process's environment") {
+		t.Fatalf("--drop-old with the keys in the environment: %s", out)
+	}
+	t.Setenv(secrets.EnvPreviousKeys, "")
+	e.syncs(t)
+	e.noSecrets(t, oldText+"\n"+newText)
+}
