@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -367,4 +368,47 @@ func leaked(text string, secret []byte) string {
 		}
 	}
 	return ""
+}
+
+// Many goroutines opening envelopes of a new key at once share one reload
+// and all succeed; sealing beside them records the key that wrapped.
+func TestKeyringConcurrentReload(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	running, err := LoadKeyring(dir, "", true, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotating, _ := LoadKeyring(dir, "", false, noEnv)
+	k2, _ := GenerateMasterKey()
+	if err := rotating.Replace(append([]*MasterKey{k2}, rotating.Keys()...)); err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := Seal(ctx, rotating, "acme", []byte("tok"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 32; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if got, err := Open(ctx, running, "acme", sealed); err != nil || string(got) != "tok" {
+				errs <- fmt.Errorf("open: %q %v", got, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			blob, err := Seal(ctx, running, "kiez", []byte("x"))
+			if err == nil {
+				_, err = Open(ctx, running, "kiez", blob)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("seal then open: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
