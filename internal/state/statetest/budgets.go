@@ -3,6 +3,7 @@ package statetest
 import (
 	"errors"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -40,6 +41,38 @@ func refused(t *testing.T, s state.Store, req state.TakeRequest, lo, hi time.Dur
 
 func limits(ls ...state.Limit) []state.Limit { return ls }
 
+// shortInterval is the interval (or drain) of the cases that sleep a wait.
+const shortInterval = 400 * time.Millisecond
+
+// shortRefusal expects a refusal with a wait in (0, shortInterval]. A
+// grant instead means the machine stalled past the interval since the
+// previous call (ok is false), and the caller starts over on fresh keys.
+func shortRefusal(t *testing.T, s state.Store, req state.TakeRequest) (time.Duration, bool) {
+	t.Helper()
+	r := take(t, s, req)
+	if r.Granted {
+		return 0, false
+	}
+	if r.Wait <= 0 || r.Wait > shortInterval {
+		t.Fatalf("take %+v: %+v, want a wait in (0, %v]", req, r, shortInterval)
+	}
+	return r.Wait, true
+}
+
+// unstalled runs a case that relies on two calls coming within
+// shortInterval, on fresh keys each attempt, until one attempt is not
+// stalled. Five stalls in a row fail: a budget that grants every time
+// looks exactly like that.
+func unstalled(t *testing.T, fn func(attempt string) bool) {
+	t.Helper()
+	for i := range 5 {
+		if fn("#" + strconv.Itoa(i)) {
+			return
+		}
+	}
+	t.Fatalf("granted where a refusal was due, 5 times in a row")
+}
+
 func testBudgetBurst(t *testing.T, s state.Store) {
 	hour := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 3}
 	req := state.TakeRequest{Tenant: "acme", Limits: limits(hour)}
@@ -49,13 +82,19 @@ func testBudgetBurst(t *testing.T, s state.Store) {
 	// Then one per interval: the next token is an interval away.
 	refused(t, s, req, 59*time.Minute, time.Hour)
 
-	// A caller that sleeps the wait gets its token, and then waits again.
-	fast := state.Limit{Key: "fast", Interval: 400 * time.Millisecond}
-	req = state.TakeRequest{Tenant: "acme", Limits: limits(fast)}
-	granted(t, s, req)
-	w := refused(t, s, req, 0, fast.Interval)
-	time.Sleep(w)
-	granted(t, s, req)
+	// A caller that sleeps the wait gets its token.
+	unstalled(t, func(attempt string) bool {
+		fast := state.Limit{Key: "fast" + attempt, Interval: shortInterval}
+		req := state.TakeRequest{Tenant: "acme", Limits: limits(fast)}
+		granted(t, s, req)
+		w, ok := shortRefusal(t, s, req)
+		if !ok {
+			return false
+		}
+		time.Sleep(w)
+		granted(t, s, req)
+		return true
+	})
 
 	// Burst below 1 counts as 1.
 	zero := state.TakeRequest{Tenant: "acme", Limits: limits(state.Limit{Key: "zero", Interval: time.Hour})}
@@ -77,16 +116,24 @@ func testBudgetAllOrNone(t *testing.T, s state.Store) {
 }
 
 func testBudgetHubGivesBack(t *testing.T, s state.Store) {
-	tenant := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 2}
-	hub := state.Limit{Key: "vomo/lane/default", Interval: 400 * time.Millisecond}
-	req := state.TakeRequest{Tenant: "acme", Limits: limits(tenant), Hub: &hub}
-	granted(t, s, req)
-	// The hub refuses: its wait is reported and the tenant's token goes back.
-	w := refused(t, s, req, 0, hub.Interval)
-	time.Sleep(w)
-	// The tenant's second token is still there: it does not wait an hour.
-	granted(t, s, req)
-	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(tenant)}, 59*time.Minute, time.Hour)
+	unstalled(t, func(attempt string) bool {
+		tenant := state.Limit{Key: "vomo" + attempt, Interval: time.Hour, Burst: 2}
+		hub := state.Limit{Key: "vomo/lane/default" + attempt, Interval: shortInterval}
+		req := state.TakeRequest{Tenant: "acme", Limits: limits(tenant), Hub: &hub}
+		granted(t, s, req)
+		// The hub refuses: its wait is reported and the tenant's token
+		// goes back.
+		w, ok := shortRefusal(t, s, req)
+		if !ok {
+			return false
+		}
+		time.Sleep(w)
+		// The tenant's second token is still there: it does not wait an
+		// hour.
+		granted(t, s, req)
+		refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(tenant)}, 59*time.Minute, time.Hour)
+		return true
+	})
 
 	// A hub refusal with a long wait: the tenant's budget is untouched.
 	slow := state.Limit{Key: "vomo/lane/slow", Interval: time.Hour}
@@ -148,13 +195,19 @@ func testBudgetDrain(t *testing.T, s state.Store) {
 
 	// A short drain, of a budget never taken from: refused until it ends,
 	// then one token, and the next an interval later, not a burst.
-	slow := state.Limit{Key: "slow", Interval: time.Hour, Burst: 3}
-	req = state.TakeRequest{Tenant: "acme", Limits: limits(slow)}
-	check(t, s.DrainBudget(ctx, "acme", "slow", 400*time.Millisecond))
-	w := refused(t, s, req, 0, 400*time.Millisecond)
-	time.Sleep(w)
-	granted(t, s, req)
-	refused(t, s, req, 59*time.Minute, time.Hour)
+	unstalled(t, func(attempt string) bool {
+		slow := state.Limit{Key: "slow" + attempt, Interval: time.Hour, Burst: 3}
+		req := state.TakeRequest{Tenant: "acme", Limits: limits(slow)}
+		check(t, s.DrainBudget(ctx, "acme", slow.Key, shortInterval))
+		w, ok := shortRefusal(t, s, req)
+		if !ok {
+			return false
+		}
+		time.Sleep(w)
+		granted(t, s, req)
+		refused(t, s, req, 59*time.Minute, time.Hour)
+		return true
+	})
 
 	if err := s.DrainBudget(ctx, "acme", "bad key", time.Second); !errors.Is(err, state.ErrInvalid) {
 		t.Fatalf("drain bad key: %v", err)
