@@ -50,6 +50,7 @@ type env struct {
 	clk   clock.Clock // the shared clock, as the processes read it
 	sim   *simProc
 
+	rate    string    // the source's rate_limit, "" for 100000/1m
 	workers []*worker // every siphon run process started, in order
 	// revoked tenants are paused by their 401s: their data stops where
 	// the revocation found it, so quiescence and exactness skip them.
@@ -58,12 +59,19 @@ type env struct {
 
 type envOpts struct {
 	redis bool
+	// size replaces the run's size; rate the source's rate_limit
+	// (default 100000/1m).
+	size *size
+	rate string
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	binaries(t)
-	e := &env{t: t, size: runSize(), dir: testDir(t), epoch: time.Now(), revoked: map[string]bool{}}
+	e := &env{t: t, size: runSize(), dir: testDir(t), epoch: time.Now(), revoked: map[string]bool{}, rate: o.rate}
+	if o.size != nil {
+		e.size = *o.size
+	}
 	e.clk = clock.NewScaledSince(e.epoch, clockScale)
 	if o.redis {
 		// Every write is on disk before Redis answers, so a restart loses
@@ -211,6 +219,10 @@ func (e *env) writeConfig(shared bool) {
 		// Every worker of these tests runs on this host.
 		allow = "allow_single_node = true"
 	}
+	rate := e.rate
+	if rate == "" {
+		rate = "100000/1m"
+	}
 	var tenants strings.Builder
 	for _, id := range e.sim.tenants {
 		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = [pipeline.volunteers]\n  backfill_at = \"now\"\n}\n", id)
@@ -220,7 +232,7 @@ func (e *env) writeConfig(shared bool) {
   kind       = "vomo"
   base_url   = %q
   timeout    = "2s"
-  rate_limit = "100000/1m"
+  rate_limit = %q
   retry {
     attempts    = 10
     backoff     = "1s"
@@ -257,7 +269,7 @@ pipeline "volunteers" {
     status = record.membership_status
   }
 }
-`, e.sim.base+"/v1", overlap.String(), settle.String(), allow),
+`, e.sim.base+"/v1", rate, overlap.String(), settle.String(), allow),
 		"tenants.hcl": tenants.String(),
 	}
 	if err := os.MkdirAll(e.cfg, 0o700); err != nil {
