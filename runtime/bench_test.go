@@ -612,3 +612,77 @@ func (h *harness) dueNow() {
 		}
 	}
 }
+
+// BenchmarkBackfill backfills every tenant from an empty store (a capped
+// full scan per tenant, then the queue drained into sqlite) through
+// RunOnce and reports its records/s beside the raw baseline of
+// BenchmarkEndToEnd on the same data (goal: ratio >= 0.7), and the source
+// requests it made beside the minimum: each tenant's pages plus the one
+// request that learns the API's clock before the cap is fixed.
+func BenchmarkBackfill(b *testing.B) {
+	b.Run("sqlite/bbolt", func(b *testing.B) { benchBackfill(b, false) })
+	b.Run("sqlite/redis", func(b *testing.B) { benchBackfill(b, true) })
+}
+
+func benchBackfill(b *testing.B, redis bool) {
+	ctx := context.Background()
+	var records, requests, minimum int64
+	var runtimeTime, baselineTime time.Duration
+	b.StopTimer()
+	for range b.N {
+		store := ""
+		var srv *redistest.Server
+		if redis {
+			srv = redistest.Start(b)
+			store = srv.URL()
+		}
+		h := newHarness(b, benchOpts(store, "plugin = \"sqlite\"\n  config = { path = \"out/destination.db\" }", nil))
+		want := h.total()
+		for _, ti := range h.sim.Tenants() {
+			n := int64(len(h.truth(ti.ID)))
+			minimum += (n+benchPerPage-1)/benchPerPage + 1
+		}
+		h.sim.ResetCounters()
+		r := h.benchRunner(nil)
+		b.StartTimer()
+		start := time.Now()
+		sum, err := r.RunOnce(ctx)
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil || sum.Failed() || sum.Written != want {
+			b.Fatalf("backfill: %+v %v; want %d records written", sum, err, want)
+		}
+		for _, ti := range h.sim.Tenants() {
+			requests += h.sim.Counters()[ti.ID]["GET /v1/users"]
+			cp, err := h.store.Checkpoint(ctx, ti.ID, "volunteers")
+			if err != nil || cp.Cursor.IsZero() || cp.Walk != nil {
+				b.Fatalf("%s: checkpoint after the backfill: %+v %v", ti.ID, cp, err)
+			}
+		}
+		if err := r.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		runtimeTime += took
+
+		s := newSQLiteSink(b, h, 0)
+		start = time.Now()
+		got, err := baseline(ctx, h, s)
+		baselineTime += time.Since(start)
+		s.close()
+		if err != nil || got != want {
+			b.Fatalf("baseline: %d records, %v; want %d", got, err, want)
+		}
+		records += want
+		if srv != nil {
+			srv.Stop()
+		}
+	}
+	rt := float64(records) / runtimeTime.Seconds()
+	bl := float64(records) / baselineTime.Seconds()
+	b.ReportMetric(rt, "records/s")
+	b.ReportMetric(bl, "baseline_records/s")
+	b.ReportMetric(rt/bl, "ratio")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(minimum)/float64(b.N), "min_requests/op")
+	b.ReportMetric(float64(requests)/float64(minimum), "requests_ratio")
+}
