@@ -272,8 +272,22 @@ func TestTenantOnboard(t *testing.T) {
 	// Another customer's token under this tenant: refused, nothing recorded,
 	// and the other organization is not named.
 	setToken(t, h.dir, a.ID, b.Token)
-	code, _, errOut = siphon(t, "tenant", "onboard", a.ID, "--at", "now", "--config", h.dir)
 	otherID := strconv.FormatInt(b.OrganizationID, 10)
+	// A run pauses the tenant before reading anything with that token.
+	code, out, errOut = siphon(t, "run", "--once", h.dir)
+	if code != 1 {
+		t.Fatalf("run --once with another customer's token: %d %s %s", code, out, errOut)
+	}
+	if rows := destRows(t, h.dir, "volunteers"); rows[a.ID] != 0 || rows[b.ID] != 25 {
+		t.Fatalf("rows after a run with another customer's token under %s: %v", a.ID, rows)
+	}
+	code, out, _ = siphon(t, "status", a.ID, "--json", "--config", h.dir)
+	var sts []tenantStatus
+	if err := json.Unmarshal([]byte(out), &sts); code != 0 || err != nil || len(sts) != 1 ||
+		!strings.Contains(sts[0].Paused, "another organization than "+orgID) || strings.Contains(sts[0].Paused, otherID) {
+		t.Fatalf("status of %s: %d %v %s", a.ID, code, err, out)
+	}
+	code, _, errOut = siphon(t, "tenant", "onboard", a.ID, "--at", "now", "--config", h.dir)
 	if code != 1 || !strings.Contains(errOut, "another organization than "+orgID) || strings.Contains(errOut, otherID) {
 		t.Fatalf("onboard with another customer's token: %d %s", code, errOut)
 	}
