@@ -74,69 +74,88 @@ func pruneBudgets(b *bolt.Bucket, prefix []byte, now int64) error {
 	return nil
 }
 
+// Take first checks in a read transaction, so a refusal (the common answer
+// while a tenant is rate limited) costs no commit and no fsync; a grant is
+// decided again in the write transaction that records it.
 func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
 	var res state.TakeResult
-	err := s.update(func(tx *bolt.Tx) error {
-		res = state.TakeResult{}
-		now := s.now().UnixMicro()
-		// A hub-only take (a separate hub store) leaves no tenant bucket.
-		var buds *bolt.Bucket
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
-		if len(req.Limits) > 0 {
-			if buds, err = tenantSub(tx, req.Tenant, bBudgets); err != nil {
-				return err
-			}
-		}
-		next := make([]state.GCRAState, len(req.Limits))
-		var wait int64
-		for i, l := range req.Limits {
-			g, w := getBudget(buds, []byte(l.Key)).Take(now, l, req.N, req.Factor)
-			next[i], wait = g, max(wait, w)
-		}
-		var hub *bolt.Bucket
-		var hubNext state.GCRAState
-		if req.Hub != nil {
-			if hub, err = tx.CreateBucketIfNotExists(bHub); err != nil {
-				return err
-			}
-			var w int64
-			hubNext, w = getBudget(hub, hubBudgetKey(req.Hub.Key)).Take(now, *req.Hub, req.N, req.Factor)
-			wait = max(wait, w)
-		}
-		if wait > 0 {
-			res.Wait = time.Duration(wait) * time.Microsecond
-			return nil
-		}
-		if hub != nil {
-			if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
-				return err
-			}
-			if err := putBudget(hub, hubBudgetKey(req.Hub.Key), hubNext); err != nil {
-				return err
-			}
-		}
-		if buds == nil {
-			res.Granted = true
-			return nil
-		}
-		if err := pruneBudgets(buds, nil, now); err != nil {
-			return err
-		}
-		for i, l := range req.Limits {
-			if err := putBudget(buds, []byte(l.Key), next[i]); err != nil {
-				return err
-			}
-		}
-		res.Granted = true
-		return nil
+		res, err = s.takeTx(tx, req)
+		return err
 	})
+	if err == nil && res.Granted {
+		err = s.update(func(tx *bolt.Tx) error {
+			var err error
+			res, err = s.takeTx(tx, req)
+			return err
+		})
+	}
 	if err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
 	return res, nil
+}
+
+// takeTx decides a take at the store's now and, in a write transaction,
+// records a grant.
+func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, error) {
+	now := s.now().UnixMicro()
+	// A hub-only take (a separate hub store) leaves no tenant bucket.
+	var buds, hub *bolt.Bucket
+	var err error
+	if len(req.Limits) > 0 {
+		if buds, err = tenantSub(tx, req.Tenant, bBudgets); err != nil {
+			return state.TakeResult{}, err
+		}
+	}
+	next := make([]state.GCRAState, len(req.Limits))
+	var wait int64
+	for i, l := range req.Limits {
+		g, w := getBudget(buds, []byte(l.Key)).Take(now, l, req.N, req.Factor)
+		next[i], wait = g, max(wait, w)
+	}
+	var hubNext state.GCRAState
+	if req.Hub != nil {
+		if tx.Writable() {
+			if hub, err = tx.CreateBucketIfNotExists(bHub); err != nil {
+				return state.TakeResult{}, err
+			}
+		} else {
+			hub = tx.Bucket(bHub)
+		}
+		var w int64
+		hubNext, w = getBudget(hub, hubBudgetKey(req.Hub.Key)).Take(now, *req.Hub, req.N, req.Factor)
+		wait = max(wait, w)
+	}
+	if wait > 0 {
+		return state.TakeResult{Wait: time.Duration(wait) * time.Microsecond}, nil
+	}
+	if !tx.Writable() {
+		return state.TakeResult{Granted: true}, nil
+	}
+	if hub != nil {
+		if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
+			return state.TakeResult{}, err
+		}
+		if err := putBudget(hub, hubBudgetKey(req.Hub.Key), hubNext); err != nil {
+			return state.TakeResult{}, err
+		}
+	}
+	if buds != nil {
+		if err := pruneBudgets(buds, nil, now); err != nil {
+			return state.TakeResult{}, err
+		}
+		for i, l := range req.Limits {
+			if err := putBudget(buds, []byte(l.Key), next[i]); err != nil {
+				return state.TakeResult{}, err
+			}
+		}
+	}
+	return state.TakeResult{Granted: true}, nil
 }
 
 func (s *Store) DrainBudget(ctx context.Context, tenantName, key string, d time.Duration) error {

@@ -85,3 +85,36 @@ func TestHubOnlyTakeLeavesNoTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRefusedTakeCommitsNothing: a refusal is answered from a read
+// transaction, so a rate-limited tenant's retries cost no fsync.
+func TestRefusedTakeCommitsNothing(t *testing.T) {
+	s := openTemp(t).(*Store)
+	ctx := context.Background()
+	txid := func() int {
+		t.Helper()
+		var id int
+		if err := s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	hub := state.Limit{Key: "lane", Interval: time.Hour}
+	req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}, Hub: &hub}
+	before := txid()
+	if r, err := s.Take(ctx, req); err != nil || !r.Granted {
+		t.Fatal(r, err)
+	}
+	granted := txid()
+	if granted == before {
+		t.Fatal("a grant committed nothing")
+	}
+	for range 3 {
+		if r, err := s.Take(ctx, req); err != nil || r.Granted {
+			t.Fatal(r, err)
+		}
+	}
+	if after := txid(); after != granted {
+		t.Errorf("three refusals committed %d transactions", after-granted)
+	}
+}
