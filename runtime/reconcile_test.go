@@ -635,3 +635,45 @@ func TestReconcileWaitsForTheFirstSync(t *testing.T) {
 		t.Errorf("queued %+v %v", d, err)
 	}
 }
+
+// A parent that vanishes mid-scan (its child list answers 404) is skipped,
+// and no deletion is inferred for the children this run, though a child
+// row the source never had is held.
+func TestReconcileParentGoneInfersNoChildDeletes(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 30, pipeline: volunteers, extra: formsHCL,
+		tenantPipelines: "[pipeline.volunteers, pipeline.forms, pipeline.answers]"})
+	h.once()
+	tenant := h.sim.Tenants()[0].ID
+	db := h.destDB()
+	for _, q := range []string{
+		`CREATE TEMP TABLE x AS SELECT * FROM form_answers LIMIT 1`,
+		`UPDATE x SET key = '999999', source_updated_at = '2020-01-01T00:00:00.000000Z'`,
+		`INSERT INTO form_answers SELECT * FROM x`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	held := len(h.rows("form_answers")[tenant])
+	vanished := false
+	reps, err := h.runner().Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Pipelines: []string{"answers"},
+		Drain: true, Progress: func(p runtime.ReconcileProgress) {
+			if p.Pages >= 1 && !vanished {
+				vanished = true
+				if _, err := h.sim.Vanish(tenant, "forms", 1); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("reconcile: %+v %v", reps, err)
+	}
+	rep := reps[0]
+	t.Logf("report %+v", rep)
+	if rep.ParentsGone == 0 || rep.Candidates != 0 || rep.Deleted != 0 || len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "vanished") {
+		t.Errorf("report %+v", rep)
+	}
+	if got := len(h.rows("form_answers")[tenant]); got != held {
+		t.Errorf("%d answer rows, %d before", got, held)
+	}
+}

@@ -20,7 +20,13 @@ func TestVanish(t *testing.T) {
 	if p := getPage(t, hs.URL+"/v1/users", token(t, srv, "t001")); p.Meta.Total != 70 {
 		t.Errorf("the list still counts %d", p.Meta.Total)
 	}
-	for _, body := range []string{`{"resource":"forms","share":0.3}`, `{"resource":"users","share":1.5}`, `{"resource":"users","share":0}`} {
+	if n, err := srv.Vanish("t001", "forms", 1); err != nil || n == 0 {
+		t.Fatalf("vanish forms: %d %v", n, err)
+	}
+	if tr, err := srv.Truth("t001", "forms"); err != nil || len(tr.Keys) != 0 {
+		t.Errorf("forms left: %d %v", len(tr.Keys), err)
+	}
+	for _, body := range []string{`{"resource":"projects","share":0.3}`, `{"resource":"users","share":1.5}`, `{"resource":"users","share":0}`} {
 		if status, _, _ := call(t, "POST", ctl, "", body); status != 400 {
 			t.Errorf("%s: %d", body, status)
 		}
