@@ -27,7 +27,7 @@ const isoA, isoB = "acme", "acme2"
 // TestOperatorCommandsIsolateTenants: every operator command run on tenant
 // a (dlq show, replay and purge with b's letter ids and with --all,
 // checkpoint set and reset, credentials rotate and delete, pipeline
-// resume, status) leaves every piece of tenant b's state as it was, read
+// resume, status, tenant disable, enable and offboard) leaves every piece of tenant b's state as it was, read
 // through the store's interface and, below it, byte for byte in the
 // backend (b's bbolt buckets; b's Redis keys, DUMPed).
 func TestOperatorCommandsIsolateTenants(t *testing.T) {
@@ -126,6 +126,10 @@ func isolationCase(t *testing.T, dir, storeURL string, storeArgs []string, raw f
 		{"status", isoA},
 		{"dlq", "list", isoA},
 		{"checkpoint", "get", isoA},
+		{"tenant", "disable", isoA, "--reason", "isolation test"},
+		{"tenant", "enable", isoA},
+		// Last: it removes every bit of a's state.
+		{"tenant", "offboard", isoA, "--yes"},
 	} {
 		if code, out := cmd(args...); code != 0 {
 			t.Errorf("%s: exit %d: %s", strings.Join(args, " "), code, out)
