@@ -61,11 +61,15 @@ type RequestInfo struct {
 }
 
 // Hooks let the runtime count requests and drive its budget and breaker.
-// Every hook is optional and must not block.
+// Every hook is optional and must not block, except OnRateLimited (below).
 type Hooks struct {
 	// OnRequest is called after every attempt.
 	OnRequest func(RequestInfo)
-	// OnRateLimited is called on every 429, to drain the tenant's budget.
+	// OnRateLimited is called on every 429 with its Retry-After (the
+	// client's backoff when the answer had none), before the client waits
+	// it out and before OnRequest. It may make one short store call: the
+	// runtime drains the tenant's budget there, so that every worker of
+	// the hub holds that tenant back, not only this client.
 	OnRateLimited func(retryAfter time.Duration)
 	// OnFailure is called for every transient failure or malformed body
 	// (the source breaker counts these); OnSuccess for every 2xx that
