@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/siphonhq/siphon/dsl"
@@ -98,6 +99,27 @@ func (r *Runner) findReconcileJob(t *dsl.Tenant, id string) *reconcileJob {
 	return nil
 }
 
+// reconcileLimit bounds how many scheduled reconciles one process runs at
+// once: a reconcile holds a poll slot for as long as its scan takes (hours
+// for a big tenant), and at 03:00 local a zone's tenants all come due, so
+// without a bound they would take every slot and stop polling. A quarter
+// of the poll slots (at least one) is theirs; a due reconcile that finds
+// none free waits, still due, for the next tick.
+type reconcileLimit struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (s *reconcileLimit) take(pollSlots int) (release func(), ok bool) {
+	s.once.Do(func() { s.ch = make(chan struct{}, max(1, pollSlots/4)) })
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch }, true
+	default:
+		return nil, false
+	}
+}
+
 // runReconcileJob runs a due reconcile job under its lease, moving its due
 // time to the next slot. It returns an error only for store failures.
 func (r *Runner) runReconcileJob(ctx context.Context, jr jobRef) error {
@@ -106,6 +128,11 @@ func (r *Runner) runReconcileJob(ctx context.Context, jr jobRef) error {
 	if j == nil {
 		return nil
 	}
+	release, ok := r.reconciling.take(r.cfg.PollSlots)
+	if !ok {
+		return nil
+	}
+	defer release()
 	log := r.log.With("tenant", t.ID, "job", j.id)
 	now := r.clk.Now()
 	lease, ok, err := r.st.Acquire(ctx, state.AcquireRequest{Tenant: t.ID, Job: j.id, Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL,
