@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,8 +19,10 @@ import (
 	"time"
 
 	"github.com/siphonhq/siphon/internal/clock"
+	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
+	"github.com/siphonhq/siphon/internal/vomosim"
 )
 
 // The mixed hub: fifty healthy tenants share two `siphon run` processes
@@ -70,13 +73,21 @@ type mixedSize struct {
 	after time.Duration
 	// limit bounds every wait, so a broken run fails instead of hanging.
 	limit time.Duration
+	// cooldown is the down destination's breaker cooldown (real time) and
+	// attempts its pipeline's max_attempts: each half-open trial write
+	// and each reclaim of a batch the open breaker holds counts against
+	// the records, so the outage must span fewer than attempts of either.
+	cooldown time.Duration
+	attempts int
 }
 
 func mixedRunSize() mixedSize {
 	if soak() {
-		return mixedSize{users: 2000, big: 1000000, lead: 10 * time.Minute, after: time.Minute, limit: 30 * time.Minute}
+		return mixedSize{users: 2000, big: 1000000, lead: 10 * time.Minute, after: time.Minute, limit: 30 * time.Minute,
+			cooldown: 5 * time.Second, attempts: 1000}
 	}
-	return mixedSize{users: 100, big: 5000, lead: 3 * time.Minute, after: 4 * time.Second, limit: time.Minute}
+	return mixedSize{users: 100, big: 5000, lead: 3 * time.Minute, after: 4 * time.Second, limit: time.Minute,
+		cooldown: time.Second, attempts: 200}
 }
 
 func TestMixedHub(t *testing.T) {
@@ -129,11 +140,11 @@ func TestMixedHub(t *testing.T) {
 	if err := os.WriteFile(blocked, []byte("not a directory\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.writeMixedConfig(down, big, e.clk.Now().Add(time.Hour)) // no backfill of the big tenant yet
+	e.writeMixedConfig(ms, down, big, e.clk.Now().Add(time.Hour)) // no backfill of the big tenant yet
 	e.setCredentials()
 	// The big tenant's backfill begins at the first whole minute at
 	// least lead after now, the others' at once.
-	bigAt := e.writeMixedConfig(down, big, e.clk.Now().Add(ms.lead))
+	bigAt := e.writeMixedConfig(ms, down, big, e.clk.Now().Add(ms.lead))
 	st := e.openStore()
 	defer st.Close()
 	bs := e.watchBacklog(st, big)
@@ -192,6 +203,7 @@ func TestMixedHub(t *testing.T) {
 	e.waitFor(ms.after+time.Minute, "the run after the backlog", pacer(ms.after))
 
 	e.checkHeld(st, down, 1, "its breaker opened", "destination breaker open; batch waits")
+	e.checkBreakerWaits(down)
 
 	stopped := e.stopChurn()
 	t.Logf("churn stopped %s after the workers started", time.Since(started).Round(100*time.Millisecond))
@@ -297,7 +309,7 @@ func TestMixedHub(t *testing.T) {
 // writeMixedConfig writes the tenants (the down one on its own pipeline
 // and destination, the big one backfilling at the first whole minute not
 // before bigFrom, the others at once) and returns the big one's start.
-func (e *env) writeMixedConfig(down, big string, bigFrom time.Time) time.Time {
+func (e *env) writeMixedConfig(ms mixedSize, down, big string, bigFrom time.Time) time.Time {
 	at := bigFrom.UTC().Truncate(time.Minute)
 	if at.Before(bigFrom) {
 		at = at.Add(time.Minute)
@@ -310,7 +322,7 @@ func (e *env) writeMixedConfig(down, big string, bigFrom time.Time) time.Time {
   allow_single_node = true
   circuit_breaker {
     failures = 3
-    cooldown = "1s"
+    cooldown = %q
   }
 }
 
@@ -322,14 +334,12 @@ pipeline %q {
     email  = record.email
     status = record.membership_status
   }
-  # The outage lasts tens of breaker cooldowns and each half-open trial
-  # write counts as an attempt: the DLQ is for records, not outages.
   retry {
-    max_attempts = 200
+    max_attempts = %d
   }
 }
 
-`, downDest, downPipeline, downDest)
+`, downDest, ms.cooldown.String(), downPipeline, downDest, ms.attempts)
 	for _, id := range e.sim.tenants {
 		p, when := pipeline, "now"
 		if id == down {
@@ -380,6 +390,40 @@ func (e *env) checkHeld(st state.Store, tenant string, min int, what, msg string
 	for _, l := range letters {
 		t.Errorf("%s: dead letter %s/%s with its destination down: %s", tenant, l.Entry.Pipeline, l.Entry.Key, l.Entry.LastError)
 	}
+}
+
+// checkBreakerWaits checks every batch of tenant a worker sent back for
+// its open breaker: each parked the queue for a while. A park of nothing
+// (the breaker's cooldown over while a trial write is still running)
+// makes every worker take the queue again at once, in a loop, each
+// claim of the held batch counting towards "reclaimed too often".
+func (e *env) checkBreakerWaits(tenant string) {
+	t := e.t
+	t.Helper()
+	n, bad := 0, 0
+	for _, w := range e.workers {
+		b, err := os.ReadFile(w.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var l struct {
+				Msg     string `json:"msg"`
+				Tenant  string `json:"tenant"`
+				RetryIn *int64 `json:"retry_in"` // nanoseconds
+			}
+			if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "destination breaker open; batch waits" || l.Tenant != tenant {
+				continue
+			}
+			n++
+			if l.RetryIn == nil || *l.RetryIn <= 0 {
+				if bad++; bad <= 3 {
+					t.Errorf("%s parked %s's queue for nothing with its breaker open: %s", w.name, tenant, line)
+				}
+			}
+		}
+	}
+	t.Logf("%d batches of %s waited for its open breaker (%d parked for nothing)", n, tenant, bad)
 }
 
 // takeDown makes the down destination unusable under running workers:
@@ -602,7 +646,7 @@ func readMixedRows(path, tenant string) (map[string]mixedRow, error) {
 func (e *env) assertTenantExact(tenant string, rows map[string]mixedRow) {
 	t := e.t
 	t.Helper()
-	truth, err := e.truth(tenant)
+	truth, err := e.bigTruth(tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,6 +674,43 @@ func (e *env) assertTenantExact(tenant string, rows map[string]mixedRow) {
 	if len(truth) == 0 {
 		t.Errorf("%s: the source has no users: nothing was checked", tenant)
 	}
+}
+
+// truthClient reads the source's truth of a tenant of a million users,
+// which takes longer than the control client's timeout.
+var truthClient = &http.Client{Timeout: 10 * time.Minute}
+
+// bigTruth is truth for a tenant of any size.
+func (e *env) bigTruth(tenant string) (map[string]user, error) {
+	resp, err := truthClient.Get(e.sim.base + "/_sim/truth/" + tenant + "/users")
+	if err != nil {
+		return nil, fmt.Errorf("vomosim truth of %s: %w", tenant, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("vomosim truth of %s: %s", tenant, resp.Status)
+	}
+	var tr vomosim.Truth
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		return nil, fmt.Errorf("vomosim truth of %s: %w", tenant, err)
+	}
+	out := make(map[string]user, len(tr.Keys))
+	for i, raw := range tr.Records {
+		var u struct {
+			UpdatedAt string `json:"updated_at"`
+			Email     string `json:"email"`
+			Status    string `json:"membership_status"`
+		}
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return nil, fmt.Errorf("truth %s/%s: %w", tenant, tr.Keys[i], err)
+		}
+		at, err := vomo.ParseTime(u.UpdatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("truth %s/%s: %w", tenant, tr.Keys[i], err)
+		}
+		out[tr.Keys[i]] = user{updated: at, email: u.Email, status: u.Status}
+	}
+	return out, nil
 }
 
 // backlogWatch samples the big tenant's queue every 50ms and keeps the

@@ -423,9 +423,17 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		var open *host.BreakerOpenError
 		switch {
 		case errors.As(err, &open):
-			log.Warn("destination breaker open; batch waits", "until", open.Until)
+			// Past Until the breaker stays open while another worker's
+			// half-open trial write runs (it may wait out a plugin's
+			// restart backoff): the queue waits a cooldown then, instead
+			// of being parked for nothing and taken again at once.
+			wait := time.Until(open.Until)
+			if wait <= 0 {
+				wait = dest.Breaker.Cooldown.D()
+			}
+			log.Warn("destination breaker open; batch waits", "until", open.Until, "retry_in", wait)
 			span.SetStatus(codes.Error, "breaker open")
-			if perr := r.st.Park(ctx, q, time.Until(open.Until)); perr != nil {
+			if perr := r.st.Park(ctx, q, wait); perr != nil {
 				return 0, nil, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
 			}
 			return 0, nil, nil
