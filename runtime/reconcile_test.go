@@ -677,3 +677,54 @@ func TestReconcileParentGoneInfersNoChildDeletes(t *testing.T) {
 		t.Errorf("%d answer rows, %d before", got, held)
 	}
 }
+
+// A record missing at the destination whose same version sits in the DLQ
+// is not queued again: it would only fail again.
+func TestReconcileSkipsDeadLetteredVersion(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 60, pipeline: volunteers})
+	h.once()
+	ctx := context.Background()
+	tenant := h.sim.Tenants()[0].ID
+	tr, err := h.sim.Truth(tenant, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, raw := "", []byte(nil)
+	for i, k := range tr.Keys {
+		if h.truth(tenant)[k].Status != "REMOVED" {
+			key, raw = k, tr.Records[i]
+			break
+		}
+	}
+	version, err := time.Parse(time.RFC3339Nano, h.truth(tenant)[key].UpdatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.destDB().Exec(`DELETE FROM volunteers WHERE tenant = ? AND key = ?`, tenant, key); err != nil {
+		t.Fatal(err)
+	}
+	// The record's write failed for good at this version: to the DLQ.
+	lease, ok, err := h.store.Acquire(ctx, state.AcquireRequest{Tenant: tenant, Job: "dlq-test", Owner: "test", TTL: time.Minute, Now: h.clk.Now()})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := h.queue(tenant)
+	if _, err := h.store.CommitPage(ctx, state.PageCommit{Lease: lease, Enqueue: []state.Enqueue{{Queue: q, Entries: []state.Entry{
+		{Pipeline: "volunteers", Key: key, Op: "upsert", Version: version.UTC(), Payload: raw}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.store.Claim(ctx, q, "test", 10, 1)
+	if err != nil || len(c.Entries) != 1 {
+		t.Fatal(c, err)
+	}
+	if fr, err := h.store.Fail(ctx, q, "test", []state.Failure{{ID: c.Entries[0].ID, Error: "refused"}}, 1); err != nil || fr.Dead != 1 {
+		t.Fatal(fr, err)
+	}
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: tenant})[0]
+	if rep.DeadLettered != 1 || rep.Missing != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if _, ok := h.rows("volunteers")[tenant][key]; ok {
+		t.Errorf("%s: written although its version is dead-lettered", key)
+	}
+}
