@@ -72,15 +72,10 @@ func (r *Runner) clearLastError(ctx context.Context, tenant string, ps []*dsl.Pi
 	}
 }
 
-// tenant finds a tenant of the plan by id.
-func (r *Runner) tenant(id string) *dsl.Tenant {
-	for _, t := range r.plan.Tenants {
-		if t.ID == id {
-			return t
-		}
-	}
-	return nil
-}
+// tenant finds a tenant of the plan by id (nil when this runner does not
+// run it). A map, not a scan: processing asks once per queue round, and a
+// hub has thousands of tenants.
+func (r *Runner) tenant(id string) *dsl.Tenant { return r.tenants[id] }
 
 // tenantDestinations lists the destinations the tenant's active pipelines
 // write to.

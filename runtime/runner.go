@@ -117,11 +117,10 @@ type Runner struct {
 	backfillWaits sync.Map
 	// budget is the cached throttle and lane split rate budgets use.
 	budget budgets
+	// tenants are the plan's tenants (this runner's region) by id.
+	tenants map[string]*dsl.Tenant
 	// orgs caches organization checks (org.go).
 	orgs orgChecks
-	// reconciling bounds the scheduled reconciles running at once
-	// (reconcile_schedule.go).
-	reconciling reconcileLimit
 }
 
 // New checks the configuration and makes a Runner. Destinations are
@@ -188,6 +187,10 @@ func New(cfg Config) (*Runner, error) {
 		if _, ok := r.lanes[t.Lane]; !ok {
 			r.lanes[t.Lane] = 1
 		}
+	}
+	r.tenants = make(map[string]*dsl.Tenant, len(r.plan.Tenants))
+	for _, t := range r.plan.Tenants {
+		r.tenants[t.ID] = t
 	}
 	r.dests = newDestinations(r)
 	if cfg.TracerProvider == nil {

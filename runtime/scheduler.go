@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/siphonhq/siphon/dsl"
@@ -205,18 +206,37 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 	// this a refused job would end, wake the loop and be tried again at
 	// once, round and round.
 	tried := map[[2]string]bool{}
-	tick := time.NewTicker(time.Second)
+	// The loop looks at the due index on each whole second of the
+	// scheduler's clock, where every slot lies (staggers are whole seconds
+	// of whole-second cadences), so a job starts within moments of its
+	// slot rather than up to a second after it.
+	tick := time.NewTimer(untilNextSecond(r.clk.Now()))
 	defer tick.Stop()
 	r.sweep(ctx, jobs)
+	// The periodic sweep runs beside the loop: at thousands of tenants it
+	// takes long enough to make every job due meanwhile late.
+	var sweeping atomic.Bool
 	// lanes carries the weighted round-robin across dispatches, so under
 	// contention each lane's share of job starts follows its weight.
 	lanes := newLaneRound(r.lanes)
+	// due is the last look at the due index; query says whether to look
+	// again. A slot freed by a job's end goes to the due jobs the last look
+	// found and could not start; the index is read again only when they
+	// are used up and the look was cut at its limit (more are due), since
+	// jobs that come due meanwhile do so on a whole second, when the tick
+	// looks. At thousands of jobs a minute, a look per job end was most of
+	// the loop's work.
+	var due []state.JobRef
+	query := true
+	limit := 2*r.cfg.PollSlots + 100
 	for n := 1; ; {
-		// Jobs running here that overran their cadence stay at the head of
-		// the due list, so it is long enough to see past them.
-		due, err := r.st.DueJobs(ctx, r.clk.Now(), 2*r.cfg.PollSlots+100)
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("list due jobs", "err", err)
+		if query {
+			// Jobs running here that overran their cadence stay at the head
+			// of the due list, so it is long enough to see past them.
+			var err error
+			if due, err = r.st.DueJobs(ctx, r.clk.Now(), limit); err != nil && ctx.Err() == nil {
+				r.log.Warn("list due jobs", "err", err)
+			}
 		}
 		var ready []jobRef
 		for _, d := range due {
@@ -232,6 +252,7 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 				ready = append(ready, j)
 			}
 		}
+		left := len(ready)
 	dispatch:
 		for _, j := range fairOrder(ready, lanes, cap(slots)-len(slots)) {
 			key := [2]string{j.tenant.ID, j.job.ID}
@@ -240,6 +261,7 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 			default:
 				break dispatch // every slot is taken: wait for one to free
 			}
+			left--
 			tried[key] = true
 			mu.Lock()
 			running[key] = true
@@ -264,13 +286,29 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+			tick.Reset(untilNextSecond(r.clk.Now()))
 			clear(tried)
-			if n++; n%sweepEvery == 0 {
-				r.sweep(ctx, jobs)
+			query = true
+			if n++; n%sweepEvery == 0 && sweeping.CompareAndSwap(false, true) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer sweeping.Store(false)
+					r.sweep(ctx, jobs)
+				}()
 			}
 		case <-freed:
+			query = left == 0 && len(due) >= limit
 		}
 	}
+}
+
+// untilNextSecond is how long the loop sleeps to wake just past the next
+// whole second of the scheduler's clock. It is a real duration: under a
+// test's faster clock the loop wakes at most a second of real time apart,
+// as it did before it kept to whole seconds.
+func untilNextSecond(now time.Time) time.Duration {
+	return now.Truncate(time.Second).Add(time.Second).Sub(now) + time.Millisecond
 }
 
 // sweepEvery is how many scheduler ticks pass between repair sweeps.

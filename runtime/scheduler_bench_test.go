@@ -239,7 +239,7 @@ func slotOf(j *dsl.Job, t time.Time) time.Time {
 // tripsPerRun is the store's round trips per job run over the window:
 // every trip of the runners (leases, polls, the due index, the process
 // workers' idle look at the queues) over the runs that started in it.
-func (run schedRun) check(plan *dsl.Plan) (lateness []time.Duration, tripsPerRun float64, problems []string) {
+func (run schedRun) check(plan *dsl.Plan) (res schedResult) {
 	run.starts.mu.Lock()
 	defer run.starts.mu.Unlock()
 	started := 0
@@ -255,28 +255,47 @@ func (run schedRun) check(plan *dsl.Plan) (lateness []time.Duration, tripsPerRun
 				slot := slotOf(j, at)
 				seen[slot]++
 				if seen[slot] == 1 && !slot.Before(from) && slot.Before(to) {
-					lateness = append(lateness, at.Sub(slot))
+					res.lateness = append(res.lateness, at.Sub(slot))
 				}
 			}
 			for slot, n := range seen {
-				if n > 1 && len(problems) < 10 {
-					problems = append(problems, fmt.Sprintf("%s/%s ran %d times for its %s slot", t.ID, j.ID, n, slot.Format(time.RFC3339Nano)))
+				if n > 1 {
+					res.doubled++
+					res.problem("%s/%s ran %d times for its %s slot", t.ID, j.ID, n, slot.Format(time.RFC3339Nano))
 				}
 			}
 			for _, slot := range schedule.NextRuns(from.Add(-time.Nanosecond), c, j.Stagger.D(), int(to.Sub(from)/c)+1) {
 				if !slot.Before(to) {
 					break
 				}
-				if seen[slot] == 0 && len(problems) < 10 {
-					problems = append(problems, fmt.Sprintf("%s/%s never ran for its %s slot", t.ID, j.ID, slot.Format(time.RFC3339Nano)))
+				if seen[slot] == 0 {
+					res.missed++
+					res.problem("%s/%s never ran for its %s slot", t.ID, j.ID, slot.Format(time.RFC3339Nano))
 				}
 			}
 		}
 	}
-	slices.Sort(lateness)
+	slices.Sort(res.lateness)
 	c := plan.Tenants[0].Jobs[0].Cadence.D()
 	trips := run.tripsAt(run.to.Add(-c)) - run.tripsAt(run.from.Add(c))
-	return lateness, float64(trips) / float64(max(started, 1)), problems
+	res.tripsPerRun = float64(trips) / float64(max(started, 1))
+	return res
+}
+
+// schedResult is a checked run: the start lateness of each slot in the
+// window (sorted), store trips per job run, slots missed and slots run
+// more than once, and the first problems in words.
+type schedResult struct {
+	lateness        []time.Duration
+	tripsPerRun     float64
+	missed, doubled int
+	problems        []string
+}
+
+func (r *schedResult) problem(format string, args ...any) {
+	if len(r.problems) < 10 {
+		r.problems = append(r.problems, fmt.Sprintf(format, args...))
+	}
 }
 
 // quantile is the q-quantile of sorted durations.
@@ -311,7 +330,7 @@ func schedStores(tb testing.TB, kind string, n int, trips *state.Trips) []state.
 // schedCase runs tenants × 2 jobs on runners over one store of the given
 // kind on a clock scale times faster than real time, for cadences
 // cadences, and returns the run checked.
-func schedCase(tb testing.TB, kind string, runners, tenants int, scale float64, cadences int) (lateness []time.Duration, tripsPerRun float64, problems []string) {
+func schedCase(tb testing.TB, kind string, runners, tenants int, scale float64, cadences int) schedResult {
 	tb.Helper()
 	start := time.Now()
 	var clk clock.Clock = clock.Real{}
@@ -326,7 +345,7 @@ func schedCase(tb testing.TB, kind string, runners, tenants int, scale float64, 
 	return run.check(plan)
 }
 
-// Every job of 100 tenants runs once in each of its 1-minute slots, on a
+// Every job of 100 tenants (25 under -race) runs once in each of its 1-minute slots, on a
 // clock twenty times faster than real time: one runner on bbolt, and four
 // runners sharing one Redis (no slot runs twice, though all four see it
 // due). No timing is asserted; BenchmarkScheduler measures.
@@ -338,17 +357,23 @@ func testSchedulerSlots(t *testing.T, kind string, runners int) {
 	if testing.Short() {
 		t.Skip("runs the scheduler for seconds")
 	}
-	const tenants, cadences = 100, 4
-	lateness, trips, problems := schedCase(t, kind, runners, tenants, 20, cadences)
-	for _, p := range problems {
+	const cadences = 4
+	tenants := 100
+	if raceEnabled {
+		// The detector slows every job several times over; a smaller hub
+		// keeps the scheduler ahead of its slots, which is what is checked.
+		tenants = 25
+	}
+	res := schedCase(t, kind, runners, tenants, 20, cadences)
+	for _, p := range res.problems {
 		t.Error(p)
 	}
 	// The window holds cadences-2 slots of every job, give or take one.
-	if want := tenants * 2 * (cadences - 3); len(lateness) < want {
-		t.Errorf("%d job runs in the window, want at least %d", len(lateness), want)
+	if want := tenants * 2 * (cadences - 3); len(res.lateness) < want {
+		t.Errorf("%d job runs in the window, want at least %d", len(res.lateness), want)
 	}
-	t.Logf("%d job runs in the window, p99 start lateness %s on the scheduler clock, %.1f store trips per run", len(lateness),
-		quantile(lateness, 0.99), trips)
+	t.Logf("%d job runs in the window, p99 start lateness %s on the scheduler clock, %.1f store trips per run", len(res.lateness),
+		quantile(res.lateness, 0.99), res.tripsPerRun)
 }
 
 // BenchmarkScheduler measures start lateness (p50, p99, max: the time from
@@ -368,17 +393,24 @@ func BenchmarkScheduler(b *testing.B) {
 	}{{"bbolt", 1}, {"redis", 1}, {"redis", 4}} {
 		b.Run(fmt.Sprintf("%s/%d", c.kind, c.runners), func(b *testing.B) {
 			for range b.N {
-				lateness, trips, problems := schedCase(b, c.kind, c.runners, tenants, scale, cadences)
-				for _, p := range problems {
-					b.Error(p)
+				res := schedCase(b, c.kind, c.runners, tenants, scale, cadences)
+				// A slot missed is a figure (the scheduler fell behind by a
+				// whole cadence); a slot run twice is a bug.
+				for _, p := range res.problems {
+					b.Log(p)
 				}
+				if res.doubled > 0 {
+					b.Errorf("%d slots ran more than once", res.doubled)
+				}
+				lateness := res.lateness
 				real := func(d time.Duration) float64 { return d.Seconds() / scale }
 				b.ReportMetric(float64(tenants), "tenants")
 				b.ReportMetric(float64(len(lateness)), "job_runs")
 				b.ReportMetric(real(quantile(lateness, 0.5)), "p50_lateness_s")
 				b.ReportMetric(real(quantile(lateness, 0.99)), "p99_lateness_s")
 				b.ReportMetric(real(quantile(lateness, 1)), "max_lateness_s")
-				b.ReportMetric(trips, "trips/job")
+				b.ReportMetric(res.tripsPerRun, "trips/job")
+				b.ReportMetric(float64(res.missed), "missed_slots")
 			}
 		})
 	}
