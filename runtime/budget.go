@@ -29,6 +29,13 @@ const throttleEvery = 2 * time.Second
 // budget; the client's own Retry-After wait holds this worker back anyway.
 const drainTimeout = 2 * time.Second
 
+// maxBudgetWait is the longest a request waits for its tokens in place,
+// as the client waits out at most a 65s Retry-After: a budget drained for
+// longer (a long Retry-After seen by another worker) ends the job as rate
+// limited instead of holding its poll slot and lease until then; it runs
+// again when next due.
+const maxBudgetWait = 65 * time.Second
+
 // budgets are the runner's view of the hub-wide budget inputs: the
 // throttle factor (cached, read from the hub store) and the lanes that
 // share each source's global budget.
@@ -172,6 +179,9 @@ func (b *budgetLimiter) Wait(ctx context.Context) error {
 		held = nowHeld
 		if wait <= 0 {
 			return nil
+		}
+		if wait > maxBudgetWait {
+			return fmt.Errorf("rate budget of %s: drained, next request allowed in %s: %w", b.tenant, wait.Round(time.Second), vomo.ErrRateLimited)
 		}
 		if err := b.sleep(ctx, wait); err != nil {
 			return err
