@@ -121,6 +121,9 @@ type Runner struct {
 	tenants map[string]*dsl.Tenant
 	// orgs caches organization checks (org.go).
 	orgs orgChecks
+	// reconciling bounds the scheduled reconciles running at once
+	// (reconcile_schedule.go).
+	reconciling reconcileLimit
 }
 
 // New checks the configuration and makes a Runner. Destinations are
