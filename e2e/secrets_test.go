@@ -28,7 +28,8 @@ import (
 
 // TestSecretsNeverLeak runs a real sync of two tenants with debug logging
 // and OpenTelemetry export, beside a second destination whose DSN holds a
-// password and whose server is down (its writes fail into the DLQ). In the
+// password and whose server is down (its driver's errors are logged), and
+// a pipeline whose filter sends one record in ten to the DLQ. In the
 // middle one tenant's token is rotated and the master key is rotated
 // while the runner keeps running (it must go on opening credentials under
 // the new key), then the other tenant's token is revoked (401s, an auth
@@ -98,7 +99,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	e.revoked[b] = true
 	e.waitFor(time.Minute, b+" paused by its 401s", func() bool { return len(e.authPauses(st, b)) > 0 })
 	var letters []state.DeadLetter
-	e.waitFor(time.Minute, "dead letters from the destination that is down", func() bool {
+	e.waitFor(time.Minute, "dead letters of the failing filter", func() bool {
 		var err error
 		letters, _, err = st.DeadLetterList(context.Background(), a, "", 10)
 		return err == nil && len(letters) > 0
@@ -123,11 +124,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if !strings.Contains(log, "401") {
 		t.Error("the runner's log has no 401: the revoked token's error path was not exercised")
 	}
+	if !strings.Contains(log, "database=hub") {
+		t.Error("the runner's log has no error of the postgres destination: the path that could leak its DSN was not exercised")
+	}
 	if otlp.requests() == 0 {
 		t.Error("no OTLP export reached the sink")
 	}
 	if letters[0].Entry.LastError == "" {
-		t.Error("the dead letter carries no error: the failing destination's error path was not exercised")
+		t.Error("the dead letter carries no error: the DLQ's error path was not exercised")
 	}
 
 	texts := map[string][]byte{"runner log (with plugin stderr)": []byte(log)}
@@ -203,9 +207,10 @@ func (s secret) foundIn(text []byte) string {
 }
 
 // addDownDestination adds a postgres destination whose DSN holds the
-// password and points at a port nobody listens on, and a pipeline that
-// writes the users there with one attempt, so its records go to the DLQ
-// with the driver's error.
+// password and points at a port nobody listens on (its batches wait and
+// its driver's errors are logged), and a pipeline into the working
+// destination whose filter fails for one record in ten (those go to the
+// DLQ with the error).
 func (e *env) addDownDestination(password string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -225,14 +230,21 @@ pipeline "mirrored" {
   fields = {
     email = record.email
   }
-  retry {
-    max_attempts = 1
+}
+
+pipeline "picky" {
+  resource    = resource.users
+  destination = destination.db
+  object      = "picky"
+  filter      = tonumber(record.id) %% 10 == 0 ? null : true
+  fields = {
+    email = record.email
   }
 }
 `, password, port)
 	var tenants strings.Builder
 	for _, id := range e.sim.tenants {
-		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines = [pipeline.volunteers, pipeline.mirrored]\n}\n", id)
+		fmt.Fprintf(&tenants, "tenant %q {\n  pipelines   = [pipeline.volunteers, pipeline.mirrored, pipeline.picky]\n  backfill_at = \"now\"\n}\n", id)
 	}
 	for name, text := range map[string]string{"mirror.hcl": src, "tenants.hcl": tenants.String()} {
 		if err := os.WriteFile(filepath.Join(e.cfg, name), []byte(text), 0o600); err != nil {
