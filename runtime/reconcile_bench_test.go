@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,9 @@ func sampleMemory() func() (heap, rss float64) {
 		return float64(ms.HeapAlloc)
 	}
 	heap0, rss0 := live(), float64(rssBytes())
+	// SIPHON_BENCH_HEAPPROFILE=FILE writes the live heap at its peak, to
+	// see what the growth is.
+	profile := os.Getenv("SIPHON_BENCH_HEAPPROFILE")
 	var mu sync.Mutex
 	maxHeap, maxRSS := heap0, rss0
 	done := make(chan struct{})
@@ -104,6 +108,12 @@ func sampleMemory() func() (heap, rss float64) {
 			case <-t.C:
 			}
 			h, r := live(), float64(rssBytes())
+			if profile != "" && h > maxHeap {
+				if f, err := os.Create(profile); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
 			mu.Lock()
 			maxHeap, maxRSS = max(maxHeap, h), max(maxRSS, r)
 			mu.Unlock()
