@@ -54,7 +54,7 @@ func TestRegionsKeepStateApart(t *testing.T) {
 			eu[id] = true
 			region = "  region = \"eu\"\n"
 		}
-		fmt.Fprintf(&tenants, "tenant %q {\n%s  pipelines = [pipeline.volunteers]\n}\n", id, region)
+		fmt.Fprintf(&tenants, "tenant %q {\n%s  pipelines = [pipeline.volunteers]\n  backfill_at = \"now\"\n}\n", id, region)
 	}
 	if err := os.WriteFile(filepath.Join(e.cfg, "tenants.hcl"), []byte(tenants.String()), 0o600); err != nil {
 		t.Fatal(err)
