@@ -244,6 +244,13 @@ func (rr *reconcileRun) confirmByScans(ctx context.Context, p *dsl.Pipeline, can
 	if err != nil {
 		return err
 	}
+	if rr.lease != nil {
+		// What a run that died before replacePrev left under "-next" is
+		// no scan's candidates any more.
+		if err := rr.r.st.DeleteScan(ctx, rr.t.ID, res.Name, prevScanID(p.Name)+"-next"); err != nil {
+			return fmt.Errorf("reconcile %s/%s: %w", rr.t.ID, p.Name, storeErr(err))
+		}
+	}
 	var page []string
 	var pageNo int64
 	keep := func() error {
