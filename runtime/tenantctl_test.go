@@ -113,6 +113,7 @@ func TestDisableStopsARunningJob(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	h.waitFor(deadline, "the walk to start", func() bool { return len(rowsOnceThere(h)[tenant]) > 0 })
 	disable(t, h.store, tenant)
+	disabledAt := time.Now()
 	// The job gives its lease back when it stops; taking it proves it has.
 	job := h.plan.Tenants[0].Jobs[0].ID
 	var lease state.Lease
@@ -121,6 +122,7 @@ func TestDisableStopsARunningJob(t *testing.T) {
 		lease = l
 		return err == nil && ok
 	})
+	t.Logf("the running job stopped %s after the disable", time.Since(disabledAt).Round(10*time.Millisecond))
 	cp, err := h.store.Checkpoint(ctx, tenant, "volunteers")
 	if err != nil {
 		t.Fatal(err)
