@@ -58,7 +58,7 @@ awk '
 	}
 }' "$e2e"
 # Rate budgets (redis): Take throughput (goal >= 50,000 checks/s pipelined) and a 2,000/s budget's achieved rate (goal within 2%).
-awk '/^BenchmarkTake\// { delete m; for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i; printf "budget %-28s %8.0f takes/s %6.1f server-µs/take\n", $1, m["takes/s"], m["server-µs/take"] }' "$out"; SIPHON_SOAK=1 go test -count=1 -run '^TestTakeRateAccuracy$' -v ./internal/state/redis | grep -E 'configured|^(--- |FAIL)' | sed 's/^ *//'
+awk '/^BenchmarkTake\// { delete m; for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i; printf "budget %-34s %8.0f takes/s %6.1f server-µs/take %6.1f server-cpu-µs/take\n", $1, m["takes/s"], m["server-µs/take"], m["server-cpu-µs/take"] }' "$out"; SIPHON_SOAK=1 go test -count=1 -run '^TestTakeRateAccuracy$' -v ./internal/state/redis | grep -E 'configured|^(--- |FAIL)' | sed 's/^ *//'
 # Scheduler at hub scale (issue 8): tenants × 2 jobs at a 1-minute cadence against a stub source; start lateness (goal p99 < 1 s) and store round trips per job run, one runner on bbolt and on Redis, then four on one Redis.
 awk '/^BenchmarkScheduler\// { delete m; for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i; name = $1; sub(/^BenchmarkScheduler\//, "", name); sub(/-[0-9]+$/, "", name); printf "scheduler %-8s %6.0f tenants: start lateness p50 %.3fs p99 %.3fs max %.3fs (goal p99 < 1s); %.1f store trips per job run (%d runs)\n", name, m["tenants"], m["p50_lateness_s"], m["p99_lateness_s"], m["max_lateness_s"], m["trips/job"], m["job_runs"] }' "$e2e"
 # Backfill (issue 7): records/s of a first sync by capped full scans beside the raw baseline (goal >= 0.7), and source requests beside the minimum (pages + 1 per tenant).
