@@ -54,9 +54,10 @@ func regionNames(plan *dsl.Plan) []string {
 // tenantStoreURL is the store a tenant's state lives in: its region's own
 // store, else the hub store (flag, that is --store or SIPHON_STORE, else
 // siphon { store }). --store never redirects a regional tenant: its data
-// stays in its region.
+// stays in its region. A nil tenant (one the configuration no longer
+// has) is the hub's.
 func tenantStoreURL(flag string, plan *dsl.Plan, t *dsl.Tenant, dir string) (string, error) {
-	if t.Region != "" {
+	if t != nil && t.Region != "" {
 		u, err := regionStoreURL(plan, t.Region, dir)
 		if err != nil || u != "" {
 			return u, err

@@ -202,3 +202,30 @@ func TestMultiregionExampleRunsByRegion(t *testing.T) {
 		t.Errorf("checkpoint set kiez did not reach the EU store: %v %v", cp.Cursor, err)
 	}
 }
+
+// Two spellings of one store compare equal; different stores do not.
+func TestStoreKey(t *testing.T) {
+	same := [][2]string{
+		{"redis://Redis.example:6379", "redis://user:secret@redis.example/0"},
+		{"redis+cluster://b:2,a:1", "redis+cluster://a:1,b:2"},
+		{"/cfg/x/../eu.db", "/cfg/eu.db"},
+	}
+	for _, p := range same {
+		if storeKey(p[0]) != storeKey(p[1]) {
+			t.Errorf("%s and %s should be one store: %s, %s", p[0], p[1], storeKey(p[0]), storeKey(p[1]))
+		}
+	}
+	differ := [][2]string{
+		{"redis://h:6379/0", "redis://h:6379/1"},
+		{"redis://h:6379", "redis://h:6380"},
+		{"/cfg/eu.db", "/cfg/us.db"},
+	}
+	for _, p := range differ {
+		if storeKey(p[0]) == storeKey(p[1]) {
+			t.Errorf("%s and %s should be two stores", p[0], p[1])
+		}
+	}
+	if strings.Contains(storeKey("redis://user:secret@h:1"), "secret") {
+		t.Error("a store key holds the password")
+	}
+}
