@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,15 +162,7 @@ func (pr *pollRun) jobSources() []*dsl.Resource {
 			out = append(out, res)
 		}
 	}
-	slices.SortFunc(out, func(a, b *dsl.Resource) int {
-		switch {
-		case a.Source < b.Source:
-			return -1
-		case a.Source > b.Source:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *dsl.Resource) int { return strings.Compare(a.Source, b.Source) })
 	return out
 }
 
