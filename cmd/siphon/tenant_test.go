@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -447,10 +446,6 @@ func TestTenantOffboard(t *testing.T) {
 // On a Redis store too, offboarding purges the tenant's state and rows and
 // leaves the other tenant's alone, and a later run does not bring it back.
 func TestTenantOffboardOnRedis(t *testing.T) {
-	// redis-server dies with the thread that started it (its parent-death
-	// signal), and the plugin host retires threads when its plugins exit:
-	// start it from this goroutine's thread, kept until the test ends.
-	goruntime.LockOSThread()
 	store := redistest.Start(t).URL()
 	sc, err := vomosim.LoadScenario("calm")
 	if err != nil {

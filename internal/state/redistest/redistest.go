@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,8 @@ type Server struct {
 	bin  string
 	args []string
 	cmd  *exec.Cmd
+	// exited closes when the server process has been waited for.
+	exited chan struct{}
 }
 
 // URL is the server's redis:// URL.
@@ -115,16 +118,41 @@ func requireBin(t testing.TB, name string) string {
 
 func launch(t testing.TB, bin, dir string, port int, args []string) *Server {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	// The server dies with the test binary even when the test is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, t: t, bin: bin, args: args}
+	if err := s.start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, t: t, bin: bin, args: args, cmd: cmd}
 	t.Cleanup(s.Stop)
 	s.waitUp()
 	return s
+}
+
+// start runs the server from a goroutine locked to its OS thread, kept
+// until the server exits. The server dies with the test binary even when
+// the test is killed (its parent-death signal), but Linux sends that
+// signal when the forking *thread* ends, and a thread ends whenever a
+// goroutine locked to it returns — as the plugin host's do when a plugin
+// exits — which would take the server down in the middle of a test.
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return err
+	}
+	s.cmd, s.exited = cmd, exited
+	return nil
 }
 
 func (s *Server) waitUp() {
@@ -148,12 +176,9 @@ func (s *Server) waitUp() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := s.start(); err != nil {
 		s.t.Fatalf("restart redis-server: %v", err)
 	}
-	s.cmd = cmd
 	s.waitUp()
 }
 
@@ -163,7 +188,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
