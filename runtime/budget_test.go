@@ -484,7 +484,9 @@ func testBudget429Drains(t *testing.T, store string) {
 // jobs start lane by lane by weight (premium 3, standard 1) though the
 // standard tenants' jobs are due earlier, and tenants of a lane take turns.
 func TestBudgetWeightedPollingOrder(t *testing.T) {
-	h := newHarness(t, harnessOpts{tenants: 8, users: 20, pipeline: volunteers})
+	// A daily cadence: a job that ran is not due again while the test
+	// runs (a 5m cadence on the scaled clock comes round in seconds).
+	h := newHarness(t, harnessOpts{tenants: 8, users: 20, pipeline: volunteers + "\n  cadence = \"24h\""})
 	h.plan.Lanes = append(h.plan.Lanes, &dsl.Lane{Name: "premium", Weight: 3})
 	lane := map[string]string{}
 	now := h.clk.Now()
