@@ -386,7 +386,7 @@ func TestBudgetThrottleHalvesRate(t *testing.T) {
 // a premium tenant (lane weight 3) gets three times the requests of a
 // standard one (weight 1), and together they keep to the global budget.
 func TestBudgetLaneShares(t *testing.T) {
-	h := newBudgetHarness(t, budgetOpts{tenants: 2, users: 3000, rate: "1000/1s", global: "20/1s",
+	h := newBudgetHarness(t, budgetOpts{tenants: 2, users: 3000, rate: "1000/1s", global: "8/1s",
 		lanes: []string{"premium", "standard"}, weights: map[string]int{"premium": 3}})
 	premium, standard := h.sim.Tenants()[0].ID, h.sim.Tenants()[1].ID
 	log := &requestLog{}
@@ -394,7 +394,7 @@ func TestBudgetLaneShares(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
 	wait := runAll(ctx, t, r)
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
 	cancel()
 	wait()
 	end := time.Now()
@@ -409,14 +409,16 @@ func TestBudgetLaneShares(t *testing.T) {
 		}
 		return n
 	}
-	// 20/1s is 50ms; premium's share is 3/4 of it (66.7ms), standard's 1/4 (200ms).
-	p := count(premium, 50*time.Millisecond*4/3)
-	s := count(standard, 200*time.Millisecond)
+	// 8/1s is 125ms; premium's share is 3/4 of it (every 166.7ms),
+	// standard's 1/4 (every 500ms): slow enough that neither walk is held
+	// back by anything but its share on a loaded machine.
+	p := count(premium, 125*time.Millisecond*4/3)
+	s := count(standard, 500*time.Millisecond)
 	if p < 2*s {
 		t.Errorf("premium made %d requests, standard %d: premium should get about three times as many", p, s)
 	}
 	all := log.of("", start, end)
-	if allowed := gcraMax(all[len(all)-1].end.Sub(all[0].start), 50*time.Millisecond) + 1; len(all) > allowed {
+	if allowed := gcraMax(all[len(all)-1].end.Sub(all[0].start), 125*time.Millisecond) + 1; len(all) > allowed {
 		t.Errorf("the hub made %d requests; the global budget allows %d", len(all), allowed)
 	}
 	t.Logf("premium %d, standard %d requests in %s", p, s, end.Sub(start))
