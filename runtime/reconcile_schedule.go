@@ -67,14 +67,13 @@ func reconcileDeep(t *dsl.Tenant, j *reconcileJob, now time.Time) bool {
 // scheduleReconciles records every reconcile job's first due time when it
 // has none.
 func (r *Runner) scheduleReconciles(ctx context.Context, now time.Time) error {
+	var reqs []dueReq
 	for _, t := range r.plan.Tenants {
 		for _, j := range r.reconcileJobs(t) {
-			if _, err := r.st.ScheduleJob(ctx, t.ID, j.id, reconcileNext(t, j, now), false); err != nil {
-				return fmt.Errorf("schedule %s/%s: %w", t.ID, j.id, err)
-			}
+			reqs = append(reqs, dueReq{tenant: t.ID, job: j.id, due: reconcileNext(t, j, now)})
 		}
 	}
-	return nil
+	return r.scheduleJobs(ctx, reqs)
 }
 
 // reconcileJobRefs are the reconcile jobs as the scheduler's job table

@@ -169,14 +169,58 @@ func (h *heartbeat) stop() {
 // the job's stagger).
 func (r *Runner) scheduleAll(ctx context.Context) error {
 	now := r.clk.Now()
+	var reqs []dueReq
 	for _, t := range r.plan.Tenants {
 		for _, j := range t.Jobs {
-			if _, err := r.st.ScheduleJob(ctx, t.ID, j.ID, nextDue(j, now), false); err != nil {
-				return fmt.Errorf("schedule %s/%s: %w", t.ID, j.ID, err)
-			}
+			reqs = append(reqs, dueReq{tenant: t.ID, job: j.ID, due: nextDue(j, now)})
 		}
 	}
+	if err := r.scheduleJobs(ctx, reqs); err != nil {
+		return err
+	}
 	return r.scheduleReconciles(ctx, now)
+}
+
+// dueReq is a job's first due time, recorded when the job has none.
+type dueReq struct {
+	tenant, job string
+	due         time.Time
+}
+
+// scheduleParallel is how many first due times are recorded at once.
+const scheduleParallel = 32
+
+// scheduleJobs records first due times many at a time: at thousands of
+// tenants, one round trip after another kept a starting runner from its
+// first job for minutes, while concurrent calls share Redis's connection
+// pool and bbolt's batched commits. It stops at the first error.
+func (r *Runner) scheduleJobs(ctx context.Context, reqs []dueReq) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan dueReq)
+	var wg sync.WaitGroup
+	for range min(scheduleParallel, len(reqs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for q := range work {
+				if _, err := r.st.ScheduleJob(ctx, q.tenant, q.job, q.due, false); err != nil {
+					cancel(fmt.Errorf("schedule %s/%s: %w", q.tenant, q.job, err))
+				}
+			}
+		}()
+	}
+feed:
+	for _, q := range reqs {
+		select {
+		case work <- q:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // scheduleLoop starts due jobs as they come due on a bounded pool of poll
