@@ -419,6 +419,11 @@ type ConfigVersion struct {
 type AuditEntry struct {
 	ID     string
 	Tenant string
+	// Region, set on an entry of Tenant, names the region whose own store
+	// keeps the tenant's log: AppendAudit then appends to this store's hub
+	// log only, so the hub records the action without holding any key of
+	// the tenant.
+	Region string `json:",omitempty"`
 	At     time.Time
 	Who    string
 	Action string
@@ -450,7 +455,8 @@ type Control interface {
 	ActiveConfig(ctx context.Context) (v ConfigVersion, ok bool, err error)
 
 	// AppendAudit appends to the tenant's log and to the hub log (an empty
-	// tenant appends to the hub log only).
+	// tenant, or an entry with a Region, appends to the hub log only; a
+	// Region without a tenant is ErrInvalid).
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// Audit pages a log ("" tenant: the hub log) after an id.
 	Audit(ctx context.Context, tenant, after string, limit int) (entries []AuditEntry, next string, err error)

@@ -194,9 +194,15 @@ func (s *Store) AppendAudit(ctx context.Context, e state.AuditEntry) error {
 		e.At = s.now().UTC()
 	}
 	e.ID = ""
+	if e.Region != "" {
+		// The hub's entry of a regional tenant names it: no tenant, no entry.
+		if err := state.CheckName("tenant", e.Tenant); err != nil {
+			return fmt.Errorf("audit %s (region %s): %w", e.Action, e.Region, err)
+		}
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		logs := []*bolt.Bucket{tx.Bucket(bHubAudit)}
-		if e.Tenant != "" {
+		if e.Tenant != "" && e.Region == "" {
 			b, err := tenantSub(tx, e.Tenant, bAudit)
 			if err != nil {
 				return err

@@ -139,13 +139,20 @@ func (s *Store) ActiveConfig(ctx context.Context) (state.ConfigVersion, bool, er
 }
 
 // AppendAudit writes the tenant's log and then the hub's: two slots, so two
-// steps, each safe to retry.
+// steps, each safe to retry. An entry with a Region writes the hub's only.
 func (s *Store) AppendAudit(ctx context.Context, e state.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
 	fields := []any{opTTL, "tenant", e.Tenant, "at", us(e.At), "who", e.Who, "action", e.Action, "detail", e.Detail}
-	if e.Tenant != "" {
+	if e.Region != "" {
+		// The hub's entry of a regional tenant names it: no tenant, no entry.
+		if err := state.CheckName("tenant", e.Tenant); err != nil {
+			return fmt.Errorf("audit %s (region %s): %w", e.Action, e.Region, err)
+		}
+		fields = append(fields, "region", e.Region)
+	}
+	if e.Tenant != "" && e.Region == "" {
 		if err := state.CheckName("tenant", e.Tenant); err != nil {
 			return fmt.Errorf("audit %s %s: %w", e.Tenant, e.Action, err)
 		}
@@ -174,7 +181,7 @@ func (s *Store) Audit(ctx context.Context, tenant, after string, limit int) ([]s
 	out := make([]state.AuditEntry, len(msgs))
 	for i, m := range msgs {
 		v := func(k string) string { return asString(m.Values[k]) }
-		out[i] = state.AuditEntry{ID: m.ID, Tenant: v("tenant"), At: parseUS(v("at")), Who: v("who"), Action: v("action"), Detail: v("detail")}
+		out[i] = state.AuditEntry{ID: m.ID, Tenant: v("tenant"), Region: v("region"), At: parseUS(v("at")), Who: v("who"), Action: v("action"), Detail: v("detail")}
 	}
 	return out, next, nil
 }

@@ -1481,6 +1481,22 @@ func testAudit(t *testing.T, s state.Store) {
 	if len(hub) != 4 || hub[1].Action != "throttle" || hub[0].Tenant != "acme" {
 		t.Fatalf("hub audit %+v", hub)
 	}
+	// A tenant of a region with its own store: the hub log names it, and
+	// this store keeps no log of its own for it.
+	check(t, s.AppendAudit(ctx, state.AuditEntry{Tenant: "kiez", Region: "eu", Who: "ops", Action: "tenant disable", Detail: "reason: audit"}))
+	if own := auditAll(t, s, "kiez"); len(own) != 0 {
+		t.Fatalf("an entry with a region wrote the tenant's own log: %+v", own)
+	}
+	hub = auditAll(t, s, "")
+	if e := hub[len(hub)-1]; len(hub) != 5 || e.Tenant != "kiez" || e.Region != "eu" || e.Action != "tenant disable" || e.Detail != "reason: audit" || e.Who != "ops" {
+		t.Fatalf("hub audit after a regional tenant's entry %+v", hub)
+	}
+	if err := s.AppendAudit(ctx, state.AuditEntry{Region: "eu", Who: "ops", Action: "throttle"}); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("an entry with a region and no tenant: %v, want ErrInvalid", err)
+	}
+	if n := len(auditAll(t, s, "")); n != 5 {
+		t.Fatalf("a refused entry reached the hub log: %d entries", n)
+	}
 }
 
 func auditAll(t *testing.T, s state.Store, tenant string) []state.AuditEntry {
