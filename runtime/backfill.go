@@ -29,12 +29,61 @@ const corruptMargin = time.Hour
 const progressEvery = 10 * time.Second
 
 // NextBackfill is when a tenant's automatic backfill starts if asked at
-// now: its backfill_at in its own time zone (DST-safe), or now.
+// now: its backfill_at in its own time zone (DST-safe) plus the tenant's
+// BackfillStagger, or now. The stagger keeps a zone's new tenants from
+// all starting their scans at the same instant.
 func NextBackfill(t *dsl.Tenant, now time.Time) time.Time {
 	if t.BackfillAt.Now {
 		return now
 	}
-	return schedule.NextDaily(now, t.Location, t.BackfillAt.Hour, t.BackfillAt.Minute)
+	off := BackfillStagger(t.ID)
+	// The first staggered slot strictly after now: today's, when now lies
+	// between backfill_at and backfill_at + the stagger.
+	return schedule.NextDaily(now.Add(-off), t.Location, t.BackfillAt.Hour, t.BackfillAt.Minute).Add(off)
+}
+
+// BackfillStagger is the tenant's stable offset within the hour after its
+// backfill_at, as a reconcile's (the same on every worker and restart).
+func BackfillStagger(tenant string) time.Duration {
+	return schedule.Stagger(tenant, BackfillJob, time.Hour)
+}
+
+// BackfillShare is the share of a tenant's rate_limit its backfill may
+// use (the rest stays for polling).
+const BackfillShare = backfillShare
+
+// BackfillPace is the spacing the runtime keeps between a tenant's
+// backfill requests to src (budgetLimits of the "backfill" stage): tenant
+// is the slowest of the tenant's own limits (its rate_limit and the
+// backfill's share of it), zero without a rate_limit; hub is its lane's
+// share of the source's global_rate_limit, zero without one. The global
+// budget is split by lane weight among the plan's enabled tenants, as
+// every worker of the hub splits it. siphon backfill --estimate uses it.
+func BackfillPace(plan *dsl.Plan, t *dsl.Tenant, src *dsl.Source) (tenant, hub time.Duration) {
+	r := &Runner{cfg: Config{Plan: plan}, lanes: planLanes(plan)}
+	limits, h := r.budgetLimits(t, src, "backfill")
+	for _, l := range limits {
+		tenant = max(tenant, l.Interval)
+	}
+	if h != nil {
+		hub = h.Interval
+	}
+	return tenant, hub
+}
+
+// planLanes is each lane's weight (at least 1), with the lanes tenants
+// name but the plan does not declare at weight 1.
+func planLanes(plan *dsl.Plan) map[string]int {
+	lanes := map[string]int{}
+	for _, x := range plan.Lanes {
+		lanes[x.Name] = max(x.Weight, 1)
+	}
+	for _, t := range plan.Tenants {
+		if _, ok := lanes[t.Lane]; !ok {
+			lanes[t.Lane] = 1
+		}
+	}
+	return lanes
 }
 
 // onceKey marks a context as a `run --once` job: its backfills start at
@@ -61,9 +110,13 @@ const (
 
 // start decides what a member with no stored walk does: walk from its
 // cursor; or, with no cursor (or a corrupt one), rebuild the cursor from
-// the destination when it already holds the tenant's rows; or else
-// backfill, once the tenant's backfill is due. An operator's
-// FlagBackfillRequested backfills a pipeline that has a cursor.
+// the destination when this pipeline has completed a walk or backfill
+// before (its SyncedNote) and the destination holds the tenant's rows; or
+// else backfill, once the tenant's backfill is due. Rows of the object
+// alone are no reason to rebuild: another pipeline (a rollout variant,
+// one added later) may have written them, and a new pipeline's mapping
+// must reach every record by its own backfill (DESIGN.md §11). An
+// operator's FlagBackfillRequested backfills a pipeline that has a cursor.
 func (pr *pollRun) start(ctx context.Context, res *dsl.Resource, p *dsl.Pipeline, cp state.Checkpoint) (startKind, state.Checkpoint, error) {
 	if cp.Walk != nil {
 		return startWalk, cp, nil
@@ -72,9 +125,21 @@ func (pr *pollRun) start(ctx context.Context, res *dsl.Resource, p *dsl.Pipeline
 	if !requested {
 		corrupt := !cp.Cursor.IsZero() && cp.Cursor.After(pr.sourceNow(res).Add(corruptMargin))
 		if !cp.Cursor.IsZero() && !corrupt {
+			pr.markSynced(ctx, p.Name, cp)
 			return startWalk, cp, nil
 		}
-		rebuilt, ok, err := pr.rebuild(ctx, p, cp, corrupt)
+		synced, err := pr.synced(ctx, p.Name, cp)
+		if err != nil {
+			return startWait, cp, err
+		}
+		var rebuilt state.Checkpoint
+		ok := false
+		if synced {
+			rebuilt, ok, err = pr.rebuild(ctx, p, cp, corrupt)
+		} else if corrupt {
+			pr.pipelineLog(p.Name).Warn("cursor is past the source's present (corrupt) and the pipeline never completed a walk: backfilling",
+				"cursor", cp.Cursor)
+		}
 		switch {
 		case err != nil && isStoreFailure(err):
 			return startWait, cp, err
@@ -147,6 +212,78 @@ func (r *Runner) logBackfillWait(t *dsl.Tenant, due time.Time, log interface{ In
 	}
 	log.Info("backfill scheduled at "+due.In(loc).Format("2006-01-02 15:04 MST")+" local; pipelines without a cursor wait for it",
 		"due", due.UTC())
+}
+
+// SyncedNote names the note that says the pipeline has completed a walk
+// or a backfill for the tenant: its rows at the destination are its own,
+// so a lost cursor is rebuilt from them. It survives checkpoint set and
+// reset (which clear the checkpoint's LastComplete) and goes with the
+// tenant's purge.
+func SyncedNote(pipeline string) string { return "synced-" + pipeline }
+
+// syncedRecord is a SyncedNote's content.
+type syncedRecord struct {
+	At  time.Time `json:"at"`  // scheduler clock when it was written
+	How string    `json:"how"` // "backfill" or "walk"
+}
+
+// synced reports whether the pipeline has completed a walk or backfill
+// for the tenant: at this checkpoint's generation (LastComplete), or ever
+// (its SyncedNote).
+func (pr *pollRun) synced(ctx context.Context, pipeline string, cp state.Checkpoint) (bool, error) {
+	if !cp.LastComplete.IsZero() {
+		return true, nil
+	}
+	key := pr.t.ID + "\x00" + pipeline
+	if _, ok := pr.r.syncedNotes.Load(key); ok {
+		return true, nil
+	}
+	switch _, err := pr.r.st.Note(ctx, pr.t.ID, SyncedNote(pipeline)); {
+	case errors.Is(err, state.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("note %s of %s: %w", SyncedNote(pipeline), pr.t.ID, storeErr(err))
+	}
+	pr.r.syncedNotes.Store(key, true)
+	return true, nil
+}
+
+// markSynced writes the pipeline's SyncedNote once it has completed a
+// walk at its checkpoint (LastComplete), unless this process knows it is
+// there: one read per pipeline and process, and one write per pipeline.
+// A pipeline whose note is missing (a failed write, or state from before
+// notes) backfills instead of rebuilding after a reset: slower, never
+// wrong.
+func (pr *pollRun) markSynced(ctx context.Context, pipeline string, cp state.Checkpoint) {
+	if cp.LastComplete.IsZero() {
+		return
+	}
+	key := pr.t.ID + "\x00" + pipeline
+	if _, ok := pr.r.syncedNotes.Load(key); ok {
+		return
+	}
+	_, err := pr.r.st.Note(ctx, pr.t.ID, SyncedNote(pipeline))
+	if errors.Is(err, state.ErrNotFound) {
+		err = pr.putSynced(ctx, pipeline, "walk")
+	}
+	if err != nil {
+		pr.pipelineLog(pipeline).Warn("record that the pipeline has synced", "err", err)
+		return
+	}
+	pr.r.syncedNotes.Store(key, true)
+}
+
+// putSynced writes the pipeline's SyncedNote.
+func (pr *pollRun) putSynced(ctx context.Context, pipeline, how string) error {
+	b, err := json.Marshal(syncedRecord{At: pr.r.clk.Now().UTC(), How: how})
+	if err != nil {
+		return err
+	}
+	if err := pr.r.st.PutNote(ctx, pr.t.ID, SyncedNote(pipeline), b); err != nil {
+		return fmt.Errorf("note %s of %s: %w", SyncedNote(pipeline), pr.t.ID, err)
+	}
+	pr.r.syncedNotes.Store(pr.t.ID+"\x00"+pipeline, true)
+	return nil
 }
 
 // rebuild rebuilds a lost or corrupt cursor from the destination instead
@@ -275,6 +412,13 @@ func (pr *pollRun) backfill(ctx context.Context, res *dsl.Resource, cp state.Che
 		return fmt.Errorf("backfill %s/%s page %d: %w", pr.t.ID, res.Name, result.Progress.Pages+1, err)
 	}
 	for _, m := range members {
+		// Right after the completing commit: a reset from now on rebuilds
+		// from the rows this backfill wrote. If this write is lost, the
+		// next poll's markSynced writes it (the checkpoint's LastComplete
+		// says the same until a reset).
+		if err := pr.putSynced(ctx, m.p.Name, "backfill"); err != nil {
+			log.Warn("record that the pipeline has synced", "pipeline", m.p.Name, "err", err)
+		}
 		if pr.ctl.has(state.FlagBackfillRequested, m.p.Name) {
 			if err := pr.r.st.ClearFlag(ctx, pr.t.ID, state.FlagBackfillRequested, m.p.Name); err != nil {
 				log.Warn("clear the backfill request", "pipeline", m.p.Name, "err", err)
@@ -293,8 +437,11 @@ func (pr *pollRun) backfill(ctx context.Context, res *dsl.Resource, cp state.Che
 func (pr *pollRun) backfillsStarted(ctx context.Context) {
 	for _, name := range pr.t.Active {
 		p := pr.r.pipelines[name]
+		if p == nil {
+			continue
+		}
 		res := pr.r.resources[p.Resource]
-		if p == nil || res == nil || res.Cursor == nil || res.Parent != "" {
+		if res == nil || res.Cursor == nil || res.Parent != "" {
 			continue
 		}
 		cp, err := pr.r.st.Checkpoint(ctx, pr.t.ID, name)

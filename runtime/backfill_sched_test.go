@@ -4,10 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/clock"
 	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
@@ -49,14 +54,15 @@ func TestBackfillWaitsForBackfillAt(t *testing.T) {
 		<-done
 	}()
 
-	want := time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC) // 02:00 CST
+	// 02:00 CST plus the tenant's stagger within the hour.
+	want := time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC).Add(runtime.BackfillStagger(tenant))
 	deadline := time.Now().Add(20 * time.Second)
 	job := h.plan.Tenants[0].Jobs[0].ID
 	h.waitFor(deadline, "the poll job's first slot", func() bool { return !dueOf(t, h, tenant, job).IsZero() })
 	clk.Set(dueOf(t, h, tenant, job).Add(time.Second))
 	h.waitFor(deadline, "the backfill's due time", func() bool { return !dueOf(t, h, tenant, runtime.BackfillJob).IsZero() })
 	if got := dueOf(t, h, tenant, runtime.BackfillJob); !got.Equal(want) {
-		t.Fatalf("backfill due %s, want 02:00 in Chicago (%s)", got, want)
+		t.Fatalf("backfill due %s, want 02:00 in Chicago plus the stagger (%s)", got, want)
 	}
 	// Another worker asking later gets the same time, not its own.
 	if got, err := h.store.ScheduleJob(context.Background(), tenant, runtime.BackfillJob, want.Add(24*time.Hour), false); err != nil || !got.Equal(want) {
@@ -69,9 +75,14 @@ func TestBackfillWaitsForBackfillAt(t *testing.T) {
 		t.Fatalf("checkpoint before the backfill: %+v", cp)
 	}
 
-	clk.Set(want.Add(5*time.Minute + time.Second)) // the poll job's first slot after 02:00
+	clk.Set(want.Add(5*time.Minute + time.Second)) // the poll job's first slot after the due time
 	h.waitFor(deadline, "the backfill", func() bool { return !checkpoint(t, h, tenant).Cursor.IsZero() })
-	h.waitFor(deadline, "the backfill's rows", func() bool { return len(h.rows("volunteers")[tenant]) == len(h.truthCreated(tenant)) })
+	// The destination is first opened by the writers (the tenant has no
+	// rows to rebuild from), so its rows are read once the queue is empty.
+	h.waitFor(deadline, "the backfill's rows to be written", h.queuesEmpty)
+	if got, want := len(h.rows("volunteers")[tenant]), len(h.truthCreated(tenant)); got != want {
+		t.Fatalf("%d rows after the backfill, source has %d", got, want)
+	}
 	h.waitFor(deadline, "the due time to be forgotten", func() bool { return dueOf(t, h, tenant, runtime.BackfillJob).IsZero() })
 }
 
@@ -211,5 +222,111 @@ func TestBackfillRequestedRescans(t *testing.T) {
 	}
 	if slices.ContainsFunc(flags, func(f state.Flag) bool { return f.Kind == state.FlagBackfillRequested }) {
 		t.Fatalf("the backfill request stayed: %+v", flags)
+	}
+}
+
+// A pipeline on an object that already holds another pipeline's rows (a
+// rollout moving the tenant to a new variant) gets its own capped backfill,
+// not a cursor rebuilt from those rows: its mapping must reach every
+// record (DESIGN.md §11). Once it has completed, a reset of it rebuilds
+// from the destination.
+func TestNewPipelineOnSyncedObjectBackfills(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 150, pipeline: allUsers})
+	ctx := context.Background()
+	tenant := h.sim.Tenants()[0].ID
+	runOnce(t, h.runner())
+	if len(h.rows("volunteers")[tenant]) == 0 {
+		t.Fatal("the first pipeline wrote no rows")
+	}
+
+	// The rollout moves the tenant to a second variant on the same object.
+	const second = "volunteers_v2"
+	files := map[string]string{
+		"pipeline.hcl": "flag \"v2\" {\n  stages = [\"0%\", \"100%\"]\n  stage  = \"100%\"\n}\n" +
+			"pipeline \"volunteers\" {\n  rollout = !flag.v2\n" + allUsers + "\n}\n" +
+			"pipeline \"" + second + "\" {\n  rollout = flag.v2\n" + allUsers + "\n}\n",
+		"tenants.hcl": "tenant \"" + tenant + "\" {\n  pipelines = [pipeline.volunteers, pipeline." + second +
+			"]\n  backfill_at = \"now\"\n}\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := dsl.Load(h.dir, dsl.Options{Mode: dsl.ModeRun, Now: h.clk.Now()})
+	if res.Plan == nil {
+		t.Fatalf("plan: %v", res.Diagnostics)
+	}
+	h.plan = res.Plan
+	h.waitSim(time.Minute)
+
+	rec := &recorder{base: http.DefaultTransport}
+	runOnce(t, h.runnerWith("", &http.Client{Transport: rec}))
+	reqs := pages(rec.take())
+	cp, err := h.store.Checkpoint(ctx, tenant, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) < 2 || reqs[0].Has("updated_after") || reqs[0].Get("created_before") == "" ||
+		reqs[0].Get("created_before") != vomo.FormatTime(cp.Cursor) || cp.Walk != nil {
+		t.Fatalf("the new pipeline was not backfilled: first request %v, checkpoint %+v", reqs[:min(len(reqs), 1)], cp)
+	}
+	if b, err := h.store.Note(ctx, tenant, runtime.SyncedNote(second)); err != nil || !strings.Contains(string(b), `"backfill"`) {
+		t.Fatalf("synced note after the backfill: %s %v", b, err)
+	}
+
+	// Reset, it rebuilds from the rows instead of scanning again.
+	if _, err := h.store.ResetCheckpoint(ctx, tenant, second); err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, h.runnerWith("", &http.Client{Transport: rec}))
+	reqs = pages(rec.take())
+	if len(reqs) == 0 || !reqs[0].Has("updated_after") || reqs[0].Has("created_before") {
+		t.Fatalf("first request after the reset: %v; want a walk from the rebuilt cursor", reqs[:min(len(reqs), 1)])
+	}
+	assertReconciled(t, reqs)
+	if cp, err := h.store.Checkpoint(ctx, tenant, second); err != nil || cp.Cursor.IsZero() || cp.Walk != nil {
+		t.Fatalf("checkpoint after the rebuild: %+v %v", cp, err)
+	}
+}
+
+// Automatic backfills are staggered within the hour after backfill_at by
+// a stable hash of the tenant, so a zone's new tenants do not all start
+// their scans at once; "now" is not staggered.
+func TestNextBackfillStaggered(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 5, 1, 0, 0, 0, chicago) // 01:00 CST
+	offsets := map[time.Duration]bool{}
+	for i := range 20 {
+		tn := &dsl.Tenant{ID: "tenant-" + strconv.Itoa(i), Location: chicago, BackfillAt: dsl.Clock{Hour: 2}}
+		off := runtime.BackfillStagger(tn.ID)
+		if off < 0 || off >= time.Hour || off != runtime.BackfillStagger(tn.ID) {
+			t.Fatalf("stagger of %s: %s", tn.ID, off)
+		}
+		offsets[off] = true
+		want := time.Date(2026, 3, 5, 2, 0, 0, 0, chicago).Add(off)
+		if got := runtime.NextBackfill(tn, at); !got.Equal(want) {
+			t.Fatalf("%s: due %s, want %s", tn.ID, got, want)
+		}
+		// Asked after 02:00 but before its staggered time: still today's.
+		if off > time.Second {
+			if got := runtime.NextBackfill(tn, want.Add(-time.Second)); !got.Equal(want) {
+				t.Fatalf("%s asked a second before its slot: due %s, want %s", tn.ID, got, want)
+			}
+		}
+		// Asked at its slot: tomorrow's.
+		if got := runtime.NextBackfill(tn, want); !got.Equal(want.AddDate(0, 0, 1)) {
+			t.Fatalf("%s asked at its slot: due %s, want tomorrow's", tn.ID, got)
+		}
+		tn.BackfillAt = dsl.Clock{Now: true}
+		if got := runtime.NextBackfill(tn, at); !got.Equal(at) {
+			t.Fatalf("backfill_at = now: due %s, want %s", got, at)
+		}
+	}
+	if len(offsets) < 10 {
+		t.Fatalf("20 tenants share %d offsets", len(offsets))
 	}
 }

@@ -115,6 +115,9 @@ type Runner struct {
 	// backfillWaits remembers the (tenant, due time) pairs whose wait for
 	// a backfill was logged, so it is logged once, not every poll.
 	backfillWaits sync.Map
+	// syncedNotes remembers the (tenant, pipeline) pairs whose SyncedNote
+	// is known to be in the store (backfill.go).
+	syncedNotes sync.Map
 	// budget is the cached throttle and lane split rate budgets use.
 	budget budgets
 	// tenants are the plan's tenants (this runner's region) by id.
@@ -170,7 +173,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, plan: plan, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger, started: cfg.Clock.Now(),
 		resources: map[string]*dsl.Resource{}, pipelines: map[string]*dsl.Pipeline{}, sources: map[string]*dsl.Source{},
-		destinations: map[string]*dsl.Destination{}, lanes: map[string]int{}}
+		destinations: map[string]*dsl.Destination{}, lanes: planLanes(cfg.Plan)}
 	for _, x := range cfg.Plan.Resources {
 		r.resources[x.Name] = x
 	}
@@ -182,14 +185,6 @@ func New(cfg Config) (*Runner, error) {
 	}
 	for _, x := range cfg.Plan.Destinations {
 		r.destinations[x.Name] = x
-	}
-	for _, x := range cfg.Plan.Lanes {
-		r.lanes[x.Name] = max(x.Weight, 1)
-	}
-	for _, t := range cfg.Plan.Tenants {
-		if _, ok := r.lanes[t.Lane]; !ok {
-			r.lanes[t.Lane] = 1
-		}
 	}
 	r.tenants = make(map[string]*dsl.Tenant, len(r.plan.Tenants))
 	for _, t := range r.plan.Tenants {
