@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/siphonhq/siphon/internal/state"
+	"github.com/siphonhq/siphon/runtime"
 )
 
 func init() {
@@ -49,8 +50,11 @@ type auditView struct {
 	At     time.Time `json:"at"`
 	Who    string    `json:"who"`
 	Tenant string    `json:"tenant,omitempty"`
-	Action string    `json:"action"`
-	Detail string    `json:"detail"`
+	// Region is the region whose store keeps the tenant's own log, on the
+	// hub log's entries of a regional tenant.
+	Region string `json:"region,omitempty"`
+	Action string `json:"action"`
+	Detail string `json:"detail"`
 }
 
 func runAudit(c *cli.Context) error {
@@ -64,6 +68,10 @@ func runAudit(c *cli.Context) error {
 	}
 	tenant := ""
 	var st state.Store
+	// hub opens the hub store for a tenant whose log has no entries
+	// (offboarded, its log purged): the hub store's hub log keeps them.
+	// It is st unless the tenant's region has a store of its own.
+	var hub func() (state.Store, error)
 	if len(a.args) == 1 {
 		tenant = a.args[0]
 		if err := state.CheckName("tenant", tenant); err != nil {
@@ -83,6 +91,12 @@ func runAudit(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		hub = func() (state.Store, error) { return st, nil }
+		if tg.tenant != nil {
+			if _, regional := runtime.RegionStore(tg.plan, tg.tenant.Region); regional {
+				hub = func() (state.Store, error) { return openStoreIn(c, a.store, tg.plan, tg.config) }
+			}
+		}
 	} else {
 		dir, plan, err := loadConfig(a.config)
 		if err != nil {
@@ -93,7 +107,7 @@ func runAudit(c *cli.Context) error {
 		}
 	}
 	defer st.Close()
-	entries, fromHub, err := readAudit(c, st, tenant, c.String("after"), limit)
+	entries, fromHub, err := readAudit(c, st, hub, tenant, c.String("after"), limit)
 	if err != nil {
 		return err
 	}
@@ -103,7 +117,7 @@ func runAudit(c *cli.Context) error {
 	if a.json {
 		out := make([]auditView, len(entries))
 		for i, e := range entries {
-			out[i] = auditView{ID: e.ID, At: e.At.UTC(), Who: e.Who, Tenant: e.Tenant, Action: e.Action, Detail: e.Detail}
+			out[i] = auditView{ID: e.ID, At: e.At.UTC(), Who: e.Who, Tenant: e.Tenant, Region: e.Region, Action: e.Action, Detail: e.Detail}
 		}
 		return printJSON(c.App.Writer, out)
 	}
@@ -112,15 +126,32 @@ func runAudit(c *cli.Context) error {
 }
 
 // readAudit reads a log, oldest first: after the given id up to limit
-// entries, or without one the last limit entries (all with 0). The
-// tenant's own log is read when it has entries; an offboarded tenant's was
-// purged, and its entries are then found in the hub log (fromHub).
-func readAudit(c *cli.Context, st state.Store, tenant, after string, limit int) (entries []state.AuditEntry, fromHub bool, err error) {
-	if entries, err = scanAudit(c, st, tenant, after, limit, nil); err != nil || tenant == "" || len(entries) > 0 || after != "" {
+// entries, or without one the last limit entries (all with 0). A tenant's
+// own log in st is read when it has entries; an offboarded tenant's was
+// purged, and its entries are then read from the hub log of the store
+// hub opens (fromHub), where --after ids are that log's.
+func readAudit(c *cli.Context, st state.Store, hub func() (state.Store, error), tenant, after string, limit int) (entries []state.AuditEntry, fromHub bool, err error) {
+	if tenant == "" {
+		entries, err = scanAudit(c, st, "", after, limit, nil)
 		return entries, false, err
 	}
-	entries, err = scanAudit(c, st, "", "", limit, func(e state.AuditEntry) bool { return e.Tenant == tenant })
-	return entries, len(entries) > 0, err
+	first, _, err := st.Audit(c.Context, tenant, "", 1)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the audit log of %s: %w", tenant, err)
+	}
+	if len(first) > 0 {
+		entries, err = scanAudit(c, st, tenant, after, limit, nil)
+		return entries, false, err
+	}
+	hs, err := hub()
+	if err != nil {
+		return nil, false, err
+	}
+	if hs != st {
+		defer hs.Close()
+	}
+	entries, err = scanAudit(c, hs, "", after, limit, func(e state.AuditEntry) bool { return e.Tenant == tenant })
+	return entries, len(entries) > 0 || after != "", err
 }
 
 // scanAudit pages a log from after; keep, when set, selects entries.
@@ -165,6 +196,9 @@ func printAudit(w io.Writer, entries []state.AuditEntry) {
 		tenant := e.Tenant
 		if tenant == "" {
 			tenant = "-"
+		}
+		if e.Region != "" {
+			tenant += " (" + e.Region + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), e.Who, tenant, e.Action,
 			strings.ReplaceAll(e.Detail, "\n", " "))

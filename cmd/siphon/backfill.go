@@ -110,7 +110,7 @@ func runBackfill(c *cli.Context) error {
 	if len(again) > 0 {
 		detail += "; again: " + strings.Join(again, ",")
 	}
-	if err := audit(c, st, t.ID, "backfill", detail); err != nil {
+	if err := audit(c, tg, st, "backfill", detail); err != nil {
 		return err
 	}
 	w := c.App.Writer

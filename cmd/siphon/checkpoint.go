@@ -178,7 +178,7 @@ func runCheckpointSet(c *cli.Context) error {
 	if before.Walk != nil {
 		fmt.Fprintln(w, "dropped the walk in progress: it will not write its progress or its cursor")
 	}
-	return audit(c, st, tg.tenant.ID, "checkpoint set",
+	return audit(c, tg, st, "checkpoint set",
 		fmt.Sprintf("pipeline %s cursor %s (was %s), generation %d", pipeline, at.Format(time.RFC3339Nano), was, cp.Generation))
 }
 
@@ -203,5 +203,5 @@ func runCheckpointReset(c *cli.Context) error {
 	was := cursorText(before.Cursor)
 	fmt.Fprintf(c.App.Writer, "reset the checkpoint of %s/%s (cursor was %s); generation %d: the next poll rebuilds it from the destination (or backfills when it holds nothing)\n",
 		tg.tenant.ID, pipeline, was, cp.Generation)
-	return audit(c, st, tg.tenant.ID, "checkpoint reset", fmt.Sprintf("pipeline %s (cursor was %s), generation %d", pipeline, was, cp.Generation))
+	return audit(c, tg, st, "checkpoint reset", fmt.Sprintf("pipeline %s (cursor was %s), generation %d", pipeline, was, cp.Generation))
 }

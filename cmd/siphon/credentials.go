@@ -111,7 +111,7 @@ func runCredentialsSet(c *cli.Context) error {
 			fmt.Fprintf(c.App.Writer, "cleared the auth pause of %s (was: %s)\n", t.ID, f.Reason)
 		}
 	}
-	return audit(c, st, t.ID, "credentials set", "credential "+name)
+	return audit(c, tg, st, "credentials set", "credential "+name)
 }
 
 func runCredentialsDelete(c *cli.Context) error {
@@ -130,7 +130,7 @@ func runCredentialsDelete(c *cli.Context) error {
 		return fmt.Errorf("delete credential %s: %w", name, err)
 	}
 	fmt.Fprintf(c.App.Writer, "deleted the token of %s (as %q)\n", t.ID, name)
-	return audit(c, st, t.ID, "credentials delete", "credential "+name)
+	return audit(c, tg, st, "credentials delete", "credential "+name)
 }
 
 // maxToken bounds what credentials set reads from stdin.
@@ -170,11 +170,64 @@ func readToken(r io.Reader) ([]byte, error) {
 	return append([]byte(nil), tok...), nil
 }
 
-// audit records an operator action.
-func audit(c *cli.Context, st state.Store, tenant, action, detail string) error {
-	e := state.AuditEntry{Tenant: tenant, At: time.Now().UTC(), Who: operatorName(), Action: action, Detail: detail}
-	if err := st.AppendAudit(c.Context, e); err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
+// audit records an operator action on tg.tenant in st, the store the
+// tenant's state lives in: the tenant's own log and that store's hub log.
+// A target without a tenant records a hub-wide action in st, the hub
+// store. A tenant of a region with a store of its own keeps its log there,
+// and the hub store's hub log gets an entry too, naming the tenant and its
+// region and holding none of its keys: siphon audit on the hub lists every
+// action, also once the tenant is offboarded and its own log purged.
+//
+// That hub entry carries detail only. tenantData are the parts that may
+// quote the tenant's own data (a pause reason with a record's mapping
+// error, its organization at the source): they are added to detail in the
+// tenant's store, where its data lives anyway, and never leave its region.
+func audit(c *cli.Context, tg target, st state.Store, action, detail string, tenantData ...string) error {
+	e := state.AuditEntry{At: time.Now().UTC(), Who: operatorName(), Action: action, Detail: detail}
+	if tg.tenant == nil {
+		if err := st.AppendAudit(c.Context, e); err != nil {
+			return fmt.Errorf("audit %s: %w", action, err)
+		}
+		return nil
+	}
+	e.Tenant = tg.tenant.ID
+	own := e
+	for _, d := range tenantData {
+		if own.Detail != "" {
+			own.Detail += "; "
+		}
+		own.Detail += d
+	}
+	if err := st.AppendAudit(c.Context, own); err != nil {
+		return fmt.Errorf("audit %s %s: %w", e.Tenant, action, err)
+	}
+	if _, regional := runtime.RegionStore(tg.plan, tg.tenant.Region); !regional {
+		return nil
+	}
+	notHub := func(err error) error {
+		return fmt.Errorf("audit %s %s: recorded in region %s's store, not in the hub's: %w", e.Tenant, action, tg.tenant.Region, err)
+	}
+	hubURL, err := storeURL(tg.store, tg.plan, tg.config)
+	if err != nil {
+		return notHub(err)
+	}
+	// A region store that is the hub's under another spelling (which run
+	// refuses) already has the entry in its hub log.
+	u, err := tenantStoreURL(tg.store, tg.plan, tg.tenant, tg.config)
+	if err != nil {
+		return notHub(err)
+	}
+	if storeKey(u) == storeKey(hubURL) {
+		return nil
+	}
+	hub, err := openStoreURL(c, hubURL, false)
+	if err != nil {
+		return notHub(err)
+	}
+	defer hub.Close()
+	e.Region = tg.tenant.Region
+	if err := hub.AppendAudit(c.Context, e); err != nil {
+		return notHub(err)
 	}
 	return nil
 }

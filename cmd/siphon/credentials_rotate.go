@@ -52,7 +52,7 @@ func runCredentialsRotate(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "re-sealed the token of %s (as %q) under a fresh data key, wrapped by master key %s\n", t.ID, name, ring.ID())
-	return audit(c, st, t.ID, "credentials rotate", fmt.Sprintf("credential %s; master key %s", name, ring.ID()))
+	return audit(c, tg, st, "credentials rotate", fmt.Sprintf("credential %s; master key %s", name, ring.ID()))
 }
 
 // putIfUnchanged stores sealed in place of was, unless the credential
@@ -344,7 +344,7 @@ func hubAudit(c *cli.Context, base cmdArgs, plan *dsl.Plan, config, action, deta
 		return err
 	}
 	defer st.Close()
-	return audit(c, st, "", action, detail)
+	return audit(c, target{}, st, action, detail)
 }
 
 // envRotationHelp says how to rotate a master key the environment gives.

@@ -336,7 +336,7 @@ func runDLQReplay(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "replayed %s of %s onto their queues\n", letterCount(n), tg.tenant.ID)
-	return audit(c, st, tg.tenant.ID, "dlq replay", auditDetail(c, ids, n))
+	return audit(c, tg, st, "dlq replay", auditDetail(c, ids, n))
 }
 
 func runDLQPurge(c *cli.Context) error {
@@ -366,5 +366,5 @@ func runDLQPurge(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "purged %s of %s\n", letterCount(n), tg.tenant.ID)
-	return audit(c, st, tg.tenant.ID, "dlq purge", auditDetail(c, ids, n))
+	return audit(c, tg, st, "dlq purge", auditDetail(c, ids, n))
 }

@@ -59,5 +59,6 @@ func runPipelineResume(c *cli.Context) error {
 		return fmt.Errorf("resume %s/%s: %w", t.ID, name, err)
 	}
 	fmt.Fprintf(c.App.Writer, "resumed pipeline %s of %s (was paused: %s)\n", name, t.ID, was.Reason)
-	return audit(c, st, t.ID, "pipeline resume", "pipeline "+name+" (was paused: "+was.Reason+")")
+	// The reason quotes a record's mapping error: the tenant's data.
+	return audit(c, tg, st, "pipeline resume", "pipeline "+name, "was paused: "+was.Reason)
 }

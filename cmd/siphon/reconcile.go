@@ -82,7 +82,7 @@ func runReconcile(c *cli.Context) error {
 		DryRun: c.Bool("dry-run"), AllowMassDelete: c.Bool("allow-mass-delete"), Drain: !c.Bool("dry-run")}
 	if !opts.DryRun {
 		detail := fmt.Sprintf("pipelines=%s deep=%v allow_mass_delete=%v", strings.Join(orAll(pipelines), ","), opts.Deep, opts.AllowMassDelete)
-		if err := audit(c, st, tg.tenant.ID, "reconcile", detail); err != nil {
+		if err := audit(c, tg, st, "reconcile", detail); err != nil {
 			return err
 		}
 	}

@@ -88,7 +88,7 @@ func runTenantDisable(c *cli.Context) error {
 			"queued records stay queued\n", tg.tenant.ID)
 	}
 	fmt.Fprintf(w, "parked its jobs (%s); siphon tenant enable %s resumes it\n", strings.Join(parked, ", "), tg.tenant.ID)
-	return audit(c, st, tg.tenant.ID, "tenant disable", "reason: "+reason)
+	return audit(c, tg, st, "tenant disable", "reason: "+reason)
 }
 
 // disableTenant sets the operator's disable flag (by whoever runs the
@@ -175,7 +175,7 @@ func runTenantEnable(c *cli.Context) error {
 	if was != nil {
 		detail = fmt.Sprintf("was disabled by %s at %s: %s", was.By, was.At.UTC().Format(time.RFC3339), was.Reason)
 	}
-	return audit(c, st, t.ID, "tenant enable", detail)
+	return audit(c, tg, st, "tenant enable", detail)
 }
 
 // flagOf returns the tenant's tenant-wide flag of the kind, or nil.

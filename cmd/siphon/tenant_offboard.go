@@ -85,7 +85,7 @@ func runTenantOffboard(c *cli.Context) error {
 	}
 	// Recorded before the purge, which empties the tenant's own log: the
 	// hub log keeps the entry.
-	if err := audit(c, st, t.ID, "tenant offboard", offboardDetail(rep, name, purge)); err != nil {
+	if err := audit(c, tg, st, "tenant offboard", offboardDetail(rep, name, purge)); err != nil {
 		return err
 	}
 	if err := st.DeleteCredential(ctx, name); err != nil {

@@ -108,9 +108,10 @@ func runTenantOnboard(c *cli.Context) error {
 	for _, src := range sortedKeys(rep.Organizations) {
 		orgs = append(orgs, src+" "+orgText(rep.Organizations[src]))
 	}
-	detail := fmt.Sprintf("organization %s (recorded: %t); estimate %d records, %d requests; backfill at %s",
-		strings.Join(orgs, ", "), rep.Recorded, rep.Estimate.Records, rep.Estimate.Requests, rep.BackfillAt.Format(time.RFC3339))
-	return audit(c, st, t.ID, "tenant onboard", detail)
+	detail := fmt.Sprintf("organization recorded: %t; estimate %d records, %d requests; backfill at %s",
+		rep.Recorded, rep.Estimate.Records, rep.Estimate.Requests, rep.BackfillAt.Format(time.RFC3339))
+	// The organization's id and name at the source are the tenant's data.
+	return audit(c, tg, st, "tenant onboard", detail, "organization "+strings.Join(orgs, ", "))
 }
 
 // onboardDue is when the backfill starts: --at (HH:MM tenant-local, or

@@ -60,7 +60,7 @@ func runThrottle(c *cli.Context) error {
 	if factor == 1 {
 		action = "throttle reset"
 	}
-	if err := audit(c, st, "", action, fmt.Sprintf("%s (was %s)", percent(factor), percent(was))); err != nil {
+	if err := audit(c, target{}, st, action, fmt.Sprintf("%s (was %s)", percent(factor), percent(was))); err != nil {
 		return err
 	}
 	return printThrottle(c, a.json, factor, fmt.Sprintf(" (was %s); running workers use it within seconds", percent(was)))
