@@ -105,8 +105,15 @@ func runBackfill(c *cli.Context) error {
 			again = append(again, p)
 		}
 	}
-	local := due.In(location(&t)).Format("2006-01-02 15:04 MST")
-	detail := fmt.Sprintf("at %s local (%s); resources %s", local, due.UTC().Format(time.RFC3339), strings.Join(resourceNames(bt.resources), ","))
+	local := due.In(location(&t)).Format("2006-01-02 15:04:05 MST")
+	// A time of day is staggered within the hour after it by tenant (see
+	// runtime.NextBackfill), so a zone's tenants do not start together.
+	when := fmt.Sprintf("%s local (%s)", local, due.UTC().Format(time.RFC3339))
+	if !at.Now {
+		when = fmt.Sprintf("%s local (%s; %02d:%02d plus the tenant's stagger of %s)", local, due.UTC().Format(time.RFC3339),
+			at.Hour, at.Minute, runtime.BackfillStagger(t.ID))
+	}
+	detail := fmt.Sprintf("at %s; resources %s", when, strings.Join(resourceNames(bt.resources), ","))
 	if len(again) > 0 {
 		detail += "; again: " + strings.Join(again, ",")
 	}
@@ -114,7 +121,7 @@ func runBackfill(c *cli.Context) error {
 		return err
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "backfill of %s scheduled at %s local (%s); siphon run starts it then\n", t.ID, local, due.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "backfill of %s scheduled at %s; siphon run starts it then\n", t.ID, when)
 	if len(fresh) > 0 {
 		fmt.Fprintf(w, "  new: %s\n", strings.Join(fresh, ", "))
 	}

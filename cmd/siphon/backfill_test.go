@@ -89,13 +89,14 @@ func TestBackfillCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &est); err != nil {
 		t.Fatalf("estimate --json: %v\n%s", err, out)
 	}
-	// 40 records at 15 a page: 3 pages and the probe; 4 requests at 600/min.
-	if est.Records != 40 || est.Pages != 3 || est.Requests != 4 || len(est.Budgets) != 1 || est.Budgets[0].TenantSeconds != 0.4 {
+	// 40 records at 15 a page: 3 pages and the probe; 4 requests at the
+	// backfill's half of 600/min.
+	if est.Records != 40 || est.Pages != 3 || est.Requests != 4 || len(est.Budgets) != 1 || est.Budgets[0].TenantSeconds != 0.8 {
 		t.Fatalf("estimate: %s", out)
 	}
 	code, out, _ = siphon(t, "backfill", a, "--estimate", "--config", dir)
 	if code != 0 || !strings.Contains(out, "users     volunteers  40       15        3      4") ||
-		!strings.Contains(out, "vomo: 4 requests; about 1s at the tenant's rate_limit 600/1m") {
+		!strings.Contains(out, "vomo: 4 requests; about 1s at the backfill's 50% of the tenant's rate_limit 600/1m") {
 		t.Fatalf("estimate table: %d\n%s", code, out)
 	}
 	if strings.Contains(out+errOut, ts[0].Token) {
@@ -114,7 +115,8 @@ func TestBackfillCommand(t *testing.T) {
 
 	before := time.Now()
 	code, out, errOut = siphon(t, "backfill", a, "--at", "03:15", "--config", dir)
-	if code != 0 || !strings.Contains(out, " 03:15 C") || !strings.Contains(out, "new: volunteers") {
+	stagger := runtime.BackfillStagger(a)
+	if code != 0 || !strings.Contains(out, "03:15 plus the tenant's stagger of "+stagger.String()) || !strings.Contains(out, "new: volunteers") {
 		t.Fatalf("backfill --at 03:15: %d %s %s", code, out, errOut)
 	}
 	st, err := state.Open(context.Background(), dir+"/.siphon/state.db", state.Options{})
@@ -129,8 +131,13 @@ func TestBackfillCommand(t *testing.T) {
 		}
 	}
 	chicago, _ := time.LoadLocation("America/Chicago")
-	if l := due.In(chicago); err != nil || l.Hour() != 3 || l.Minute() != 15 || !due.After(before) || due.After(before.Add(25*time.Hour)) {
-		t.Fatalf("stored backfill due %s (%s local) %v", due, due.In(chicago), err)
+	// 03:15 in Chicago plus the tenant's stagger within the hour.
+	if l := due.Add(-stagger).In(chicago); err != nil || l.Hour() != 3 || l.Minute() != 15 || l.Second() != 0 ||
+		!due.After(before) || due.After(before.Add(25*time.Hour)) {
+		t.Fatalf("stored backfill due %s (%s local, stagger %s) %v", due, due.In(chicago), stagger, err)
+	}
+	if !strings.Contains(out, due.In(chicago).Format("15:04:05")) {
+		t.Fatalf("backfill --at 03:15 printed %q, not the staggered time %s", out, due.In(chicago))
 	}
 	entries, _, err := st.Audit(context.Background(), a, "", 10)
 	if err != nil || len(entries) == 0 || entries[len(entries)-1].Action != "backfill" || !strings.Contains(entries[len(entries)-1].Detail, "03:15") {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/source/vomo"
+	"github.com/siphonhq/siphon/runtime"
 )
 
 // BackfillEstimate is what a tenant's backfill will cost: per resource and
@@ -48,17 +49,21 @@ type ResourceEstimate struct {
 	Note      string `json:"note,omitempty"`
 }
 
-// EstimateBudget is the wall time of a backfill's requests to one source.
+// EstimateBudget is the wall time of a backfill's requests to one source,
+// at the pace the runtime holds a backfill to (runtime.BackfillPace).
 type EstimateBudget struct {
 	Source   string `json:"source"`
 	Requests int64  `json:"requests"`
-	// TenantRate is the tenant's effective rate_limit for the source and
-	// TenantSeconds the wall time at that rate.
+	// TenantRate is the tenant's effective rate_limit for the source;
+	// BackfillShare the share of it a backfill may use (the rest is kept
+	// for polling) and TenantSeconds the wall time at that share.
 	TenantRate    string  `json:"tenant_rate"`
+	BackfillShare float64 `json:"backfill_share"`
 	TenantSeconds float64 `json:"tenant_seconds"`
-	// HubRate is the tenant's share of the source's global_rate_limit (by
-	// lane weight among the enabled tenants), empty when the source has
-	// none; HubSeconds the wall time at the slower of the two rates.
+	// HubRate is the tenant's lane's share of the source's
+	// global_rate_limit (by lane weight among the enabled tenants), empty
+	// when the source has none; HubSeconds the wall time at the slower of
+	// that and the tenant's backfill share.
 	HubRate    string  `json:"hub_rate,omitempty"`
 	HubSeconds float64 `json:"hub_seconds,omitempty"`
 }
@@ -173,7 +178,10 @@ func EstimateBackfill(ctx context.Context, plan *dsl.Plan, t *dsl.Tenant, token 
 	return est, nil
 }
 
-// estimateBudgets turns the requests per source into wall times.
+// estimateBudgets turns the requests per source into wall times at the
+// runtime's own pace for a backfill. The tenant counts as enabled (it is
+// estimated to run), so its lane shares the global budget even before it
+// is enabled.
 func estimateBudgets(plan *dsl.Plan, t *dsl.Tenant, res []ResourceEstimate, sources map[string]*dsl.Source) []EstimateBudget {
 	out := []EstimateBudget{}
 	for _, re := range res {
@@ -184,59 +192,40 @@ func estimateBudgets(plan *dsl.Plan, t *dsl.Tenant, res []ResourceEstimate, sour
 		}
 		out[i].Requests += re.Requests
 	}
+	running := *t
+	running.Enabled = true
+	pl := *plan
+	pl.Tenants = make([]*dsl.Tenant, 0, len(plan.Tenants))
+	for _, x := range plan.Tenants {
+		if x.ID == t.ID {
+			x = &running
+		}
+		pl.Tenants = append(pl.Tenants, x)
+	}
 	for i := range out {
 		b := &out[i]
-		rate, ok := t.RateLimits[b.Source]
-		if !ok && sources[b.Source] != nil {
-			rate = sources[b.Source].RateLimit
+		s := sources[b.Source]
+		if s == nil {
+			continue
 		}
-		perHour := rate.PerHour()
-		if perHour > 0 {
-			b.TenantRate = rate.String()
-			b.TenantSeconds = seconds(b.Requests, perHour)
+		tenant, hub := runtime.BackfillPace(&pl, &running, s)
+		if tenant > 0 {
+			b.TenantRate = t.RateLimits[b.Source].String()
+			b.BackfillShare = runtime.BackfillShare
+			b.TenantSeconds = wall(b.Requests, tenant)
 		}
-		if s := sources[b.Source]; s != nil && s.GlobalRateLimit != nil {
-			share := s.GlobalRateLimit.PerHour() * hubShare(plan, t)
-			b.HubRate = fmt.Sprintf("%.1f/h", share)
-			if perHour > 0 {
-				share = min(share, perHour)
-			}
-			b.HubSeconds = seconds(b.Requests, share)
+		if hub > 0 {
+			b.HubRate = fmt.Sprintf("%.1f/h", float64(time.Hour)/float64(hub))
+			b.HubSeconds = wall(b.Requests, max(hub, tenant))
 		}
 	}
 	return out
 }
 
-// hubShare is the tenant's fraction of a global budget: its lane's weight
-// over the summed lane weights of the enabled tenants.
-func hubShare(plan *dsl.Plan, t *dsl.Tenant) float64 {
-	weights := map[string]int{}
-	for _, l := range plan.Lanes {
-		weights[l.Name] = max(l.Weight, 1)
-	}
-	weight := func(lane string) float64 {
-		if w, ok := weights[lane]; ok {
-			return float64(w)
-		}
-		return 1
-	}
-	sum := 0.0
-	for _, x := range plan.Tenants {
-		if x.Enabled || x.ID == t.ID {
-			sum += weight(x.Lane)
-		}
-	}
-	if sum == 0 {
-		return 1
-	}
-	return weight(t.Lane) / sum
-}
-
-func seconds(requests int64, perHour float64) float64 {
-	if perHour <= 0 {
-		return 0
-	}
-	return math.Round(float64(requests)/perHour*3600*10) / 10
+// wall is the wall time of n requests spaced by iv, in seconds rounded
+// to a tenth.
+func wall(n int64, iv time.Duration) float64 {
+	return math.Round(float64(n)*iv.Seconds()*10) / 10
 }
 
 // printEstimate writes the estimate as a table.
@@ -258,10 +247,12 @@ func printEstimate(w io.Writer, est BackfillEstimate) error {
 	for _, b := range est.Budgets {
 		line := fmt.Sprintf("%s: %d requests", b.Source, b.Requests)
 		if b.TenantRate != "" {
-			line += fmt.Sprintf("; %s at the tenant's rate_limit %s", wallText(b.TenantSeconds), b.TenantRate)
+			line += fmt.Sprintf("; %s at the backfill's %.0f%% of the tenant's rate_limit %s", wallText(b.TenantSeconds),
+				b.BackfillShare*100, b.TenantRate)
 		}
 		if b.HubRate != "" {
-			line += fmt.Sprintf("; %s at its share of the global_rate_limit (%s)", wallText(b.HubSeconds), b.HubRate)
+			line += fmt.Sprintf("; %s at its lane's share of the global_rate_limit (%s, shared with the lane's busy tenants)",
+				wallText(b.HubSeconds), b.HubRate)
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/siphonhq/siphon/dsl"
 	"github.com/siphonhq/siphon/internal/vomosim"
+	"github.com/siphonhq/siphon/runtime"
 )
 
 // estimateSim starts a calm simulator (15 records per page, no churn)
@@ -38,7 +39,7 @@ func TestEstimateBackfill(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"main.hcl": strings.Replace(readFile(t, dir+"/main.hcl"),
 		`base_url = "`+url+`"`, `base_url = "`+url+`"
   rate_limit        = "60/1m"
-  global_rate_limit = "60/1m"`, 1)})
+  global_rate_limit = "20/1m"`, 1)})
 	_, plan, err := loadConfig(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -66,10 +67,11 @@ func TestEstimateBackfill(t *testing.T) {
 		est.Requests != 18 || est.Records != 250 {
 		t.Fatalf("estimate: %+v", est)
 	}
-	// 18 requests at 60/min take 18s; two tenants of one lane split the
-	// global 60/min, so its share is 30/min: 36s.
-	if len(est.Budgets) != 1 || est.Budgets[0].TenantSeconds != 18 || est.Budgets[0].HubSeconds != 36 ||
-		est.Budgets[0].TenantRate != "60/1m" || est.Budgets[0].HubRate != "1800.0/h" {
+	// A backfill may use half the tenant's 60/min: 18 requests take 36s.
+	// Both tenants are in one lane, which has the whole global 20/min
+	// (1200/h): at the slower of the two, 54s.
+	if len(est.Budgets) != 1 || est.Budgets[0].TenantSeconds != 36 || est.Budgets[0].BackfillShare != runtime.BackfillShare ||
+		est.Budgets[0].HubSeconds != 54 || est.Budgets[0].TenantRate != "60/1m" || est.Budgets[0].HubRate != "1200.0/h" {
 		t.Fatalf("budgets: %+v", est.Budgets)
 	}
 	var out strings.Builder
@@ -79,7 +81,7 @@ func TestEstimateBackfill(t *testing.T) {
 	want := `RESOURCE  PIPELINES   RECORDS  PER PAGE  PAGES  REQUESTS  
 users     volunteers  250      15        17     18        
 total                 250                17     18        
-vomo: 18 requests; about 18s at the tenant's rate_limit 60/1m; about 36s at its share of the global_rate_limit (1800.0/h)
+vomo: 18 requests; about 36s at the backfill's 50% of the tenant's rate_limit 60/1m; about 54s at its lane's share of the global_rate_limit (1200.0/h, shared with the lane's busy tenants)
 `
 	if out.String() != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", out.String(), want)
