@@ -16,6 +16,7 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
+	"github.com/siphonhq/siphon/runtime"
 )
 
 // allUsers maps every user, whatever its status, with its creation time,
@@ -250,9 +251,18 @@ func testBackfillResume(t *testing.T, store string) {
 		t.Fatalf("no deletes happened (%d users, were %d)", len(created), before)
 	}
 
+	// The cut process died before it could forget the backfill's due
+	// time: the run that completes the scan forgets it, so it does not
+	// linger past due in the hub's due index.
+	if _, err := h.store.ScheduleJob(ctx, tenant, runtime.BackfillJob, h.clk.Now().Add(-time.Hour), true); err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{base: http.DefaultTransport}
 	if sum, err := h.runnerWith("b", &http.Client{Transport: rec}).RunOnce(ctx); err != nil || sum.Failed() {
 		t.Fatalf("resumed run: %+v %v", sum, err)
+	}
+	if due := dueOf(t, h, tenant, runtime.BackfillJob); !due.IsZero() {
+		t.Errorf("the backfill's due time %s lingers after the resumed scan completed", due)
 	}
 	reqs := pages(rec.take())
 	// The same scan goes on: the cut's cap, and its first page is the

@@ -215,18 +215,34 @@ func (pr *pollRun) walks(ctx context.Context, c *vomo.Client, res *dsl.Resource,
 			groups = append(groups, &group{cp: cp, members: []member{{p: p, gen: cp.Generation}}})
 		}
 	}
+	started := false
 	if len(backfill) > 0 {
 		if err := pr.backfill(ctx, res, state.Checkpoint{}, backfill, vomo.Progress{}); err != nil {
 			errs = append(errs, err)
 		}
-		pr.backfillsStarted(ctx)
+		started = true
 	}
 	for _, g := range groups {
 		if err := pr.walk(ctx, c, res, g.cp, g.members); err != nil {
 			errs = append(errs, err)
 		}
+		// A scan resumed after its process died (before it could forget
+		// the due time) forgets it now.
+		started = started || isScan(g.cp.Walk)
+	}
+	if started {
+		pr.backfillsStarted(ctx)
 	}
 	return errors.Join(errs...)
+}
+
+// isScan reports whether a stored walk is a backfill's capped scan.
+func isScan(w *state.Walk) bool {
+	if w == nil || len(w.Progress) == 0 {
+		return false
+	}
+	var p struct{ Mode string }
+	return json.Unmarshal(w.Progress, &p) == nil && p.Mode == "scan"
 }
 
 // sameStart reports whether two checkpoints would start the same walk.
