@@ -115,6 +115,9 @@ func testRegionalAudit(t *testing.T, dir, hubStore, euStore, hubAddr string) {
 	if e := hubLog[0]; e.Detail != "reason: eu maintenance" {
 		t.Errorf("the hub entry of kiez's disable says %q, want its reason", e.Detail)
 	}
+	if out, _ := sh("audit"); !strings.Contains(out, "kiez (eu)") || !strings.Contains(out, "harbour ") || strings.Contains(out, "harbour (") {
+		t.Errorf("siphon audit does not show kiez's region beside it (and only its):\n%s", out)
+	}
 
 	own, errOut := auditJSON("kiez")
 	if got := actions(own, "kiez"); strings.Join(got, ",") != strings.Join(want, ",") || strings.Contains(errOut, "hub log") {
