@@ -272,29 +272,45 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 	// the loop's work.
 	var due []state.JobRef
 	query := true
-	limit := 2*r.cfg.PollSlots + 100
+	base := 2*r.cfg.PollSlots + 100
+	// passed is how many entries of the last look were no job of this loop
+	// (below); the next look reads past as many, so a crowd of them (every
+	// new tenant's backfill due at once) cannot hide the jobs behind them.
+	passed := 0
 	for n := 1; ; {
+		// Jobs running here that overran their cadence stay at the head of
+		// the due list, so it is long enough to see past them.
+		limit := base + passed
 		if query {
-			// Jobs running here that overran their cadence stay at the head
-			// of the due list, so it is long enough to see past them.
 			var err error
 			if due, err = r.st.DueJobs(ctx, r.clk.Now(), limit); err != nil && ctx.Err() == nil {
 				r.log.Warn("list due jobs", "err", err)
 			}
 		}
 		var ready []jobRef
+		seen := passed
+		passed = 0
 		for _, d := range due {
 			key := [2]string{d.Tenant, d.Job}
 			// A tenant's BackfillJob due time is listed too; it is no poll
 			// job (not in jobs), so it is passed over here: the poll jobs
 			// start the backfills once it is due, then forget it.
 			j, ok := jobs[key]
+			if !ok {
+				passed++
+				continue
+			}
 			mu.Lock()
 			busy := running[key]
 			mu.Unlock()
-			if ok && j.tenant.Enabled && !busy && !tried[key] {
+			if j.tenant.Enabled && !busy && !tried[key] {
 				ready = append(ready, j)
 			}
+		}
+		if query && len(due) >= limit && passed > seen {
+			// The look was cut short by entries to pass over: look again,
+			// further, at once.
+			continue
 		}
 		left := len(ready)
 	dispatch:

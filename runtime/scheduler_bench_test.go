@@ -418,3 +418,31 @@ func BenchmarkScheduler(b *testing.B) {
 
 // schedBig reports whether SIPHON_BENCH_BIG asks for the full-size runs.
 func schedBig() bool { v := os.Getenv("SIPHON_BENCH_BIG"); return v != "" && v != "0" }
+
+// Due entries the loop passes over (every new tenant's backfill due time
+// at once, here 300 entries of jobs the plan does not have, due an hour
+// ago and so listed first) do not hide the jobs due behind them: the loop
+// looks further when a look is all entries to pass over.
+func TestSchedulerSeesPastEntriesItPassesOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the scheduler for seconds")
+	}
+	clk := clock.NewScaled(time.Now(), 20)
+	src := stubSource(t, clk)
+	plan := schedPlan(t, 10, src.URL+"/v1", clk.Now())
+	trips := &state.Trips{}
+	stores := schedStores(t, "bbolt", 1, trips)
+	for i := range 300 {
+		if _, err := stores[0].ScheduleJob(context.Background(), fmt.Sprintf("gone%03d", i), "every-1m", clk.Now().Add(-time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := runSchedulers(t, plan, stores, trips, clk, time.Duration(float64(2*schedCadence)/20))
+	for _, tn := range plan.Tenants {
+		for _, j := range tn.Jobs {
+			if len(run.starts.runs[[2]string{tn.ID, j.ID}]) == 0 {
+				t.Errorf("%s/%s never started in two cadences", tn.ID, j.ID)
+			}
+		}
+	}
+}
