@@ -330,3 +330,33 @@ func TestNextBackfillStaggered(t *testing.T) {
 		t.Fatalf("20 tenants share %d offsets", len(offsets))
 	}
 }
+
+// Past-due backfill due times of many tenants (each listed until its
+// pipelines' backfills start) fill more than a look at the due index;
+// they are no poll jobs, and the scheduler must look past them, or no
+// poll job behind them ever starts, and with them the backfills that
+// would clear them.
+func TestBackfillDueTimesDoNotCrowdPolls(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 30, pipeline: allUsers})
+	ctx := context.Background()
+	tenant := h.sim.Tenants()[0].ID
+	// A look reads 2 × PollSlots + 100 entries: twice as many others,
+	// all due before any poll job.
+	const slots = 2
+	for i := range 2 * (2*slots + 100) {
+		if _, err := h.store.ScheduleJob(ctx, "waiting-"+strconv.Itoa(i), runtime.BackfillJob, h.clk.Now().Add(-time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := h.runnerAdjusted(func(c *runtime.Config) { c.PollSlots = slots })
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	h.waitFor(time.Now().Add(20*time.Second), "the tenant's poll job to run (its backfill)", func() bool {
+		return !checkpoint(t, h, tenant).Cursor.IsZero()
+	})
+}
