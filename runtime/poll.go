@@ -172,9 +172,10 @@ func (pr *pollRun) fullScan(ctx context.Context, c *vomo.Client, res *dsl.Resour
 // walks walks the window of each group of members that stand at the same
 // checkpoint: they share one walk, each member's progress advancing in the
 // same page commits. A member whose checkpoint differs (added later, reset
-// by an operator) walks alone. Members that need a backfill (no cursor
-// and nothing in the destination to rebuild one from, or an operator's
-// request) share one new capped scan once the tenant's backfill is due.
+// by an operator) walks alone. Members that need a backfill (no cursor,
+// and never synced or nothing in the destination to rebuild one from; or
+// an operator's request) share one new capped scan once the tenant's
+// backfill is due.
 func (pr *pollRun) walks(ctx context.Context, c *vomo.Client, res *dsl.Resource, members []*dsl.Pipeline) error {
 	type group struct {
 		cp      state.Checkpoint

@@ -27,7 +27,8 @@ func init() {
 		Description: "With --estimate it reads page 1 of each of the tenant's resources and prints records,\n" +
 			"pages, requests and the wall time under the tenant's rate_limit and its share of the\n" +
 			"global_rate_limit. Otherwise it schedules the backfill at --at (tenant-local HH:MM or now;\n" +
-			"default the tenant's backfill_at): siphon run starts it then. Pipelines that already have\n" +
+			"default the tenant's backfill_at; a time of day plus the tenant's fixed stagger within the\n" +
+			"hour): siphon run starts it then. Pipelines that already have\n" +
 			"a cursor are backfilled again. --wait shows the progress, read from the store, until done.",
 		Flags: operatorFlags(
 			&cli.StringFlag{Name: "at", Usage: "start at `HH:MM` in the tenant's time zone, or now (default: its backfill_at)"},
