@@ -72,21 +72,24 @@ func BenchmarkBudgetRate(b *testing.B) {
 func BenchmarkBudgetFairness(b *testing.B) {
 	const small, big, backlog = 1000, 30000, 10000
 	var alone, with time.Duration
+	var queued int64
 	for range b.N {
-		alone = smallTenantLatency(b, 0, small, 0)
-		with = smallTenantLatency(b, big, small, backlog)
+		alone, _ = smallTenantLatency(b, 0, small, 0)
+		with, queued = smallTenantLatency(b, big, small, backlog)
 	}
+	b.ReportMetric(float64(queued), "neighbour_backlog")
 	b.ReportMetric(alone.Seconds(), "alone_s")
 	b.ReportMetric(with.Seconds(), "with_neighbour_s")
 	b.ReportMetric(with.Seconds()/alone.Seconds(), "ratio")
 }
 
 // smallTenantLatency runs a hub of one small tenant and, when big > 0, a
-// big one polled first until its queue holds backlog entries; then the
-// small tenant's job falls due. It returns how long from the small
-// tenant's first request until every one of its records is in the
-// destination.
-func smallTenantLatency(b *testing.B, big, small int, backlog int64) time.Duration {
+// big one polled first until its queue holds backlog entries (or its walk
+// is done, whatever the workers drained meanwhile); then the small
+// tenant's job falls due. It returns how long from the small tenant's
+// first request until every one of its records is in the destination, and
+// the big tenant's queue depth when the small tenant's job fell due.
+func smallTenantLatency(b *testing.B, big, small int, backlog int64) (time.Duration, int64) {
 	h := newBudgetHarness(b, budgetOpts{tenants: 1, users: small, rate: "100000/1m", big: big,
 		store: redistest.Start(b).URL()})
 	tenant := h.sim.Tenants()[0].ID
@@ -111,12 +114,15 @@ func smallTenantLatency(b *testing.B, big, small int, backlog int64) time.Durati
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
+	var queued int64
 	if big > 0 {
 		bigID := h.sim.Tenants()[1].ID
 		schedule(bigID, time.Now().Add(-time.Second))
 		h.waitFor(time.Now().Add(10*time.Minute), "the big tenant's backlog", func() bool {
 			d, err := h.store.Depth(ctx, h.queue(bigID))
-			return err == nil && d.Stream >= backlog
+			cp, cerr := h.store.Checkpoint(ctx, bigID, "users0")
+			queued = d.Stream
+			return err == nil && cerr == nil && (d.Stream >= backlog || cp.Cursor.Year() > 2000)
 		})
 	}
 	schedule(tenant, time.Now().Add(-time.Second))
@@ -143,5 +149,5 @@ func smallTenantLatency(b *testing.B, big, small int, backlog int64) time.Durati
 	if len(reqs) == 0 {
 		b.Fatal("the small tenant made no request")
 	}
-	return finished.Sub(reqs[0].start)
+	return finished.Sub(reqs[0].start), queued
 }
