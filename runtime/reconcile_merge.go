@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/siphonhq/siphon/dsl"
@@ -131,9 +132,12 @@ func (rr *reconcileRun) merge(ctx context.Context, p *dsl.Pipeline, ids *idSorte
 }
 
 // overSafeguard reports whether n deletions of held records pass both
-// max_delete and max_delete_min.
+// max_delete and max_delete_min. The percent's limit is rounded to a
+// millionth of a record first: 0.29*100 is 28.999999999999996 in floating
+// point, and 29 of 100 at "29%" must not trip.
 func overSafeguard(pol dsl.Reconcile, n, held int64) (bool, string) {
-	if float64(n) <= pol.MaxDeletePercent*float64(held) || n <= int64(pol.MaxDeleteMin) {
+	limit := math.Round(pol.MaxDeletePercent*float64(held)*1e6) / 1e6
+	if float64(n) <= limit || n <= int64(pol.MaxDeleteMin) {
 		return false, ""
 	}
 	share := 100.0
@@ -141,7 +145,7 @@ func overSafeguard(pol dsl.Reconcile, n, held int64) (bool, string) {
 		share = 100 * float64(n) / float64(held)
 	}
 	return true, fmt.Sprintf("would delete %d of %d records (%.1f%%), over max_delete %g%% and max_delete_min %d",
-		n, held, share, 100*pol.MaxDeletePercent, pol.MaxDeleteMin)
+		n, held, share, math.Round(pol.MaxDeletePercent*1e8)/1e6, pol.MaxDeleteMin)
 }
 
 // tripSafeguard deletes nothing and raises the pipeline's alert.
