@@ -382,7 +382,12 @@ func TestReconcileResumesAfterInterrupt(t *testing.T) {
 }
 
 // Edits during the scan never cause a delete (the scan is capped by
-// created_before, not by updated_*); users deleted before it are found.
+// created_before, not by updated_*); users deleted before it are found, and
+// so are users deleted while it runs: those the scan had not reached yet by
+// this reconcile (absent from its id set, and GET answers 404), those it
+// had already read by the next one. A user the scan read alive is in its id
+// set, so no candidate this run (§11: only keys absent from the complete
+// scan are); that is the rule, not a miss.
 func TestReconcileEditsDuringScanNeverDelete(t *testing.T) {
 	h := newHarness(t, harnessOpts{tenants: 1, users: 400, pipeline: volunteers, churnPerMinute: 30, adjust: func(sc *vomosim.Scenario) {
 		withDeletes(0.3)(sc)
@@ -393,8 +398,30 @@ func TestReconcileEditsDuringScanNeverDelete(t *testing.T) {
 	h.waitSim(5 * time.Minute)
 	t0 := h.truth(tenant)
 	r0 := h.rows("volunteers")[tenant]
+	// during holds the users held at the destination that the source
+	// deleted between the scan's 5th and 6th pages.
+	during := map[string]bool{}
+	var duringAt int64
+	progress := func(p runtime.ReconcileProgress) {
+		if p.Phase != "scan" || p.Pages != 5 || duringAt != 0 {
+			return
+		}
+		before := h.truth(tenant)
+		if n, err := h.sim.Vanish(tenant, "users", 0.04); err != nil || n == 0 {
+			t.Errorf("vanish mid-scan: %d %v", n, err)
+		}
+		after := h.truth(tenant)
+		for key := range before {
+			if _, ok := after[key]; !ok {
+				if _, held := r0[key]; held {
+					during[key] = true
+				}
+			}
+		}
+		duringAt = p.Records
+	}
 	r := h.runnerAdjusted(func(c *runtime.Config) { c.Source = nil }) // 15 a page: the scan spans minutes of churn
-	reps, err := r.Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Drain: true})
+	reps, err := r.Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Drain: true, Progress: progress})
 	if err != nil || len(reps) != 1 {
 		t.Fatal(reps, err)
 	}
@@ -423,10 +450,46 @@ func TestReconcileEditsDuringScanNeverDelete(t *testing.T) {
 			}
 		}
 	}
-	if edited == 0 || goneBefore == 0 || !reps[0].Complete {
-		t.Errorf("the test proves nothing: %d edited during the scan, %d deleted before it, complete %v", edited, goneBefore, reps[0].Complete)
+	if edited == 0 || goneBefore == 0 || !reps[0].Complete || len(during) == 0 {
+		t.Fatalf("the test proves nothing: %d edited during the scan, %d deleted before it, %d deleted during it, complete %v",
+			edited, goneBefore, len(during), reps[0].Complete)
 	}
-	t.Logf("%d edited during the scan, %d removed, %d deleted before it", edited, removed, goneBefore)
+	foundNow := 0
+	for key := range during {
+		if _, held := r1[key]; !held {
+			foundNow++
+		}
+	}
+	// Vanish spreads over the whole id range and struck after 5 of ~27
+	// pages: most of its users lay ahead of the scan.
+	if foundNow == 0 {
+		t.Errorf("none of the %d users deleted during the scan (after %d records) was deleted by it", len(during), duringAt)
+	}
+	t.Logf("%d edited during the scan, %d removed, %d deleted before it, %d deleted during it after %d records (%d found by this scan)",
+		edited, removed, goneBefore, len(during), duringAt, foundNow)
+
+	// The next reconcile finds the rest: the users the first scan had read
+	// before the source deleted them.
+	reps, err = r.Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: tenant, Drain: true})
+	if err != nil || len(reps) != 1 || !reps[0].Complete {
+		t.Fatal(reps, err)
+	}
+	t.Logf("second report %+v", reps[0])
+	t2 := h.truth(tenant)
+	r2 := h.rows("volunteers")[tenant]
+	for key := range during {
+		if _, held := r2[key]; held {
+			t.Errorf("%s: deleted at the source during the first scan, still held after the second", key)
+		}
+	}
+	for key := range r0 {
+		if _, now := r2[key]; now {
+			continue
+		}
+		if u, ok := t2[key]; ok && u.Status != "REMOVED" {
+			t.Errorf("%s: deleted at the destination, still at the source", key)
+		}
+	}
 }
 
 // Where the source has no GET by id (forms, and child lists), a candidate
