@@ -73,7 +73,16 @@ func (r *Runner) runJob(ctx context.Context, j jobRef, once bool) error {
 	// token, so the job's runs across processes can be checked (and
 	// debugged) as intervals that never overlap while a lease is held: the
 	// end is logged before the lease is released.
-	log.Info("job started", "owner", r.cfg.Owner, "fence", lease.Token.Counter)
+	started := []any{"owner", r.cfg.Owner, "fence", lease.Token.Counter}
+	if !once {
+		// The slot this run serves is the grid point the lease's due time
+		// was taken at (the one before the due time it moved to), not the
+		// one this line happens to be written in: a late start whose
+		// Acquire returns past the next slot's boundary still served the
+		// slot before it, and the next slot runs on its own.
+		started = append(started, "slot", req.NextDue.Add(-cadence).UTC())
+	}
+	log.Info("job started", started...)
 	jctx, cancel := context.WithCancelCause(jctx)
 	defer cancel(nil)
 	hb := r.heartbeat(jctx, cancel, lease, log)

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,12 +102,18 @@ type fixedToken struct{}
 
 func (fixedToken) Token(context.Context, *dsl.Tenant) (string, error) { return "stub-token", nil }
 
-// jobStarts collects the runners' "job started" lines as (job, scheduler
-// time) pairs.
+// jobStarts collects the runners' "job started" lines: per job, the
+// scheduler time of each line and the slot the run says it serves.
 type jobStarts struct {
 	clk  clock.Clock
 	mu   sync.Mutex
-	runs map[[2]string][]time.Time // (tenant, job) → start times
+	runs map[[2]string][]jobStart // (tenant, job) → starts
+}
+
+// jobStart is one "job started" line: when it was written and the slot
+// the run took (its "slot" attribute).
+type jobStart struct {
+	at, slot time.Time
 }
 
 // startHandler is a slog.Handler that keeps only job starts.
@@ -122,12 +130,15 @@ func (h startHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	now := h.s.clk.Now()
 	var tenant, job string
+	var slot time.Time
 	pick := func(a slog.Attr) bool {
 		switch a.Key {
 		case "tenant":
 			tenant = a.Value.String()
 		case "job":
 			job = a.Value.String()
+		case "slot":
+			slot = a.Value.Time()
 		}
 		return true
 	}
@@ -137,7 +148,7 @@ func (h startHandler) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(pick)
 	h.s.mu.Lock()
 	k := [2]string{tenant, job}
-	h.s.runs[k] = append(h.s.runs[k], now)
+	h.s.runs[k] = append(h.s.runs[k], jobStart{at: now, slot: slot})
 	h.s.mu.Unlock()
 	return nil
 }
@@ -175,7 +186,7 @@ func (run schedRun) tripsAt(t time.Time) int64 {
 // processes would be) for wait of real time.
 func runSchedulers(tb testing.TB, plan *dsl.Plan, stores []state.Store, trips *state.Trips, clk clock.Clock, wait time.Duration) schedRun {
 	tb.Helper()
-	s := &jobStarts{clk: clk, runs: map[[2]string][]time.Time{}}
+	s := &jobStarts{clk: clk, runs: map[[2]string][]jobStart{}}
 	log := slog.New(startHandler{s: s})
 	var runners []*runtime.Runner
 	for i, st := range stores {
@@ -222,8 +233,8 @@ sample:
 	return schedRun{starts: s, trips: samples, from: from, to: to}
 }
 
-// slotOf is the cadence slot a start at t serves: the job's latest grid
-// point at or before t (the grid plan shows and the scheduler keeps).
+// slotOf is the job's latest grid point at or before t (the grid plan
+// shows and the scheduler keeps).
 func slotOf(j *dsl.Job, t time.Time) time.Time {
 	return schedule.NextRuns(t.Add(-j.Cadence.D()), j.Cadence.D(), j.Stagger.D(), 1)[0]
 }
@@ -248,11 +259,25 @@ func (run schedRun) check(plan *dsl.Plan) (res schedResult) {
 			c := j.Cadence.D()
 			from, to := run.from.Add(c), run.to.Add(-c)
 			seen := map[time.Time]int{}
-			for _, at := range run.starts.runs[[2]string{t.ID, j.ID}] {
+			for _, st := range run.starts.runs[[2]string{t.ID, j.ID}] {
+				at := st.at
 				if !at.Before(from) && at.Before(to) {
 					started++
 				}
-				slot := slotOf(j, at)
+				// A start is counted for the slot the run took its lease
+				// for, as the runner logs it, not for the slot its line
+				// fell in: a start late by nearly a cadence whose Acquire
+				// returned past the next slot's boundary was counted
+				// for that next slot, which then "started twice" when it
+				// ran on time (and the slot it did serve was "missed").
+				slot := st.slot.UTC()
+				if slot.IsZero() {
+					res.problem("%s/%s started without the slot it serves", t.ID, j.ID)
+					slot = slotOf(j, at).UTC()
+				}
+				if !slotOf(j, at).Equal(slot) {
+					res.crossed++
+				}
 				seen[slot]++
 				if seen[slot] == 1 && !slot.Before(from) && slot.Before(to) {
 					res.lateness = append(res.lateness, at.Sub(slot))
@@ -268,7 +293,7 @@ func (run schedRun) check(plan *dsl.Plan) (res schedResult) {
 				if !slot.Before(to) {
 					break
 				}
-				if seen[slot] == 0 {
+				if seen[slot.UTC()] == 0 {
 					res.missed++
 					res.problem("%s/%s never ran for its %s slot", t.ID, j.ID, slot.Format(time.RFC3339Nano))
 				}
@@ -289,7 +314,10 @@ type schedResult struct {
 	lateness        []time.Duration
 	tripsPerRun     float64
 	missed, doubled int
-	problems        []string
+	// crossed is how many starts were logged in a later slot than the one
+	// they serve (counted by the line's time, each was a false double).
+	crossed  int
+	problems []string
 }
 
 func (r *schedResult) problem(format string, args ...any) {
@@ -381,11 +409,19 @@ func testSchedulerSlots(t *testing.T, kind string, runners int) {
 // round trips per job run (every trip of the runners, polling and idle
 // processing included). SIPHON_BENCH_BIG=1: 10,000 tenants × 2 jobs on
 // the real clock for 3 minutes (goal: p99 < 1 s); otherwise 200 tenants
-// on a clock 20 times faster.
+// on a clock 20 times faster. SIPHON_BENCH_TENANTS=n sets the number of
+// tenants of either (a smaller hub on the real clock, say).
 func BenchmarkScheduler(b *testing.B) {
 	tenants, scale, cadences := 200, 20.0, 4
 	if schedBig() {
 		tenants, scale, cadences = 10000, 1, 3
+	}
+	if v := os.Getenv("SIPHON_BENCH_TENANTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SIPHON_BENCH_TENANTS=%q: want a number of tenants, 1 or more", v)
+		}
+		tenants = n
 	}
 	for _, c := range []struct {
 		kind    string
@@ -411,6 +447,7 @@ func BenchmarkScheduler(b *testing.B) {
 				b.ReportMetric(res.tripsPerRun, "trips/job")
 				b.ReportMetric(float64(res.missed), "missed_slots")
 				b.ReportMetric(float64(res.doubled), "double_starts")
+				b.ReportMetric(float64(res.crossed), "starts_past_boundary")
 			}
 		})
 	}
@@ -444,5 +481,93 @@ func TestSchedulerSeesPastEntriesItPassesOver(t *testing.T) {
 				t.Errorf("%s/%s never started in two cadences", tn.ID, j.ID)
 			}
 		}
+	}
+}
+
+// boundaryStore moves the scheduler's clock past the next slot's boundary
+// while one job's lease is being granted, as an Acquire round trip does
+// that is sent a moment before the boundary and answered after it.
+type boundaryStore struct {
+	state.Store
+	clk     *clock.Manual
+	job     string
+	advance time.Duration
+	once    sync.Once
+}
+
+func (s *boundaryStore) Acquire(ctx context.Context, req state.AcquireRequest) (state.Lease, bool, error) {
+	l, ok, err := s.Store.Acquire(ctx, req)
+	if ok && req.Job == s.job {
+		s.once.Do(func() { s.clk.Advance(s.advance) })
+	}
+	return l, ok, err
+}
+
+// A run that starts late by nearly a cadence, whose "job started" line is
+// written just past the next slot's boundary, is counted for the slot it
+// took its lease for: the next slot's own run is no second start of it.
+// Counted by the line's time, this was the benchmark's "slot that started
+// twice" at 10,000 tenants, where starts run that late.
+func TestSchedulerCountsALateStartForItsOwnSlot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the scheduler for seconds")
+	}
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(t0)
+	src := stubSource(t, clk)
+	plan := schedPlan(t, 1, src.URL+"/v1", t0)
+	j := plan.Tenants[0].Jobs[0]
+	c := j.Cadence.D()
+	first := schedule.NextRuns(t0, c, j.Stagger.D(), 1)[0]
+	trips := &state.Trips{}
+	st := &boundaryStore{Store: schedStores(t, "bbolt", 1, trips)[0], clk: clk, job: j.ID, advance: 2 * time.Millisecond}
+	s := &jobStarts{clk: clk, runs: map[[2]string][]jobStart{}}
+	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Clock: clk, Logger: slog.New(startHandler{s: s}),
+		Credentials: fixedToken{}, Owner: "boundary", LeaseTTL: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() { errs <- r.Run(ctx) }()
+	key := [2]string{plan.Tenants[0].ID, j.ID}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("gave up waiting: %s", what)
+			}
+		}
+	}
+	waitFor("the job's first due time", func() bool {
+		due, err := st.DueJobs(ctx, first, 10)
+		return err == nil && slices.ContainsFunc(due, func(d state.JobRef) bool { return d.Job == j.ID })
+	})
+	// The first slot's run starts a millisecond before the second slot.
+	clk.Set(first.Add(c - time.Millisecond))
+	starts := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.runs[key])
+	}
+	waitFor("the late run and the next slot's run", func() bool { return starts() >= 2 })
+	cancel()
+	if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("run: %v", err)
+	}
+	s.mu.Lock()
+	got := slices.Clone(s.runs[key])
+	s.mu.Unlock()
+	if !got[0].slot.Equal(first) || !got[1].slot.Equal(first.Add(c)) {
+		t.Fatalf("starts served slots %s and %s, want %s and %s", got[0].slot, got[1].slot, first, first.Add(c))
+	}
+	if !slotOf(j, got[0].at).Equal(first.Add(c)) {
+		t.Fatalf("the late start's line is at %s, not past the boundary at %s: nothing was tested", got[0].at, first.Add(c))
+	}
+	res := schedRun{starts: s, trips: []tripSample{{t0, 0}, {clk.Now(), trips.Load()}}, from: t0, to: clk.Now()}.check(plan)
+	if res.doubled != 0 || res.crossed != 1 {
+		t.Errorf("counted %d double starts and %d starts past their slot's boundary, want 0 and 1: %v", res.doubled, res.crossed, res.problems)
 	}
 }
