@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -200,6 +201,9 @@ func (rr *reconcileRun) confirm(ctx context.Context, p *dsl.Pipeline, cands *can
 
 func (rr *reconcileRun) confirmByGet(ctx context.Context, cands, out *candidates) error {
 	res := rr.j.resource
+	if err := rr.orgGate(ctx); err != nil {
+		return err
+	}
 	c, err := rr.pr.client(res, 0)
 	if err != nil {
 		return err
@@ -225,6 +229,47 @@ func (rr *reconcileRun) confirmByGet(ctx context.Context, cands, out *candidates
 		return nil
 	})
 	return err
+}
+
+// orgGate runs the organization check again right before deletions are
+// confirmed by GET. A token of another organization answers 404 to every
+// GET, so under max_delete_min each candidate would be "confirmed": the
+// check must have passed in this run, with the organization recorded now,
+// however long the scan took (an onboarding may have recorded it since the
+// run began; the check's cache keeps a match for orgRecheck only). A
+// mismatch halts the tenant (verifyOrg) and confirms nothing. Without a
+// recorded organization for the source the GETs go on as before, logged
+// once per run.
+func (rr *reconcileRun) orgGate(ctx context.Context) error {
+	r, t, res := rr.r, rr.t, rr.j.resource
+	b, err := r.st.Note(ctx, t.ID, OrgNote)
+	recorded := err == nil
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("reconcile %s/%s: read the recorded organization: %w", t.ID, rr.j.id, storeErr(err))
+	default:
+		// A note that does not decode is verifyOrg's to report.
+		if rec, derr := DecodeOrgRecord(b); derr == nil {
+			_, recorded = rec.Sources[res.Source]
+		}
+	}
+	if !recorded {
+		if !rr.orgUnchecked {
+			rr.orgUnchecked = true
+			rr.log.Warn("deletions are confirmed by GET without an organization check: no organization is recorded for the source (siphon tenant onboard records it)",
+				"source", res.Source)
+		}
+		return nil
+	}
+	ctl, err := r.control(ctx, t.ID)
+	if err != nil {
+		return fmt.Errorf("reconcile %s/%s: %w", t.ID, rr.j.id, err)
+	}
+	if err := rr.pr.verifyOrg(ctx, ctl); err != nil {
+		return fmt.Errorf("reconcile %s/%s: no deletions confirmed: %w", t.ID, rr.j.id, err)
+	}
+	return nil
 }
 
 func (rr *reconcileRun) confirmByScans(ctx context.Context, p *dsl.Pipeline, cands, out *candidates) error {

@@ -38,6 +38,9 @@ type reconcileRun struct {
 	resumed    bool
 	notes      []string
 	getReqs    int
+	// orgUnchecked: the run logged that it confirms deletions without an
+	// organization check.
+	orgUnchecked bool
 }
 
 // reconcileJob runs one job. lease is nil for a dry run.

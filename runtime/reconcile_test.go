@@ -791,3 +791,49 @@ func TestReconcileSkipsDeadLetteredVersion(t *testing.T) {
 		t.Errorf("%s: written although its version is dead-lettered", key)
 	}
 }
+
+// A token of another organization answers 404 to every GET by id, so
+// candidates under max_delete_min would all be "confirmed" gone. Here the
+// wrong token is stored before the reconcile and the organization is
+// recorded while it scans (an onboarding meanwhile): the check run before
+// the GETs finds the mismatch, the tenant is paused and nothing is deleted.
+func TestReconcileWrongOrgTokenConfirmsNothing(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 2, users: 12, pipeline: volunteers})
+	ctx := context.Background()
+	h.once()
+	a, b := h.sim.Tenants()[0], h.sim.Tenants()[1]
+	before := h.rows("volunteers")[a.ID]
+	if len(before) == 0 || len(before) > 25 {
+		t.Fatalf("%d rows of %s, want some, at most max_delete_min", len(before), a.ID)
+	}
+	h.setToken(a.ID, b.Token)
+	h.sim.ResetCounters()
+	recorded := false
+	_, err := h.runner().Reconcile(ctx, runtime.ReconcileOptions{Tenant: a.ID, Drain: true, Progress: func(p runtime.ReconcileProgress) {
+		if p.Phase == "scan" && !recorded {
+			recordOrg(t, h.store, a.ID, a.OrganizationID)
+			recorded = true
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "no deletions confirmed") {
+		t.Fatalf("reconcile with another organization's token: %v", err)
+	}
+	if !recorded {
+		t.Fatal("the scan reported no page; the test proves nothing")
+	}
+	if got := h.rows("volunteers")[a.ID]; len(got) != len(before) {
+		t.Errorf("%d rows of %s after the reconcile, %d before", len(got), a.ID, len(before))
+	}
+	if f := h.flag(a.ID, state.FlagOrgMismatch, ""); f == nil {
+		t.Error("the tenant was not paused for the organization mismatch")
+	}
+	c := h.sim.Counters()[b.ID] // requests made with B's token
+	for endpoint, n := range c {
+		if strings.Contains(endpoint, "{") {
+			t.Errorf("%d GETs by id with another organization's token: %s", n, endpoint)
+		}
+	}
+	if c["GET /v1/organizations"] != 1 {
+		t.Errorf("requests with the wrong token: %v, want one organization check", c)
+	}
+}
