@@ -64,8 +64,15 @@ func (r *Runner) setFlag(ctx context.Context, tenant string, f state.Flag, log *
 }
 
 // clearLastError forgets the last error of pipelines that just synced.
-func (r *Runner) clearLastError(ctx context.Context, tenant string, ps []*dsl.Pipeline) {
+// Only a pipeline the job's flags (read under its lease) show an error for
+// has one to clear: only its own job's poll sets it, and a store trip per
+// pipeline and run for a flag that is not there was a tenth of a quiet
+// hub's trips.
+func (r *Runner) clearLastError(ctx context.Context, tenant string, ctl control, ps []*dsl.Pipeline) {
 	for _, p := range ps {
+		if !ctl.has(state.FlagLastError, p.Name) {
+			continue
+		}
 		if err := r.st.ClearFlag(ctx, tenant, state.FlagLastError, p.Name); err != nil {
 			r.log.Warn("clear last error", "tenant", tenant, "pipeline", p.Name, "err", err)
 		}

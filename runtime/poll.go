@@ -89,7 +89,7 @@ func (r *Runner) pollJob(ctx context.Context, j jobRef, lease func() state.Lease
 		res := r.resources[f.Resource]
 		ferr := pr.fetch(ctx, res, members)
 		if ferr == nil {
-			r.clearLastError(ctx, t.ID, members)
+			r.clearLastError(ctx, t.ID, ctl, members)
 			continue
 		}
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -569,5 +570,57 @@ func TestSchedulerCountsALateStartForItsOwnSlot(t *testing.T) {
 	res := schedRun{starts: s, trips: []tripSample{{t0, 0}, {clk.Now(), trips.Load()}}, from: t0, to: clk.Now()}.check(plan)
 	if res.doubled != 0 || res.crossed != 1 {
 		t.Errorf("counted %d double starts and %d starts past their slot's boundary, want 0 and 1: %v", res.doubled, res.crossed, res.problems)
+	}
+}
+
+// clearCounter counts ClearFlag calls by flag kind and scope.
+type clearCounter struct {
+	state.Store
+	mu      sync.Mutex
+	cleared map[string]int
+}
+
+func (s *clearCounter) ClearFlag(ctx context.Context, tenant string, kind state.FlagKind, scope string) error {
+	s.mu.Lock()
+	s.cleared[string(kind)+"/"+scope]++
+	s.mu.Unlock()
+	return s.Store.ClearFlag(ctx, tenant, kind, scope)
+}
+
+// A successful poll clears the last error of a pipeline that has one, and
+// spends no store trip on a pipeline that has none.
+func TestPollClearsOnlyLastErrorsThatAreThere(t *testing.T) {
+	clk := clock.Real{}
+	src := stubSource(t, clk)
+	plan := schedPlan(t, 1, src.URL+"/v1", clk.Now())
+	tenant := plan.Tenants[0].ID
+	st := &clearCounter{Store: schedStores(t, "bbolt", 1, nil)[0], cleared: map[string]int{}}
+	ctx := context.Background()
+	if err := st.SetFlag(ctx, tenant, state.Flag{Kind: state.FlagLastError, Scope: "users", Reason: "the source answered 500", At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runtime.New(runtime.Config{Plan: plan, Store: st, Clock: clk, Logger: slog.New(slog.DiscardHandler),
+		Credentials: fixedToken{}, Owner: "clear", LeaseTTL: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	if _, err := r.RunOnce(ctx); err != nil {
+		t.Fatalf("run --once: %v", err)
+	}
+	fs, err := st.Flags(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Kind == state.FlagLastError {
+			t.Errorf("last error of %s left after a successful poll: %q", f.Scope, f.Reason)
+		}
+	}
+	want := map[string]int{string(state.FlagLastError) + "/users": 1}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !maps.Equal(st.cleared, want) {
+		t.Errorf("flags cleared %v, want %v", st.cleared, want)
 	}
 }
