@@ -61,6 +61,46 @@ func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, i
 	return out, 0
 }
 
+// TakeAll asks for n tokens of every limit at now, all or none, with
+// reserve (µs) the longest the caller will wait and after (µs) the
+// earliest it will send (a wait already granted in another step). With W
+// the longest wait of the limits at now, and at least after: when W is at
+// most reserve the tokens are granted now, every budget advanced as if the
+// request arrived at now+W (so a budget with a shorter wait is charged at
+// the slot the request really goes, not earlier), and the caller sleeps W
+// before sending. Above reserve nothing changes and W is the wait. A
+// reserve of 0 is the plain take: granted only with nothing to wait.
+func TakeAll(now int64, gs []GCRAState, ls []Limit, n int, factor float64, reserve, after int64) (next []GCRAState, wait int64, granted bool) {
+	wait = max(after, 0)
+	for i, g := range gs {
+		_, w := g.Take(now, ls[i], n, factor)
+		wait = max(wait, w)
+	}
+	if wait > max(reserve, 0) {
+		return gs, wait, false
+	}
+	next = make([]GCRAState, len(gs))
+	for i, g := range gs {
+		// At now+wait every budget grants: its wait only shrinks as its
+		// arrival moves later, to none once past its TAT.
+		next[i], _ = g.Take(now+wait, ls[i], n, factor)
+		if g.Hold > now {
+			next[i].Hold = g.Hold
+		}
+	}
+	return next, wait, true
+}
+
+// GiveBack returns n tokens of the limit: the TAT moves back n
+// intervals, every interval divided by factor. A drain stays.
+func (g GCRAState) GiveBack(l Limit, n int, factor float64) GCRAState {
+	if factor <= 0 {
+		factor = 1
+	}
+	g.TAT -= float64(max(n, 1)) * float64(l.Interval.Nanoseconds()) / 1e3 / factor
+	return g
+}
+
 // Idle reports whether the budget holds nothing back at now any more, by
 // BudgetMargin.
 func (g GCRAState) Idle(now int64) bool {
@@ -85,6 +125,12 @@ func CheckTake(req TakeRequest) error {
 				return fmt.Errorf("%w: budget %s is listed twice", ErrInvalid, l.Key)
 			}
 		}
+	}
+	if req.Reserve < 0 {
+		return fmt.Errorf("%w: reserve %v is negative", ErrInvalid, req.Reserve)
+	}
+	if req.GiveBack && (req.Hub != nil || req.Reserve != 0) {
+		return fmt.Errorf("%w: a give-back of %s returns the tenant's limits only, with no hub limit or reserve", ErrInvalid, req.Tenant)
 	}
 	if req.Hub != nil {
 		if err := checkLimit(*req.Hub); err != nil {

@@ -493,16 +493,38 @@ type Limit struct {
 // Cluster), a tenant refusal does not consult the hub. An N above a limit's burst is granted once that budget is
 // full, and the budget then owes the excess. A Limit's Interval must be
 // positive and Factor in [0, 1]; anything else is ErrInvalid.
+//
+// Reserve (0: none; never negative) is the longest the caller will wait:
+// when every token of the request (tenant's and hub's alike) is there
+// within Reserve, the take is granted now, each budget advanced as if the
+// request arrived at its slot, and the result's Wait is how long the
+// caller sleeps before sending (the longest wait of the limits, so the
+// tenant's and the hub's slots agree). A refused caller that sleeps and
+// asks again loses any lateness past its slot for good, and many waiters
+// race for each slot; a reservation queues callers at exact slots. Above
+// Reserve the take is refused as without it and nothing changes.
+//
+// GiveBack returns N tokens of Limits that a granted take (or
+// reservation) took for a request that will not be made, with the same
+// N and Factor: each budget's TAT moves back N intervals. It is what a
+// caller does when it takes the tenant's and the hub's tokens from two
+// stores and the hub refuses. It takes no Hub and no Reserve, and is
+// always granted. A budget that reserved slots behind the one given back
+// keeps them, so the next take may share a slot with one of them: the
+// count over time is kept, the spacing of that one pair is not.
 type TakeRequest struct {
-	Tenant string
-	Limits []Limit
-	Hub    *Limit
-	N      int
-	Factor float64
+	Tenant   string
+	Limits   []Limit
+	Hub      *Limit
+	N        int
+	Factor   float64
+	Reserve  time.Duration
+	GiveBack bool
 }
 
-// TakeResult says whether the tokens were granted and, if not, how long
-// (store clock) until they would be.
+// TakeResult says whether the tokens were granted and how long (store
+// clock) to wait: when refused, until they would be; when granted with a
+// Reserve, until the reserved slot (0 when the request may go now).
 type TakeResult struct {
 	Granted bool
 	Wait    time.Duration

@@ -81,6 +81,30 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
+	if req.GiveBack && len(req.Limits) == 0 {
+		return state.TakeResult{Granted: true}, nil
+	}
+	if req.GiveBack {
+		err := s.update(func(tx *bolt.Tx) error {
+			buds, err := tenantSub(tx, req.Tenant, bBudgets)
+			if err != nil {
+				return err
+			}
+			for _, l := range req.Limits {
+				if buds.Get([]byte(l.Key)) == nil {
+					continue
+				}
+				if err := putBudget(buds, []byte(l.Key), getBudget(buds, []byte(l.Key)).GiveBack(l, req.N, req.Factor)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return state.TakeResult{}, fmt.Errorf("give back %s: %w", req.Tenant, err)
+		}
+		return state.TakeResult{Granted: true}, nil
+	}
 	var res state.TakeResult
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
@@ -112,13 +136,11 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 			return state.TakeResult{}, err
 		}
 	}
-	next := make([]state.GCRAState, len(req.Limits))
-	var wait int64
-	for i, l := range req.Limits {
-		g, w := getBudget(buds, []byte(l.Key)).Take(now, l, req.N, req.Factor)
-		next[i], wait = g, max(wait, w)
+	gs := make([]state.GCRAState, 0, len(req.Limits)+1)
+	ls := append(make([]state.Limit, 0, len(req.Limits)+1), req.Limits...)
+	for _, l := range req.Limits {
+		gs = append(gs, getBudget(buds, []byte(l.Key)))
 	}
-	var hubNext state.GCRAState
 	if req.Hub != nil {
 		if tx.Writable() {
 			if hub, err = tx.CreateBucketIfNotExists(bHub); err != nil {
@@ -127,21 +149,22 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 		} else {
 			hub = tx.Bucket(bHub)
 		}
-		var w int64
-		hubNext, w = getBudget(hub, hubBudgetKey(req.Hub.Key)).Take(now, *req.Hub, req.N, req.Factor)
-		wait = max(wait, w)
+		gs = append(gs, getBudget(hub, hubBudgetKey(req.Hub.Key)))
+		ls = append(ls, *req.Hub)
 	}
-	if wait > 0 {
-		return state.TakeResult{Wait: time.Duration(wait) * time.Microsecond}, nil
+	next, w, ok := state.TakeAll(now, gs, ls, req.N, req.Factor, req.Reserve.Microseconds(), 0)
+	wait := time.Duration(w) * time.Microsecond
+	if !ok {
+		return state.TakeResult{Wait: wait}, nil
 	}
 	if !tx.Writable() {
-		return state.TakeResult{Granted: true}, nil
+		return state.TakeResult{Granted: true, Wait: wait}, nil
 	}
 	if hub != nil {
 		if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
 			return state.TakeResult{}, err
 		}
-		if err := putBudget(hub, hubBudgetKey(req.Hub.Key), hubNext); err != nil {
+		if err := putBudget(hub, hubBudgetKey(req.Hub.Key), next[len(req.Limits)]); err != nil {
 			return state.TakeResult{}, err
 		}
 	}
@@ -155,7 +178,7 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 			}
 		}
 	}
-	return state.TakeResult{Granted: true}, nil
+	return state.TakeResult{Granted: true, Wait: wait}, nil
 }
 
 func (s *Store) DrainBudget(ctx context.Context, tenantName, key string, d time.Duration) error {

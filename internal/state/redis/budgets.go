@@ -29,9 +29,9 @@ func factorArg(f float64) string {
 
 // takeArgs are takeScript's arguments for the limits, the first drains
 // of them with their drain keys.
-func takeArgs(n int, factor string, drains int, ls ...state.Limit) []any {
-	args := make([]any, 0, 4+2*len(ls))
-	args = append(args, n, factor, marginMS, drains)
+func takeArgs(n int, factor string, drains int, reserve, after time.Duration, ls ...state.Limit) []any {
+	args := make([]any, 0, 6+2*len(ls))
+	args = append(args, n, factor, marginMS, drains, reserve.Microseconds(), after.Microseconds())
 	for _, l := range ls {
 		args = append(args, intervalUS(l), max(l.Burst, 1))
 	}
@@ -44,11 +44,22 @@ func takeArgs(n int, factor string, drains int, ls ...state.Limit) []any {
 // when the tenant has limits and the hub grants. On one server, where
 // slots do not matter, one script takes them all (one round trip, nothing
 // to give back).
+//
+// With a Reserve, the hub step reserves no earlier than the tenant's
+// slot; when it reserves a later one, one more tenant-slot script moves
+// the tenant's budgets to that slot, so no budget counts the request
+// earlier than it goes.
 func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
 	n, factor := max(req.N, 1), factorArg(req.Factor)
+	if req.GiveBack {
+		if err := s.giveBack(ctx, req.Tenant, req.Limits, n, factor); err != nil {
+			return state.TakeResult{}, fmt.Errorf("give back %s: %w", req.Tenant, err)
+		}
+		return state.TakeResult{Granted: true}, nil
+	}
 	budgets := make([]string, 0, len(req.Limits)+1)
 	drains := make([]string, 0, len(req.Limits))
 	for _, l := range req.Limits {
@@ -57,32 +68,55 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	}
 	if _, single := s.rdb.(*goredis.Client); single && req.Hub != nil {
 		ls := append(slices.Clip(req.Limits), *req.Hub)
-		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, factor, len(drains), ls...))
+		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, factor, len(drains), req.Reserve, 0, ls...))
 		return r, wrapTake(req, err)
 	}
+	tenant := state.TakeResult{Granted: true}
 	if len(req.Limits) > 0 {
-		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, factor, len(drains), req.Limits...))
+		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, factor, len(drains), req.Reserve, 0, req.Limits...))
 		if err != nil || !r.Granted {
 			return r, wrapTake(req, err)
 		}
+		tenant = r
 	}
 	if req.Hub == nil {
-		return state.TakeResult{Granted: true}, nil
+		return tenant, nil
 	}
-	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, 0, *req.Hub))
-	if err != nil || r.Granted || len(req.Limits) == 0 {
+	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, 0, req.Reserve, tenant.Wait, *req.Hub))
+	if err != nil || len(req.Limits) == 0 {
 		return r, wrapTake(req, err)
 	}
-	ks := []string{s.k.op(req.Tenant, newID())}
-	args := []any{opTTL, n, factor, marginMS}
-	for _, l := range req.Limits {
-		ks = append(ks, s.k.budget(req.Tenant, l.Key))
-		args = append(args, intervalUS(l))
+	if r.Granted {
+		if r.Wait > tenant.Wait {
+			args := []any{n, r.Wait.Microseconds(), factor, marginMS}
+			for _, l := range req.Limits {
+				args = append(args, intervalUS(l))
+			}
+			if err := pushScript.Run(ctx, s.rdb, budgets, args...).Err(); err != nil {
+				return state.TakeResult{}, fmt.Errorf("take %s: moving the tenant's budgets to the hub's slot: %w", req.Tenant, err)
+			}
+		}
+		return r, nil
 	}
-	if err := giveBackScript.Run(ctx, s.rdb, ks, args...).Err(); err != nil {
+	if err := s.giveBack(ctx, req.Tenant, req.Limits, n, factor); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: giving back the tenant's tokens after the hub refused: %w", req.Tenant, err)
 	}
 	return r, nil
+}
+
+// giveBack returns n tokens of the tenant's limits, in one script in the
+// tenant's slot.
+func (s *Store) giveBack(ctx context.Context, tenant string, ls []state.Limit, n int, factor string) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	ks := []string{s.k.op(tenant, newID())}
+	args := []any{opTTL, n, factor, marginMS}
+	for _, l := range ls {
+		ks = append(ks, s.k.budget(tenant, l.Key))
+		args = append(args, intervalUS(l))
+	}
+	return giveBackScript.Run(ctx, s.rdb, ks, args...).Err()
 }
 
 func wrapTake(req state.TakeRequest, err error) error {

@@ -225,7 +225,7 @@ var noopScript = goredis.NewScript(`return {1, 0}`)
 // every one was granted.
 func benchPipelined(b *testing.B, s *Store, sc *goredis.Script, batch, conns int) {
 	ctx := context.Background()
-	args := takeArgs(1, "1", 1, benchLimit, benchHub)
+	args := takeArgs(1, "1", 1, 0, 0, benchLimit, benchHub)
 	hubKey := s.k.hubBudget(benchHub.Key)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -316,7 +316,9 @@ func evalshaMicros(b *testing.B, s *Store) float64 {
 
 // TestTakeRateAccuracy (SIPHON_SOAK=1) runs callers that honour Wait
 // against a 2,000/s budget for a few seconds and reports the achieved
-// rate. It asserts only what GCRA guarantees whatever the machine's load:
+// rate: callers that sleep a refusal's Wait and ask again, and callers
+// that reserve (Reserve: a second), sleep the granted Wait and count the
+// request as sent then. It asserts only what GCRA guarantees whatever the machine's load:
 // never more than the burst plus the rate over the elapsed time.
 func TestTakeRateAccuracy(t *testing.T) {
 	if os.Getenv("SIPHON_SOAK") == "" {
@@ -327,9 +329,10 @@ func TestTakeRateAccuracy(t *testing.T) {
 	const rate = 2000
 	for _, c := range []struct {
 		burst, callers int
-		hub            bool
-	}{{1, 1, false}, {2, 1, false}, {5, 1, false}, {1, 4, false}, {5, 4, true}, {20, 16, true}} {
-		name := fmt.Sprintf("burst%d/callers%d/hub%v", c.burst, c.callers, c.hub)
+		hub, reserve   bool
+	}{{1, 1, false, false}, {2, 1, false, false}, {5, 1, false, false}, {1, 4, false, false}, {5, 4, true, false}, {20, 16, true, false},
+		{1, 1, false, true}, {1, 4, false, true}, {1, 4, true, true}, {1, 16, true, true}} {
+		name := fmt.Sprintf("burst%d/callers%d/hub%v/reserve%v", c.burst, c.callers, c.hub, c.reserve)
 		t.Run(name, func(t *testing.T) {
 			l := state.Limit{Key: name, Interval: time.Second / rate, Burst: c.burst}
 			req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{l}}
@@ -337,6 +340,9 @@ func TestTakeRateAccuracy(t *testing.T) {
 				// A hub budget twice as fast as the tenant's: the
 				// tenant's is the one that binds.
 				req.Hub = &state.Limit{Key: name, Interval: time.Second / (2 * rate), Burst: c.burst}
+			}
+			if c.reserve {
+				req.Reserve = time.Second
 			}
 			const run = 3 * time.Second
 			var got, calls, inTake atomic.Int64
@@ -355,9 +361,13 @@ func TestTakeRateAccuracy(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						if r.Granted {
+						switch {
+						case r.Granted && r.Wait > 0:
+							time.Sleep(r.Wait)
 							got.Add(1)
-						} else {
+						case r.Granted:
+							got.Add(1)
+						default:
 							time.Sleep(r.Wait)
 						}
 					}

@@ -585,42 +585,66 @@ return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 `)
 
 // takeScript takes n tokens of every budget, all or none: GCRA as
-// state.GCRAState.Take computes it, in the server's clock, and when it
-// refuses, the longest wait. A budget is a string, its theoretical arrival
+// state.TakeAll computes it, in the server's clock. W is the longest wait
+// of the budgets, and at least after: when W is at most reserve, every
+// budget is advanced as if the request arrived at now+W and the reply is
+// granted with W as the wait (0: send now); above, nothing changes and W
+// is the wait. A budget is a string, its theoretical arrival
 // time (µs, with its fraction: see state.GCRAState), with an optional
 // drain key beside it holding the end of a drain (µs). Each expires once
 // it holds nothing back, plus the margin. A re-run after a network error
 // takes the tokens once more: the caller waits longer, the budget is never
 // exceeded.
 // KEYS: budgets, then the drain keys of the first ARGV[4] of them, in the
-// same order. ARGV: n, factor, margin ms, number of drain keys, then per
-// budget its interval (µs, may be fractional) and burst (>= 1).
+// same order. ARGV: n, factor, margin ms, number of drain keys, reserve
+// µs, after µs, then per budget its interval (µs, may be fractional) and
+// burst (>= 1).
 // Reply: {granted, wait µs}.
 var takeScript = goredis.NewScript(clockPrelude + `
 local now = server_now()
 local n, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nd = tonumber(ARGV[4])
+local nd, reserve, after = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local nb = #KEYS - nd
 local v = redis.call('MGET', unpack(KEYS))
-local nexts, wait = {}, 0
+local ts, taus, tats, wait = {}, {}, {}, math.max(after, 0)
 for i = 1, nb do
-  local t = tonumber(ARGV[3 + 2 * i]) / factor
-  local tau = (tonumber(ARGV[4 + 2 * i]) - 1) * t
-  local tat = math.max(tonumber(v[i]) or 0, now)
+  local t = tonumber(ARGV[5 + 2 * i]) / factor
+  local tau = (tonumber(ARGV[6 + 2 * i]) - 1) * t
+  local tat = tonumber(v[i]) or 0
   if i <= nd then
     local hold = tonumber(v[nb + i])
     if hold then tat = math.max(tat, hold + tau) end
   end
-  local nt = tat + n * t
-  local w = nt - math.max(tau + t, n * t) - now
+  local w = math.max(tat, now) + n * t - math.max(tau + t, n * t) - now
   if w > 0 then wait = math.max(wait, math.ceil(w)) end
-  nexts[i] = nt
+  ts[i], taus[i], tats[i] = t, tau, tat
 end
-if wait > 0 then return {0, n2s(wait)} end
+if wait > reserve then return {0, n2s(wait)} end
+local at = now + wait
 for i = 1, nb do
-  redis.call('SET', KEYS[i], string.format('%.3f', nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000) + margin)
+  local nt = math.max(tats[i], at) + n * ts[i]
+  redis.call('SET', KEYS[i], string.format('%.3f', nt), 'PX', math.ceil((nt - now) / 1000) + margin)
 end
-return {1, 0}
+return {1, n2s(wait)}
+`)
+
+// pushScript moves the tenant's budgets' TATs to at least now + ARGV[2]
+// + n intervals (never earlier): after the hub, taken in its own slot,
+// reserved a later slot than the tenant's, the tenant's budgets are
+// charged at the slot the request really goes. Harmless to re-run.
+// KEYS: budgets. ARGV: n, delay µs, factor, margin ms, then per budget its
+// interval (µs). Reply: 1.
+var pushScript = goredis.NewScript(clockPrelude + `
+local now = server_now()
+local n, delay, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, #KEYS do
+  local want = now + delay + n * tonumber(ARGV[4 + i]) / factor
+  local tat = tonumber(redis.call('GET', KEYS[i])) or 0
+  if want > tat then
+    redis.call('SET', KEYS[i], string.format('%.3f', want), 'PX', math.ceil((want - now) / 1000) + margin)
+  end
+end
+return 1
 `)
 
 // giveBackScript returns n tokens to every budget in KEYS (the tenant's,
@@ -665,5 +689,5 @@ var allScripts = []*goredis.Script{
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
-	appendAuditScript, initMetaScript, takeScript, giveBackScript, drainScript,
+	appendAuditScript, initMetaScript, takeScript, pushScript, giveBackScript, drainScript,
 }

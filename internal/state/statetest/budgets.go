@@ -3,6 +3,7 @@ package statetest
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -244,6 +245,146 @@ func testBudgetTenants(t *testing.T, s state.Store) {
 	} {
 		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
 			t.Fatalf("take %+v: %v", bad, err)
+		}
+	}
+}
+
+// reserved checks a grant whose wait (the reserved slot) is in [lo, hi].
+func reserved(t *testing.T, s state.Store, req state.TakeRequest, lo, hi time.Duration) time.Duration {
+	t.Helper()
+	r := take(t, s, req)
+	if !r.Granted || r.Wait < lo || r.Wait > hi {
+		t.Fatalf("take %+v: %+v, want granted with a wait in [%v, %v]", req, r, lo, hi)
+	}
+	return r.Wait
+}
+
+// queue runs k reserving takes at once and checks they are all granted,
+// at slots 0, T, 2T, … of an hour's interval.
+func queue(t *testing.T, s state.Store, k int, req func(i int) state.TakeRequest) {
+	t.Helper()
+	type answer struct {
+		r   state.TakeResult
+		err error
+	}
+	answers := make(chan answer, k)
+	for i := range k {
+		go func() {
+			r, err := s.Take(ctx, req(i))
+			answers <- answer{r, err}
+		}()
+	}
+	got := make([]time.Duration, 0, k)
+	for range k {
+		a := <-answers
+		check(t, a.err)
+		if !a.r.Granted {
+			t.Fatalf("concurrent reservation refused: %+v", a.r)
+		}
+		got = append(got, a.r.Wait)
+	}
+	slices.Sort(got)
+	for i, w := range got {
+		// Slot i is i intervals after the first take; the calls after it
+		// came a little later, so their waits are a little shorter.
+		if slot := time.Duration(i) * time.Hour; w > slot || w < slot-time.Minute {
+			t.Fatalf("reservation waits %v: #%d is not at its slot %v", got, i, slot)
+		}
+	}
+}
+
+// testBudgetReserve: at burst 1, callers that reserve queue at exact
+// slots without a refusal, and a reservation beyond Reserve is refused
+// and changes nothing.
+func testBudgetReserve(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: time.Hour, Burst: 1}
+	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour, Burst: 1}
+	const k = 6
+	// One tenant's callers on its own budget, and k tenants' callers on
+	// one hub budget, each at once.
+	queue(t, s, k, func(int) state.TakeRequest {
+		return state.TakeRequest{Tenant: "acme", Limits: limits(l), Reserve: 10 * time.Hour}
+	})
+	queue(t, s, k, func(i int) state.TakeRequest {
+		return state.TakeRequest{Tenant: "t" + strconv.Itoa(i), Hub: &hub, Reserve: 10 * time.Hour}
+	})
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(l), Hub: &hub, Reserve: 10 * time.Hour}
+
+	// The next slot is k hours away: beyond a Reserve of k-1 hours the
+	// take is refused with that wait, and nothing is reserved by it.
+	short := req
+	short.Reserve = time.Duration(k-1) * time.Hour
+	refused(t, s, short, time.Duration(k)*time.Hour-time.Minute, time.Duration(k)*time.Hour)
+	refused(t, s, short, time.Duration(k)*time.Hour-time.Minute, time.Duration(k)*time.Hour)
+	reserved(t, s, req, time.Duration(k)*time.Hour-time.Minute, time.Duration(k)*time.Hour)
+	// Without a Reserve, a take is refused as before.
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(l)}, time.Duration(k+1)*time.Hour-time.Minute, time.Duration(k+1)*time.Hour)
+	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: limits(l), Reserve: -time.Second}); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("negative reserve: %v", err)
+	}
+}
+
+// testBudgetReserveHub: the tenant's and the hub's reservations agree on
+// the later slot, and when the hub is beyond Reserve the tenant's
+// reservation is given back.
+func testBudgetReserveHub(t *testing.T, s state.Store) {
+	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	ten := state.Limit{Key: "vomo", Interval: time.Hour}
+	// globex holds the hub's next hour.
+	granted(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub})
+	// acme's own budget is free, the hub's slot an hour away: acme
+	// sleeps an hour, and its own budget counts the request then.
+	reserved(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hub: &hub, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(ten)}, 119*time.Minute, 2*time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub}, 119*time.Minute, 2*time.Hour)
+
+	// The other way: initech's own budget is an hour out, a fresh hub's
+	// slot now; the hub is charged at initech's slot.
+	hub2 := state.Limit{Key: "vomo/lane/other", Interval: time.Hour}
+	granted(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(ten)})
+	reserved(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(ten), Hub: &hub2, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub2}, 119*time.Minute, 2*time.Hour)
+
+	// The hub is two hours out, beyond umbrella's Reserve of one: refused
+	// with the hub's wait, and umbrella's own budget keeps its token.
+	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hub: &hub, Reserve: time.Hour}, 119*time.Minute, 2*time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten)})
+	// A reservation of umbrella's own budget given back after the hub
+	// refused: its next slot stays an hour away, not two.
+	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hub: &hub, Reserve: 90 * time.Minute}, 119*time.Minute, 2*time.Hour)
+	reserved(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Reserve: 90 * time.Minute}, 59*time.Minute, time.Hour)
+}
+
+// testBudgetGiveBack: a give-back returns a granted reservation's tokens
+// (a caller whose hub, in another store, refused), and nothing else.
+func testBudgetGiveBack(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: time.Hour}
+	share := state.Limit{Key: "vomo/backfill", Interval: 2 * time.Hour}
+	both := state.TakeRequest{Tenant: "acme", Limits: limits(l, share), Reserve: 10 * time.Hour}
+	reserved(t, s, both, 0, 0)
+	reserved(t, s, both, 119*time.Minute, 2*time.Hour)
+	back := state.TakeRequest{Tenant: "acme", Limits: limits(l, share), GiveBack: true}
+	if r := take(t, s, back); !r.Granted || r.Wait != 0 {
+		t.Fatalf("give back: %+v", r)
+	}
+	// The second reservation is given back: the next is again two hours
+	// out, not four; and the first one's tokens stay spent.
+	reserved(t, s, both, 119*time.Minute, 2*time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(l)}, 179*time.Minute, 3*time.Hour)
+
+	// A give-back of budgets never taken leaves them usable, not in debt
+	// past their burst.
+	granted(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(l), GiveBack: true})
+	granted(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(l)})
+	refused(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(l)}, 59*time.Minute, time.Hour)
+
+	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	for _, bad := range []state.TakeRequest{
+		{Tenant: "acme", Limits: limits(l), Hub: &hub, GiveBack: true},
+		{Tenant: "acme", Limits: limits(l), Reserve: time.Hour, GiveBack: true},
+	} {
+		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
+			t.Fatalf("take %+v: %v, want ErrInvalid", bad, err)
 		}
 	}
 }
