@@ -42,8 +42,9 @@ type ReconcileOptions struct {
 	// AllowMassDelete proceeds with deletions over the safeguard and clears
 	// the pipeline's mass-delete alert.
 	AllowMassDelete bool
-	// Drain processes the queues after the reconcile, so the repairs it
-	// queued are in the destination when Reconcile returns.
+	// Drain processes the tenant's queues (no other tenant's) after the
+	// reconcile, so the repairs it queued are in the destination when
+	// Reconcile returns.
 	Drain bool
 	// Progress, when set, is called after every page.
 	Progress func(ReconcileProgress)
@@ -185,8 +186,8 @@ func (j *reconcileJob) dslJob() *dsl.Job {
 // Reconcile runs the tenant's reconciles now, in this process, each under
 // its job's lease (a dry run takes none: it writes nothing), and returns
 // one report per pipeline. A job another process holds is an error naming
-// the holder. With opts.Drain the queues are drained afterwards, so what
-// the reconcile queued is written before it returns.
+// the holder. With opts.Drain the tenant's queues are drained afterwards,
+// so what the reconcile queued is written before it returns.
 func (r *Runner) Reconcile(ctx context.Context, opts ReconcileOptions) ([]ReconcileReport, error) {
 	if r.config.Version == 0 {
 		if err := r.activate(ctx, r.cfg.StoreOutage); err != nil {
@@ -224,7 +225,7 @@ func (r *Runner) Reconcile(ctx context.Context, opts ReconcileOptions) ([]Reconc
 		}
 	}
 	if opts.Drain && !opts.DryRun && ctx.Err() == nil {
-		if err := r.drain(ctx); err != nil {
+		if err := r.drainTenant(ctx, t); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -322,4 +323,112 @@ func decodeReconcileState(w *state.Walk, j *reconcileJob) (*reconcileState, bool
 		}
 	}
 	return &st, true
+}
+
+// drainTenant processes the tenant's queues until none holds an entry to
+// write or a retry to come, as drain does for every queue of the plan: an
+// operator's reconcile of one tenant writes that tenant's repairs, not
+// every other tenant's backlog.
+func (r *Runner) drainTenant(ctx context.Context, t *dsl.Tenant) error {
+	var queues []state.QueueRef
+	for _, dest := range r.tenantDestinations(t) {
+		queues = append(queues, r.queueRef(t, dest))
+	}
+	errs := make(chan error, r.cfg.Workers)
+	for i := range r.cfg.Workers {
+		go func() { errs <- r.drainQueues(ctx, r.consumer(i), queues) }()
+	}
+	var err error
+	for range r.cfg.Workers {
+		err = errors.Join(err, <-errs)
+	}
+	if err != nil {
+		return fmt.Errorf("reconcile %s: write the queued repairs: %w", t.ID, err)
+	}
+	return nil
+}
+
+// drainQueues is one worker of drainTenant; store failures are ridden out
+// for Config.StoreOutage, as processLoop does for --once.
+func (r *Runner) drainQueues(ctx context.Context, consumer string, queues []state.QueueRef) error {
+	w := newWorker(consumer)
+	defer r.removeConsumers(ctx, w)
+	var down time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		did, err := r.drainRound(ctx, w, queues)
+		if err == nil && !did {
+			var left bool
+			if left, err = r.queuesOutstanding(ctx, queues); err == nil && !left {
+				return nil
+			}
+		}
+		var stop *fatalError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &stop):
+			return stop.err
+		case err != nil:
+			if down.IsZero() {
+				down = time.Now()
+			}
+			if time.Since(down) > r.cfg.StoreOutage {
+				return fmt.Errorf("the store has been failing for %s; giving up: %w", time.Since(down).Round(time.Second), err)
+			}
+			r.log.Warn("store unavailable; retrying", "consumer", consumer, "err", err)
+			backoff = min(backoff*2, 5*time.Second)
+		default:
+			down, backoff = time.Time{}, 100*time.Millisecond
+			if did {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// drainRound visits each queue once; did reports whether any entry was
+// settled.
+func (r *Runner) drainRound(ctx context.Context, w *worker, queues []state.QueueRef) (bool, error) {
+	did := false
+	for _, q := range queues {
+		n, err := r.reclaimDue(ctx, w, q)
+		did = did || n > 0
+		if err != nil {
+			return did, err
+		}
+		n, err = r.processQueue(ctx, q, w.consumer, batchesPerVisit)
+		did = did || n > 0
+		if err != nil {
+			return did, err
+		}
+	}
+	return did, nil
+}
+
+// queuesOutstanding reports whether any of the queues that is not paused
+// still has unclaimed entries or retries to come.
+func (r *Runner) queuesOutstanding(ctx context.Context, queues []state.QueueRef) (bool, error) {
+	for _, q := range queues {
+		paused, err := r.queuePaused(ctx, q)
+		if err != nil {
+			return false, err
+		}
+		if paused {
+			continue
+		}
+		d, err := r.st.Depth(ctx, q)
+		if err != nil {
+			return false, fmt.Errorf("queue depth %s/%s: %w", q.Tenant, q.Destination, err)
+		}
+		if d.Retry > 0 || d.Stream > d.Pending {
+			return true, nil
+		}
+	}
+	return false, nil
 }

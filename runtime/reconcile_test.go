@@ -837,3 +837,32 @@ func TestReconcileWrongOrgTokenConfirmsNothing(t *testing.T) {
 		t.Errorf("requests with the wrong token: %v, want one organization check", c)
 	}
 }
+
+// An operator's reconcile of one tenant writes that tenant's repairs and
+// leaves every other tenant's queue as it was.
+func TestReconcileDrainsOnlyTheTenantsQueues(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 2, users: 40, pipeline: volunteers})
+	ctx := context.Background()
+	h.once()
+	a, b := h.sim.Tenants()[0], h.sim.Tenants()[1]
+	n, err := h.sim.Vanish(a.ID, "users", 0.1)
+	if err != nil || n == 0 {
+		t.Fatal(n, err)
+	}
+	enqueueFor(t, h, b.ID, "900001", "900002")
+	rep := h.reconcile(runtime.ReconcileOptions{Tenant: a.ID})[0]
+	if rep.Deleted != int64(n) {
+		t.Errorf("%d vanished; report %+v", n, rep)
+	}
+	if d, err := h.store.Depth(ctx, h.queue(a.ID)); err != nil || d.Stream != 0 {
+		t.Errorf("queue of %s after its reconcile: %+v %v, want drained", a.ID, d, err)
+	}
+	if d, err := h.store.Depth(ctx, h.queue(b.ID)); err != nil || d.Stream != 2 {
+		t.Errorf("queue of %s after another tenant's reconcile: %+v %v, want its 2 entries", b.ID, d, err)
+	}
+	for _, k := range []string{"900001", "900002"} {
+		if _, ok := h.rows("volunteers")[b.ID][k]; ok {
+			t.Errorf("%s of %s written by another tenant's reconcile", k, b.ID)
+		}
+	}
+}

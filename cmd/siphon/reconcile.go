@@ -27,8 +27,8 @@ func init() {
 			"missing or older at the destination queued again, records the filter now drops deleted, and after\n" +
 			"a complete scan the records the source no longer has deleted once confirmed (404, or two complete\n" +
 			"scans agreeing). A reconcile that would delete more than max_delete and max_delete_min deletes\n" +
-			"nothing and raises an alert in status; --allow-mass-delete proceeds (audited). The queues are then\n" +
-			"drained, so the repairs are written when it exits. Exit 1 when a scan was cut short or the\n" +
+			"nothing and raises an alert in status; --allow-mass-delete proceeds (audited). The tenant's queues are\n" +
+			"then drained, so the repairs are written when it exits. Exit 1 when a scan was cut short or the\n" +
 			"safeguard stopped it.",
 		Flags: operatorFlags(
 			&cli.BoolFlag{Name: "deep", Usage: "also compare content hashes (what the weekly reconcile does)"},
