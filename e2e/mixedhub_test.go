@@ -23,6 +23,7 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
+	siphonrt "github.com/siphonhq/siphon/runtime"
 )
 
 // The mixed hub: fifty healthy tenants share two `siphon run` processes
@@ -322,10 +323,14 @@ func TestMixedHub(t *testing.T) {
 // and destination, the big one backfilling at the first whole minute not
 // before bigFrom, the others at once) and returns the big one's start.
 func (e *env) writeMixedConfig(ms mixedSize, down, big string, bigFrom time.Time) time.Time {
-	at := bigFrom.UTC().Truncate(time.Minute)
-	if at.Before(bigFrom) {
-		at = at.Add(time.Minute)
+	// The backfill starts at backfill_at plus the tenant's stagger within
+	// the hour: configure the minute that puts its start at or after bigFrom.
+	stagger := siphonrt.BackfillStagger(big)
+	clockAt := bigFrom.Add(-stagger).UTC().Truncate(time.Minute)
+	if clockAt.Add(stagger).Before(bigFrom) {
+		clockAt = clockAt.Add(time.Minute)
 	}
+	at := clockAt.Add(stagger)
 	var b strings.Builder
 	fmt.Fprintf(&b, `destination %q {
   plugin            = "sqlite"
@@ -358,7 +363,7 @@ pipeline %q {
 			p = downPipeline
 		}
 		if id == big {
-			when = at.Format("15:04")
+			when = clockAt.Format("15:04")
 		}
 		fmt.Fprintf(&b, "tenant %q {\n  pipelines   = [pipeline.%s]\n  backfill_at = %q\n}\n", id, p, when)
 	}

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -175,23 +176,23 @@ func TestBackfillWait(t *testing.T) {
 	dir := backfillConfig(t, url, "60000/1m", a, ts[1].ID, "allow_single_node = true")
 	setBackfillToken(t, a, ts[0].Token, "--config", dir, "--store", store)
 
-	var wg sync.WaitGroup
-	var code int
+	// The waiting command runs in its own process (this test binary as
+	// siphon, see TestMain): two commands in one process share flag state.
 	var out, errOut bytes.Buffer
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run([]string{"siphon", "backfill", a, "--at", "now", "--wait", "--json", "--interval", "20ms", "--config", dir, "--store", store}, &out, &errOut)
-	}()
+	wait := exec.Command(os.Args[0], "backfill", a, "--at", "now", "--wait", "--json", "--interval", "20ms", "--config", dir, "--store", store)
+	wait.Env = append(os.Environ(), "SIPHON_TEST_CLI=1")
+	wait.Stdout, wait.Stderr = &out, &errOut
+	if err := wait.Start(); err != nil {
+		t.Fatal(err)
+	}
 	// The run starts once the backfill is scheduled (--once would start
 	// it anyway; the schedule is what --wait reports against).
 	time.Sleep(200 * time.Millisecond)
 	if c, o, e := siphon(t, "run", "--once", dir, "--store", store); !strings.Contains(o, "jobs run 2") {
 		t.Fatalf("run --once: %d %s %s", c, o, e)
 	}
-	wg.Wait()
-	if code != 0 {
-		t.Fatalf("backfill --wait: %d %s %s", code, out.String(), errOut.String())
+	if err := wait.Wait(); err != nil {
+		t.Fatalf("backfill --wait: %v %s %s", err, out.String(), errOut.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	var last map[string]any

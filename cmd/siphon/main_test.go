@@ -19,8 +19,15 @@ import (
 
 // TestMain serves a built-in destination when a test launches one: the host
 // re-executes /proc/self/exe, which here is this test binary.
+//
+// With SIPHON_TEST_CLI=1 it is the siphon command instead, so a test can run
+// a second command at the same time in its own process: the commands'
+// flags are package state, so two in one process would race.
 func TestMain(m *testing.M) {
 	host.ServeBuiltinIfAsked()
+	if os.Getenv("SIPHON_TEST_CLI") == "1" {
+		os.Exit(run(append([]string{"siphon"}, os.Args[1:]...), os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
 
