@@ -866,3 +866,40 @@ func TestReconcileDrainsOnlyTheTenantsQueues(t *testing.T) {
 		}
 	}
 }
+
+// Deletions confirmed by GET for a tenant with no recorded organization go
+// on as before, and the run says once that no organization check guarded
+// them; with the organization recorded and the right token they go on
+// without that warning.
+func TestReconcileConfirmsWithoutOrgLogsOnce(t *testing.T) {
+	h := newHarness(t, harnessOpts{tenants: 1, users: 60, pipeline: volunteers})
+	h.once()
+	a := h.sim.Tenants()[0]
+	const warning = "without an organization check"
+	for _, withOrg := range []bool{false, true} {
+		if withOrg {
+			recordOrg(t, h.store, a.ID, a.OrganizationID)
+		}
+		n, err := h.sim.Vanish(a.ID, "users", 0.05)
+		if err != nil || n == 0 {
+			t.Fatal(n, err)
+		}
+		before := len(h.rows("volunteers")[a.ID])
+		var logs logCapture
+		r := h.runnerAdjusted(func(c *runtime.Config) { c.Logger = logs.logger() })
+		reps, err := r.Reconcile(context.Background(), runtime.ReconcileOptions{Tenant: a.ID, Drain: true})
+		after := len(h.rows("volunteers")[a.ID])
+		if err != nil || len(reps) != 1 || reps[0].Deleted == 0 || reps[0].Deleted != int64(before-after) {
+			t.Fatalf("org recorded %v: %d vanished, rows %d then %d; %+v %v", withOrg, n, before, after, reps, err)
+		}
+		warned := 0
+		for _, l := range logs.lines(t) {
+			if msg, _ := l["msg"].(string); strings.Contains(msg, warning) {
+				warned++
+			}
+		}
+		if want := map[bool]int{false: 1, true: 0}[withOrg]; warned != want {
+			t.Errorf("org recorded %v: the warning logged %d times, want %d", withOrg, warned, want)
+		}
+	}
+}
