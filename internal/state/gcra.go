@@ -129,6 +129,9 @@ func CheckTake(req TakeRequest) error {
 	if req.Reserve < 0 {
 		return fmt.Errorf("%w: reserve %v is negative", ErrInvalid, req.Reserve)
 	}
+	if req.Drained && (req.Hub != nil || req.Reserve != 0 || req.GiveBack) {
+		return fmt.Errorf("%w: a drain check of %s reads the tenant's limits only, with no hub limit, reserve or give-back", ErrInvalid, req.Tenant)
+	}
 	if req.GiveBack && (req.Hub != nil || req.Reserve != 0) {
 		return fmt.Errorf("%w: a give-back of %s returns the tenant's limits only, with no hub limit or reserve", ErrInvalid, req.Tenant)
 	}

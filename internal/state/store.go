@@ -512,6 +512,12 @@ type Limit struct {
 // always granted. A budget that reserved slots behind the one given back
 // keeps them, so the next take may share a slot with one of them: the
 // count over time is kept, the spacing of that one pair is not.
+//
+// Drained takes nothing: it asks how long the drains of Limits (by key)
+// still hold, as the Wait of a refusal, or Granted when none does. A
+// caller that slept until its reserved slot asks it before sending, so a
+// 429 another worker saw meanwhile holds back a request reserved before
+// it. It takes no Hub, Reserve or GiveBack.
 type TakeRequest struct {
 	Tenant   string
 	Limits   []Limit
@@ -520,6 +526,7 @@ type TakeRequest struct {
 	Factor   float64
 	Reserve  time.Duration
 	GiveBack bool
+	Drained  bool
 }
 
 // TakeResult says whether the tokens were granted and how long (store

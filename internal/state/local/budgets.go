@@ -81,6 +81,24 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
+	if req.Drained {
+		var wait int64
+		err := s.view(func(tx *bolt.Tx) error {
+			now := s.now().UnixMicro()
+			buds, err := tenantSub(tx, req.Tenant, bBudgets)
+			if err != nil {
+				return err
+			}
+			for _, l := range req.Limits {
+				wait = max(wait, getBudget(buds, []byte(l.Key)).Hold-now)
+			}
+			return nil
+		})
+		if err != nil {
+			return state.TakeResult{}, fmt.Errorf("drain check %s: %w", req.Tenant, err)
+		}
+		return state.TakeResult{Granted: wait <= 0, Wait: time.Duration(max(wait, 0)) * time.Microsecond}, nil
+	}
 	if req.GiveBack && len(req.Limits) == 0 {
 		return state.TakeResult{Granted: true}, nil
 	}

@@ -54,6 +54,24 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
 	}
 	n, factor := max(req.N, 1), factorArg(req.Factor)
+	if req.Drained {
+		if len(req.Limits) == 0 {
+			return state.TakeResult{Granted: true}, nil
+		}
+		ks := make([]string, 0, len(req.Limits))
+		for _, l := range req.Limits {
+			ks = append(ks, s.k.drain(req.Tenant, l.Key))
+		}
+		v, err := drainedScript.Run(ctx, s.rdb, ks).Text()
+		if err != nil {
+			return state.TakeResult{}, fmt.Errorf("drain check %s: %w", req.Tenant, err)
+		}
+		us, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return state.TakeResult{}, fmt.Errorf("drain check %s: unexpected reply %q", req.Tenant, v)
+		}
+		return state.TakeResult{Granted: us <= 0, Wait: time.Duration(us) * time.Microsecond}, nil
+	}
 	if req.GiveBack {
 		if err := s.giveBack(ctx, req.Tenant, req.Limits, n, factor); err != nil {
 			return state.TakeResult{}, fmt.Errorf("give back %s: %w", req.Tenant, err)

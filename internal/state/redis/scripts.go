@@ -628,6 +628,18 @@ end
 return {1, n2s(wait)}
 `)
 
+// drainedScript returns how long the longest of the drains in KEYS still
+// holds (µs; 0 when none). KEYS: drain keys of one tenant. Reply: µs.
+var drainedScript = goredis.NewScript(clockPrelude + `
+local now = server_now()
+local wait = 0
+for _, v in ipairs(redis.call('MGET', unpack(KEYS))) do
+  local hold = tonumber(v)
+  if hold and hold - now > wait then wait = hold - now end
+end
+return n2s(wait)
+`)
+
 // pushScript moves the tenant's budgets' TATs to at least now + ARGV[2]
 // + n intervals (never earlier): after the hub, taken in its own slot,
 // reserved a later slot than the tenant's, the tenant's budgets are
@@ -689,5 +701,5 @@ var allScripts = []*goredis.Script{
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
-	appendAuditScript, initMetaScript, takeScript, pushScript, giveBackScript, drainScript,
+	appendAuditScript, initMetaScript, takeScript, pushScript, drainedScript, giveBackScript, drainScript,
 }

@@ -388,3 +388,32 @@ func testBudgetGiveBack(t *testing.T, s state.Store) {
 		}
 	}
 }
+
+// testBudgetDrained: a drain check reports a drain still in place, takes
+// nothing, and sees drains by key.
+func testBudgetDrained(t *testing.T, s state.Store) {
+	l := state.Limit{Key: "vomo", Interval: time.Hour}
+	other := state.Limit{Key: "other", Interval: time.Hour}
+	check := state.TakeRequest{Tenant: "acme", Limits: limits(l, other), Drained: true}
+	for range 2 {
+		// Nothing drained, and the checks take no token.
+		if r := take(t, s, check); !r.Granted || r.Wait != 0 {
+			t.Fatalf("drain check with no drain: %+v", r)
+		}
+	}
+	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(l, other)})
+	if err := s.DrainBudget(ctx, "acme", "vomo", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, s, check, 59*time.Minute, time.Hour)
+	if r := take(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other), Drained: true}); !r.Granted {
+		t.Fatalf("drain check of an undrained key: %+v", r)
+	}
+	if r := take(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(l), Drained: true}); !r.Granted {
+		t.Fatalf("drain check of another tenant: %+v", r)
+	}
+	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: limits(l), Hub: &hub, Drained: true}); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("drain check with a hub limit: %v, want ErrInvalid", err)
+	}
+}

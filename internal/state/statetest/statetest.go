@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"BudgetReserve", testBudgetReserve},
 		{"BudgetReserveHub", testBudgetReserveHub},
 		{"BudgetGiveBack", testBudgetGiveBack},
+		{"BudgetDrained", testBudgetDrained},
 		{"Notes", testNotes},
 		{"PurgeTenant", testPurgeTenant},
 		{"CrossTenantIDs", testCrossTenantIDs},
