@@ -141,16 +141,18 @@ func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (ten
 
 // budgetLimiter makes each request of one (tenant, source, stage) wait for
 // its tokens: the tenant's first, in the tenant's store, then the hub's,
-// in the hub store. The budgets are kept in the store's clock (Redis
-// server time, or the local wall clock), so waits are real time whatever
-// clock the runner schedules by.
+// in the hub store. Each take reserves the request's slot (Reserve), so
+// callers queue at exact slots instead of racing for each one after a
+// refusal and losing any lateness past it. The budgets are kept in the
+// store's clock (Redis server time, or the local wall clock), so a
+// reservation's wait is real time whatever clock the runner schedules by.
 type budgetLimiter struct {
 	r      *Runner
 	tenant string
 	limits []state.Limit
 	hub    *state.Limit
 	// split: the hub store is not the tenant's store, so the two tokens are
-	// taken in two calls (see take).
+	// taken in two calls (see reserve).
 	split bool
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -166,62 +168,98 @@ func (r *Runner) limiter(t *dsl.Tenant, src *dsl.Source, stage string) *budgetLi
 		split: hub != nil && r.cfg.HubStore != r.st, sleep: sleepReal}
 }
 
-// Wait takes one token of every limit, sleeping as long as the store says
-// until it gets them. A store error fails the request as a store failure,
-// so the job is retried whole rather than counted as the source's fault.
+// Wait reserves one token of every limit and sleeps until the reserved
+// slot. A slot more than maxBudgetWait away ends the request as rate
+// limited, with nothing reserved. A store error fails the request as a
+// store failure, so the job is retried whole rather than counted as the
+// source's fault. A context that ends during the sleep forfeits the slot:
+// nobody else gets it, which only lowers the rate, never raises it.
+//
+// A 429 another worker saw while this one slept drains the tenant's
+// budget after the slot was reserved, so a request that slept asks the
+// store for drains before it goes and waits them out too.
 func (b *budgetLimiter) Wait(ctx context.Context) error {
-	held := false // split: the tenant's token is taken, the hub's is not
-	for {
-		wait, nowHeld, err := b.take(ctx, held)
+	wait, err := b.reserve(ctx)
+	if err != nil || wait <= 0 {
+		return err
+	}
+	if err := b.sleep(ctx, wait); err != nil {
+		return err
+	}
+	if len(b.limits) == 0 {
+		return nil
+	}
+	for slept := time.Duration(0); ; {
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Drained: true})
 		if err != nil {
 			return storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
 		}
-		held = nowHeld
-		if wait <= 0 {
+		if res.Granted {
 			return nil
 		}
-		if wait > maxBudgetWait {
-			return fmt.Errorf("rate budget of %s: drained, next request allowed in %s: %w", b.tenant, wait.Round(time.Second), vomo.ErrRateLimited)
+		if slept += res.Wait; slept > maxBudgetWait {
+			return b.drained(res.Wait)
 		}
-		if err := b.sleep(ctx, wait); err != nil {
+		if err := b.sleep(ctx, res.Wait); err != nil {
 			return err
 		}
 	}
 }
 
-// take asks for the tokens once. In one store, the store takes the
-// tenant's and the hub's in order and gives the tenant's back when the hub
-// refuses. With a separate hub store a refused hub token cannot give the
-// tenant's back; instead the request keeps it (held) and waits for the hub
-// alone, so no tenant token is ever spent without a request.
-func (b *budgetLimiter) take(ctx context.Context, held bool) (wait time.Duration, nowHeld bool, err error) {
+// reserve takes the tokens with a reservation of at most maxBudgetWait
+// and returns how long to sleep. In one store, the store takes the
+// tenant's and the hub's together and agrees their slots. With a separate
+// hub store the tenant's are reserved first; when the hub then refuses,
+// the tenant's are given back, so no tenant token is spent without a
+// request. The request goes at the later of the two slots; when that is
+// the hub's, the tenant's budget counted it somewhat earlier than it goes
+// (the hub store cannot move the tenant's budget).
+func (b *budgetLimiter) reserve(ctx context.Context) (time.Duration, error) {
 	factor := b.r.throttle(ctx)
 	if !b.split {
-		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hub: b.hub, N: 1, Factor: factor})
-		if err != nil || res.Granted {
-			return 0, false, err
-		}
-		return max(res.Wait, time.Millisecond), false, nil
-	}
-	if !held && len(b.limits) > 0 {
-		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, N: 1, Factor: factor})
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hub: b.hub, N: 1, Factor: factor, Reserve: maxBudgetWait})
 		if err != nil {
-			return 0, false, err
+			return 0, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
 		}
 		if !res.Granted {
-			return max(res.Wait, time.Millisecond), false, nil
+			return 0, b.drained(res.Wait)
+		}
+		return res.Wait, nil
+	}
+	var tenantWait time.Duration
+	if len(b.limits) > 0 {
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, N: 1, Factor: factor, Reserve: maxBudgetWait})
+		if err != nil {
+			return 0, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
+		}
+		if !res.Granted {
+			return 0, b.drained(res.Wait)
+		}
+		tenantWait = res.Wait
+	}
+	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hub: b.hub, N: 1, Factor: factor, Reserve: maxBudgetWait})
+	if err == nil && res.Granted {
+		return max(tenantWait, res.Wait), nil
+	}
+	if len(b.limits) > 0 {
+		// No request follows: the tenant's reservation goes back, on a
+		// context of its own so a job ending now still returns it.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+		defer cancel()
+		if _, gerr := b.r.st.Take(gctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, N: 1, Factor: factor, GiveBack: true}); gerr != nil {
+			b.r.log.Warn("give back the tenant's rate budget after the hub's", "tenant", b.tenant, "err", gerr)
 		}
 	}
-	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hub: b.hub, N: 1, Factor: factor})
 	if err != nil {
-		// The tenant's token stays spent: a store error is rare, and the
-		// job is retried as a store failure.
-		return 0, false, err
+		return 0, storeErr(fmt.Errorf("hub rate budget of %s: %w", b.tenant, err))
 	}
-	if res.Granted {
-		return 0, false, nil
-	}
-	return max(res.Wait, time.Millisecond), true, nil
+	return 0, b.drained(res.Wait)
+}
+
+// drained is the error of a request whose slot is more than maxBudgetWait
+// away.
+func (b *budgetLimiter) drained(wait time.Duration) error {
+	return fmt.Errorf("rate budget of %s: drained, next request allowed in %s: %w", b.tenant, wait.Round(time.Second), vomo.ErrRateLimited)
 }
 
 // onRateLimited drains the tenant's budget of the source for the 429's

@@ -2,12 +2,16 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/siphonhq/siphon/dsl"
+	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	_ "github.com/siphonhq/siphon/internal/state/local"
 )
@@ -75,5 +79,91 @@ func TestBudgetLimitsByStageAndLane(t *testing.T) {
 	res, err = st.Take(context.Background(), state.TakeRequest{Tenant: prem.ID, Limits: ls, N: 1, Factor: 1})
 	if err != nil || res.Granted || res.Wait <= time.Second {
 		t.Errorf("second backfill take at once: %+v %v, want a wait over 1s", res, err)
+	}
+}
+
+// budgetStores opens a tenant store and, apart, a hub store (bbolt files).
+func budgetStores(t *testing.T) (tenant, hub state.Store) {
+	t.Helper()
+	open := func(name string) state.Store {
+		st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), name), state.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	return open("tenant.db"), open("hub.db")
+}
+
+// TestBudgetWaitReservesSlots: concurrent requests of one tenant are
+// given consecutive slots and sleep until theirs, none refused; one whose
+// slot is past maxBudgetWait is rate limited at once.
+func TestBudgetWaitReservesSlots(t *testing.T) {
+	st, _ := budgetStores(t)
+	r := &Runner{cfg: Config{HubStore: st}, st: st, log: slog.Default()}
+	b := &budgetLimiter{r: r, tenant: "acme", limits: []state.Limit{{Key: "vomo", Interval: 20 * time.Second, Burst: 1}},
+		hub: &state.Limit{Key: "vomo/lane/default", Interval: 10 * time.Second, Burst: 1}}
+	var mu sync.Mutex
+	var slept []time.Duration
+	// The sleep is recorded, not slept: the slots are what is checked.
+	b.sleep = func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		slept = append(slept, d)
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Wait(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(slept)
+	// The first goes at once (no sleep); then 20s, 40s, 60s, less the
+	// time the takes took.
+	if len(slept) != 3 {
+		t.Fatalf("slept %v, want three reserved waits", slept)
+	}
+	for i, d := range slept {
+		if slot := time.Duration(i+1) * 20 * time.Second; d > slot || d < slot-5*time.Second {
+			t.Fatalf("slept %v: #%d is not at its slot %v", slept, i+1, slot)
+		}
+	}
+	// The next slot is 80s away, past maxBudgetWait.
+	if err := b.Wait(context.Background()); !errors.Is(err, vomo.ErrRateLimited) {
+		t.Fatalf("a slot past maxBudgetWait: %v, want rate limited", err)
+	}
+	res, err := st.Take(context.Background(), state.TakeRequest{Tenant: "acme", Limits: b.limits, Reserve: time.Hour})
+	if err != nil || res.Wait < 75*time.Second || res.Wait > 80*time.Second {
+		t.Fatalf("the refused request reserved something: next slot %+v %v, want about 80s", res, err)
+	}
+}
+
+// TestBudgetSplitHubRefusalGivesBack: with the hub budget in another
+// store, a request the hub refuses (its slot past maxBudgetWait) gives the
+// tenant's reservation back, so the tenant's next slot is not pushed out
+// by a request never made.
+func TestBudgetSplitHubRefusalGivesBack(t *testing.T) {
+	st, hubSt := budgetStores(t)
+	r := &Runner{cfg: Config{HubStore: hubSt}, st: st, log: slog.Default()}
+	b := &budgetLimiter{r: r, tenant: "acme", limits: []state.Limit{{Key: "vomo", Interval: 30 * time.Second, Burst: 1}},
+		hub: &state.Limit{Key: "vomo/lane/default", Interval: time.Hour, Burst: 1}, split: true}
+	b.sleep = func(context.Context, time.Duration) error { return nil }
+	if err := b.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The tenant's slot is 30s out, the hub's an hour.
+	if err := b.Wait(context.Background()); !errors.Is(err, vomo.ErrRateLimited) {
+		t.Fatalf("hub slot an hour out: %v, want rate limited", err)
+	}
+	res, err := st.Take(context.Background(), state.TakeRequest{Tenant: "acme", Limits: b.limits, Reserve: time.Hour})
+	if err != nil || res.Wait < 25*time.Second || res.Wait > 30*time.Second {
+		t.Fatalf("tenant's next slot %+v %v, want about 30s (the refused request's given back)", res, err)
 	}
 }
