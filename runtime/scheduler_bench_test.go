@@ -408,7 +408,10 @@ func testSchedulerSlots(t *testing.T, kind string, runners int) {
 // BenchmarkScheduler measures start lateness (p50, p99, max: the time from
 // a job's slot to its runner's "job started", in real seconds) and store
 // round trips per job run (every trip of the runners, polling and idle
-// processing included). SIPHON_BENCH_BIG=1: 10,000 tenants × 2 jobs on
+// processing included), with slots missed, slots started twice, and
+// starts_past_boundary: runs whose start line fell in a later slot than
+// the one they serve (late by nearly a cadence; counted by the slot they
+// serve, so no double start). SIPHON_BENCH_BIG=1: 10,000 tenants × 2 jobs on
 // the real clock for 3 minutes (goal: p99 < 1 s); otherwise 200 tenants
 // on a clock 20 times faster. SIPHON_BENCH_TENANTS=n sets the number of
 // tenants of either (a smaller hub on the real clock, say).
