@@ -104,17 +104,30 @@ func (e *emptyQueues) add(q state.QueueRef) { e.m.Store(q, struct{}{}) }
 // out with bounded backoff (by --once only for Config.StoreOutage); a
 // destination that cannot start ends the loop at once.
 func (r *Runner) processLoop(ctx context.Context, consumer string, drained *emptyQueues) error {
-	once := drained != nil
 	lanes := newLaneRound(r.lanes)
+	var left func() (bool, error)
+	if drained != nil {
+		left = func() (bool, error) { return r.outstanding(ctx, drained) }
+	}
+	return r.workLoop(ctx, consumer, func(w *worker) (bool, error) { return r.processRound(ctx, lanes, w) }, left)
+}
+
+// workLoop runs rounds of work as one queue consumer until ctx ends or,
+// with left set (a drain), until a round did nothing and left reports
+// nothing outstanding. A store outage is ridden out with bounded backoff
+// (a drain gives up after Config.StoreOutage); a destination that cannot
+// start ends the loop at once.
+func (r *Runner) workLoop(ctx context.Context, consumer string, round func(*worker) (bool, error), left func() (bool, error)) error {
+	once := left != nil
 	w := newWorker(consumer)
 	defer r.removeConsumers(ctx, w)
 	var down time.Time // when the current store outage began
 	backoff := 100 * time.Millisecond
 	for {
-		did, err := r.processRound(ctx, lanes, w)
+		did, err := round(w)
 		if err == nil && !did && once {
-			var left bool
-			if left, err = r.outstanding(ctx, drained); err == nil && !left {
+			var more bool
+			if more, err = left(); err == nil && !more {
 				return nil
 			}
 		}

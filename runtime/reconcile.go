@@ -351,45 +351,9 @@ func (r *Runner) drainTenant(ctx context.Context, t *dsl.Tenant) error {
 // drainQueues is one worker of drainTenant; store failures are ridden out
 // for Config.StoreOutage, as processLoop does for --once.
 func (r *Runner) drainQueues(ctx context.Context, consumer string, queues []state.QueueRef) error {
-	w := newWorker(consumer)
-	defer r.removeConsumers(ctx, w)
-	var down time.Time
-	backoff := 100 * time.Millisecond
-	for {
-		did, err := r.drainRound(ctx, w, queues)
-		if err == nil && !did {
-			var left bool
-			if left, err = r.queuesOutstanding(ctx, queues); err == nil && !left {
-				return nil
-			}
-		}
-		var stop *fatalError
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.As(err, &stop):
-			return stop.err
-		case err != nil:
-			if down.IsZero() {
-				down = time.Now()
-			}
-			if time.Since(down) > r.cfg.StoreOutage {
-				return fmt.Errorf("the store has been failing for %s; giving up: %w", time.Since(down).Round(time.Second), err)
-			}
-			r.log.Warn("store unavailable; retrying", "consumer", consumer, "err", err)
-			backoff = min(backoff*2, 5*time.Second)
-		default:
-			down, backoff = time.Time{}, 100*time.Millisecond
-			if did {
-				continue
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
+	return r.workLoop(ctx, consumer,
+		func(w *worker) (bool, error) { return r.drainRound(ctx, w, queues) },
+		func() (bool, error) { return r.queuesOutstanding(ctx, queues) })
 }
 
 // drainRound visits each queue once; did reports whether any entry was
