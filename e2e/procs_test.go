@@ -331,6 +331,12 @@ type worker struct {
 
 // startWorker starts a `siphon run` process; its JSON log goes to a file.
 func (e *env) startWorker(extra ...string) *worker {
+	e.t.Helper()
+	return e.startWorkerEnv(siphonEnv(), extra...)
+}
+
+// startWorkerEnv is startWorker with the process's environment given.
+func (e *env) startWorkerEnv(env []string, extra ...string) *worker {
 	t := e.t
 	t.Helper()
 	w := &worker{name: fmt.Sprintf("w%d", len(e.workers)+1), exited: make(chan struct{})}
@@ -340,7 +346,7 @@ func (e *env) startWorker(extra ...string) *worker {
 		t.Fatal(err)
 	}
 	w.cmd = exec.Command(siphonBin, append(e.runArgs(), extra...)...)
-	w.cmd.Stdout, w.cmd.Stderr, w.cmd.Env = f, f, siphonEnv()
+	w.cmd.Stdout, w.cmd.Stderr, w.cmd.Env = f, f, env
 	// The worker dies with the test binary even if the test is killed.
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := w.cmd.Start(); err != nil {

@@ -13,11 +13,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -256,36 +254,9 @@ pipeline "picky" {
 // startDebugWorker starts `siphon run` as startWorker does, with debug
 // logging and OTLP export of spans and metrics to endpoint.
 func (e *env) startDebugWorker(endpoint string) *worker {
-	t := e.t
-	t.Helper()
-	w := &worker{name: fmt.Sprintf("w%d", len(e.workers)+1), exited: make(chan struct{})}
-	w.logPath = filepath.Join(e.dir, w.name+".log")
-	f, err := os.Create(w.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cmd = exec.Command(siphonBin, e.runArgs()...)
-	w.cmd.Stdout, w.cmd.Stderr = f, f
-	w.cmd.Env = append(siphonEnv(), "SIPHON_LOG_LEVEL=debug", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint,
-		"OTEL_METRIC_EXPORT_INTERVAL=500", "OTEL_BSP_SCHEDULE_DELAY=200")
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := w.cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start siphon run: %v", err)
-	}
-	go func() {
-		w.err = w.cmd.Wait()
-		f.Close()
-		close(w.exited)
-	}()
-	t.Cleanup(func() {
-		if !w.done() {
-			_ = w.cmd.Process.Kill()
-			<-w.exited
-		}
-	})
-	e.workers = append(e.workers, w)
-	return w
+	e.t.Helper()
+	return e.startWorkerEnv(append(siphonEnv(), "SIPHON_LOG_LEVEL=debug", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint,
+		"OTEL_METRIC_EXPORT_INTERVAL=500", "OTEL_BSP_SCHEDULE_DELAY=200"))
 }
 
 // cursor is the tenant's volunteers cursor.
