@@ -100,6 +100,10 @@ func startOnLockedThread(c *plugin.Client) (plugin.ClientProtocol, error) {
 	ch := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread()
+		// Once the plugin is gone the thread goes back to the pool alive: a
+		// goroutine that ends locked ends its thread, which would fire the
+		// parent-death signal of any other child once started from it.
+		defer runtime.UnlockOSThread()
 		rpc, err := c.Client()
 		ch <- started{rpc, err}
 		if err != nil {

@@ -141,12 +141,17 @@ func (s *Server) start() error {
 	go func() {
 		runtime.LockOSThread()
 		if err := cmd.Start(); err != nil {
+			runtime.UnlockOSThread()
 			started <- err
 			return
 		}
 		started <- nil
 		_ = cmd.Wait()
 		close(exited)
+		// Hand the thread back alive: a goroutine that ends locked ends its
+		// thread, which would fire the parent-death signal of any other
+		// child the process once started from it (vomosim, a worker).
+		runtime.UnlockOSThread()
 	}()
 	if err := <-started; err != nil {
 		return err

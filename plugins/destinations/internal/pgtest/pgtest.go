@@ -126,12 +126,17 @@ func (s *Server) startOnLockedThread() error {
 	go func() {
 		runtime.LockOSThread()
 		if err := s.cmd.Start(); err != nil {
+			runtime.UnlockOSThread()
 			started <- err
 			return
 		}
 		started <- nil
 		_ = s.cmd.Wait()
 		close(s.exited)
+		// Hand the thread back alive: a goroutine that ends locked ends its
+		// thread, which would fire the parent-death signal of any other
+		// child the process once started from it.
+		runtime.UnlockOSThread()
 	}()
 	return <-started
 }
