@@ -404,7 +404,11 @@ func TestBudgetLaneShares(t *testing.T) {
 		if n < 2 {
 			t.Fatalf("tenant %s made %d requests", tenant, n)
 		}
-		if allowed := gcraMax(reqs[n-1].end.Sub(reqs[0].start), iv); n > allowed {
+		// Reserving takes send each request exactly at its slot, so the
+		// span measured here, away from the store's clock, may come out a
+		// hair short of the slots it holds: allow the one grant that
+		// rounding can cost, as the hub count below does.
+		if allowed := gcraMax(reqs[n-1].end.Sub(reqs[0].start), iv) + 1; n > allowed {
 			t.Errorf("tenant %s: %d requests, its lane's share allows %d", tenant, n, allowed)
 		}
 		return n
