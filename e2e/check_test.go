@@ -38,6 +38,11 @@ func (e *env) truth(tenant string) (map[string]user, error) {
 	if err := e.sim.call("GET", "truth/"+tenant+"/users", "", &tr); err != nil {
 		return nil, err
 	}
+	return truthUsers(tenant, tr)
+}
+
+// truthUsers decodes a tenant's truth into the users the checks compare.
+func truthUsers(tenant string, tr vomosim.Truth) (map[string]user, error) {
 	out := make(map[string]user, len(tr.Keys))
 	for i, raw := range tr.Records {
 		var u struct {

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/siphonhq/siphon/internal/clock"
-	"github.com/siphonhq/siphon/internal/source/vomo"
 	"github.com/siphonhq/siphon/internal/state"
 	"github.com/siphonhq/siphon/internal/state/redistest"
 	"github.com/siphonhq/siphon/internal/vomosim"
@@ -711,23 +710,7 @@ func (e *env) bigTruth(tenant string) (map[string]user, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
 		return nil, fmt.Errorf("vomosim truth of %s: %w", tenant, err)
 	}
-	out := make(map[string]user, len(tr.Keys))
-	for i, raw := range tr.Records {
-		var u struct {
-			UpdatedAt string `json:"updated_at"`
-			Email     string `json:"email"`
-			Status    string `json:"membership_status"`
-		}
-		if err := json.Unmarshal(raw, &u); err != nil {
-			return nil, fmt.Errorf("truth %s/%s: %w", tenant, tr.Keys[i], err)
-		}
-		at, err := vomo.ParseTime(u.UpdatedAt)
-		if err != nil {
-			return nil, fmt.Errorf("truth %s/%s: %w", tenant, tr.Keys[i], err)
-		}
-		out[tr.Keys[i]] = user{updated: at, email: u.Email, status: u.Status}
-	}
-	return out, nil
+	return truthUsers(tenant, tr)
 }
 
 // backlogWatch samples the big tenant's queue every 50ms and keeps the
