@@ -75,7 +75,8 @@ func (c *compiler) compileSources() {
 		s := c.cfg.sources[name]
 		out := &Source{
 			Name: s.Name, Kind: s.Kind, BaseURL: s.BaseURL, Timeout: Duration(s.Timeout),
-			RateLimit: s.RateLimit, GlobalRateLimit: s.GlobalRateLimit, Retry: s.Retry, DeclRange: s.DeclRange,
+			RateLimit: s.RateLimit, GlobalRateLimit: s.GlobalRateLimit,
+			RateLimitBurst: s.RateLimitBurst, GlobalRateLimitBurst: s.GlobalRateLimitBurst, Retry: s.Retry, DeclRange: s.DeclRange,
 		}
 		c.sources[name] = out
 		c.plan.Sources = append(c.plan.Sources, out)

@@ -619,3 +619,20 @@ tenant "acme" {
 		}
 	}
 }
+
+// TestSourceBursts: a source's configured bursts reach the plan, and a
+// source without them has bursts of 1.
+func TestSourceBursts(t *testing.T) {
+	cfg := strings.Replace(jobsConfig, `global_rate_limit = "100/1h"`, `global_rate_limit = "100/1h"
+  rate_limit_burst        = 5
+  global_rate_limit_burst = 20`, 1)
+	p, _ := mustPlan(t, loadOptions(), map[string]string{"main.hcl": cfg})
+	s := p.Sources[0]
+	if tb, gb := s.Bursts(); s.RateLimitBurst != 5 || s.GlobalRateLimitBurst != 20 || tb != 5 || gb != 20 {
+		t.Errorf("bursts = %d, %d (Bursts %d, %d), want 5 and 20", s.RateLimitBurst, s.GlobalRateLimitBurst, tb, gb)
+	}
+	p, _ = mustPlan(t, loadOptions(), map[string]string{"main.hcl": jobsConfig})
+	if tb, gb := p.Sources[0].Bursts(); tb != 1 || gb != 1 {
+		t.Errorf("bursts without configuration = %d, %d, want 1 and 1", tb, gb)
+	}
+}

@@ -83,8 +83,11 @@ type sourceBlock struct {
 	Timeout         time.Duration
 	RateLimit       Rate
 	GlobalRateLimit *Rate
-	Retry           Retry
-	DeclRange       hcl.Range
+	// Bursts: 0 when not configured (a burst of 1).
+	RateLimitBurst       int
+	GlobalRateLimitBurst int
+	Retry                Retry
+	DeclRange            hcl.Range
 }
 
 // resourceBlock is a decoded `resource`; ParentKey stays an expression

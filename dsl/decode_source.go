@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -9,6 +10,7 @@ import (
 var sourceSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "kind"}, {Name: "base_url"}, {Name: "timeout"}, {Name: "rate_limit"}, {Name: "global_rate_limit"},
+		{Name: "rate_limit_burst"}, {Name: "global_rate_limit_burst"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "retry"}},
 }
@@ -59,6 +61,7 @@ func (d *decoder) decodeSourceBlock(block *hcl.Block) (*sourceBlock, hcl.Diagnos
 		diags = append(diags, rd...)
 		s.GlobalRateLimit = &r
 	}
+	diags = append(diags, d.bursts(s, a)...)
 	diags = append(diags, onlyOne(content.Blocks, "retry")...)
 	for _, b := range content.Blocks {
 		rc, rd := b.Body.Content(sourceRetrySchema)
@@ -80,6 +83,44 @@ func (d *decoder) decodeSourceBlock(block *hcl.Block) (*sourceBlock, hcl.Diagnos
 		}
 	}
 	return s, diags
+}
+
+// maxBurst bounds a configured burst; the rate's N bounds it further.
+const maxBurst = 1_000_000
+
+// bursts decodes rate_limit_burst and global_rate_limit_burst: how many
+// requests a full budget lets through at once (absent: 1). A burst is at
+// most the rate's N, since more would let over N requests into one period
+// on top of the steady rate; global_rate_limit_burst needs a
+// global_rate_limit to apply to.
+func (d *decoder) bursts(s *sourceBlock, a hcl.Attributes) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if attr, ok := a["rate_limit_burst"]; ok {
+		n, nd := d.integer(attr, 1, maxBurst)
+		diags = append(diags, nd...)
+		if !nd.HasErrors() && n > s.RateLimit.N {
+			diags = append(diags, errorIn(attr, "Burst above the rate",
+				fmt.Sprintf("rate_limit_burst %d is more than the %d requests rate_limit %s allows per period; a burst on top of the steady rate would double the source's window. Use at most %d.", n, s.RateLimit.N, s.RateLimit, s.RateLimit.N)))
+		} else if !nd.HasErrors() {
+			s.RateLimitBurst = n
+		}
+	}
+	if attr, ok := a["global_rate_limit_burst"]; ok {
+		n, nd := d.integer(attr, 1, maxBurst)
+		diags = append(diags, nd...)
+		switch {
+		case nd.HasErrors():
+		case s.GlobalRateLimit == nil:
+			diags = append(diags, errorIn(attr, "Burst without a global rate",
+				"global_rate_limit_burst applies to the source's global_rate_limit, which is not set. Set global_rate_limit or remove the burst."))
+		case n > s.GlobalRateLimit.N:
+			diags = append(diags, errorIn(attr, "Burst above the rate",
+				fmt.Sprintf("global_rate_limit_burst %d is more than the %d requests global_rate_limit %s allows per period; a burst on top of the steady rate would double the source's window. Use at most %d.", n, s.GlobalRateLimit.N, *s.GlobalRateLimit, s.GlobalRateLimit.N)))
+		default:
+			s.GlobalRateLimitBurst = n
+		}
+	}
+	return diags
 }
 
 // onlyOne reports every nested block of the type after the first.

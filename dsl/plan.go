@@ -52,14 +52,25 @@ type Value struct {
 
 // Source is a compiled `source` block.
 type Source struct {
-	Name            string    `json:"name"`
-	Kind            string    `json:"kind"`
-	BaseURL         Value     `json:"base_url"`
-	Timeout         Duration  `json:"timeout"`
-	RateLimit       Rate      `json:"rate_limit"`
-	GlobalRateLimit *Rate     `json:"global_rate_limit,omitempty"`
-	Retry           Retry     `json:"retry"`
-	DeclRange       hcl.Range `json:"-"`
+	Name            string   `json:"name"`
+	Kind            string   `json:"kind"`
+	BaseURL         Value    `json:"base_url"`
+	Timeout         Duration `json:"timeout"`
+	RateLimit       Rate     `json:"rate_limit"`
+	GlobalRateLimit *Rate    `json:"global_rate_limit,omitempty"`
+	// RateLimitBurst and GlobalRateLimitBurst are how many requests a
+	// full budget lets through at once; 0 when not configured, which is a
+	// burst of 1 (see Bursts).
+	RateLimitBurst       int       `json:"rate_limit_burst,omitempty"`
+	GlobalRateLimitBurst int       `json:"global_rate_limit_burst,omitempty"`
+	Retry                Retry     `json:"retry"`
+	DeclRange            hcl.Range `json:"-"`
+}
+
+// Bursts are the source's configured bursts, 1 where none is: the
+// tenant's rate_limit burst and the global_rate_limit burst.
+func (s *Source) Bursts() (tenant, global int) {
+	return max(s.RateLimitBurst, 1), max(s.GlobalRateLimitBurst, 1)
 }
 
 // Retry is a source's retry policy for failed requests.

@@ -85,15 +85,23 @@ func (p *printer) plan(plan *dsl.Plan) {
 	p.hub(plan)
 }
 
+// burstText names a configured burst; the default of 1 is not shown.
+func burstText(burst int) string {
+	if burst <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (burst %d)", burst)
+}
+
 // shared lists the blocks every tenant uses.
 func (p *printer) shared(plan *dsl.Plan) {
 	p.line("Sources")
 	for _, s := range plan.Sources {
 		global := "no hub limit"
 		if s.GlobalRateLimit != nil {
-			global = s.GlobalRateLimit.String() + " for the hub"
+			global = s.GlobalRateLimit.String() + burstText(s.GlobalRateLimitBurst) + " for the hub"
 		}
-		p.line("  %s  %s at %s; %s per tenant, %s", s.Name, s.Kind, s.BaseURL, s.RateLimit, global)
+		p.line("  %s  %s at %s; %s%s per tenant, %s", s.Name, s.Kind, s.BaseURL, s.RateLimit, burstText(s.RateLimitBurst), global)
 	}
 	p.line("Resources")
 	width := 0

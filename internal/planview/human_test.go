@@ -179,3 +179,18 @@ func TestDiagnosticsNeverShowValues(t *testing.T) {
 		t.Error("rendering changed the caller's diagnostics")
 	}
 }
+
+// TestHumanBursts: a configured burst is shown beside its rate.
+func TestHumanBursts(t *testing.T) {
+	plan := handPlan()
+	global := dsl.Rate{N: 600, Per: dsl.Duration(time.Minute)}
+	plan.Sources[0].GlobalRateLimit = &global
+	plan.Sources[0].RateLimitBurst, plan.Sources[0].GlobalRateLimitBurst = 5, 30
+	var out bytes.Buffer
+	if err := Human(&out, &dsl.Result{Plan: plan}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "60/1m (burst 5) per tenant, 600/1m (burst 30) for the hub"; !strings.Contains(out.String(), want) {
+		t.Errorf("the human view lacks %q:\n%s", want, out.String())
+	}
+}
