@@ -119,24 +119,33 @@ func stageShare(stage string) float64 {
 // the source takes: the tenant's rate_limit (key: the source's name), the
 // stage's share of it (key "<source>/<stage>") and the tenant's lane's
 // share of the source's global_rate_limit (hub key
-// "<source>/lane/<lane>"). Burst is 1: a burst on top of the full rate can
-// double the source's fixed window and earn 429s (DESIGN.md §11).
+// "<source>/lane/<lane>"). Burst is 1 unless the source configures one
+// (rate_limit_burst, global_rate_limit_burst): a burst on top of the full
+// rate can double the source's fixed window and earn 429s (DESIGN.md §11).
+// A share of a rate gets the same share of its burst, at least 1, so the
+// shares' bursts add up to no more than the whole's.
 func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (tenant []state.Limit, hub *state.Limit) {
+	tb, gb := src.Bursts()
 	if iv := interval(t.RateLimits[src.Name]); iv > 0 {
-		tenant = append(tenant, state.Limit{Key: src.Name, Interval: iv, Burst: 1})
+		tenant = append(tenant, state.Limit{Key: src.Name, Interval: iv, Burst: tb})
 		if share := stageShare(stage); share > 0 {
 			tenant = append(tenant, state.Limit{Key: src.Name + "/" + stage,
-				Interval: time.Duration(float64(iv) / share), Burst: 1})
+				Interval: time.Duration(float64(iv) / share), Burst: shareBurst(tb, share)})
 		}
 	}
 	if src.GlobalRateLimit != nil {
 		if iv, total := interval(*src.GlobalRateLimit), r.laneWeight(); iv > 0 && total > 0 {
 			w := max(r.lanes[t.Lane], 1)
 			hub = &state.Limit{Key: src.Name + "/lane/" + t.Lane,
-				Interval: time.Duration(float64(iv) * float64(total) / float64(w)), Burst: 1}
+				Interval: time.Duration(float64(iv) * float64(total) / float64(w)), Burst: shareBurst(gb, float64(w)/float64(total))}
 		}
 	}
 	return tenant, hub
+}
+
+// shareBurst is a share's part of a burst: rounded down, at least 1.
+func shareBurst(burst int, share float64) int {
+	return max(int(float64(burst)*share+1e-9), 1)
 }
 
 // budgetLimiter makes each request of one (tenant, source, stage) wait for

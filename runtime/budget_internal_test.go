@@ -167,3 +167,55 @@ func TestBudgetSplitHubRefusalGivesBack(t *testing.T) {
 		t.Fatalf("tenant's next slot %+v %v, want about 30s (the refused request's given back)", res, err)
 	}
 }
+
+// TestBudgetBurstConfigured: a source's rate_limit_burst lets that many
+// requests of a tenant go at once, its stage shares and lane shares get
+// their part of the bursts, and without one the second request waits.
+func TestBudgetBurstConfigured(t *testing.T) {
+	minute := dsl.Duration(time.Minute)
+	rate := map[string]dsl.Rate{"vomo": {N: 60, Per: minute}, "hub": {N: 60, Per: minute}}
+	prem := &dsl.Tenant{ID: "acme", Lane: "premium", Enabled: true, RateLimits: rate}
+	std := &dsl.Tenant{ID: "globex", Lane: "standard", Enabled: true, RateLimits: rate}
+	plan := &dsl.Plan{Tenants: []*dsl.Tenant{prem, std}}
+	st, _ := budgetStores(t)
+	r := &Runner{cfg: Config{Plan: plan, HubStore: st}, plan: plan, st: st, log: slog.Default(),
+		lanes: map[string]int{"premium": 3, "standard": 1}}
+
+	// immediate counts the requests that go without sleeping before one
+	// has to wait for its slot.
+	immediate := func(tn *dsl.Tenant, src *dsl.Source, stage string) int {
+		lim := r.limiter(tn, src, stage)
+		waited := false
+		lim.sleep = func(context.Context, time.Duration) error { waited = true; return nil }
+		for n := 0; n < 100; n++ {
+			if err := lim.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if waited {
+				return n
+			}
+		}
+		t.Fatalf("%s/%s: 100 requests at once", tn.ID, stage)
+		return 0
+	}
+	burst := &dsl.Source{Name: "vomo", RateLimitBurst: 5}
+	if n := immediate(prem, burst, "poll"); n != 5 {
+		t.Errorf("rate_limit_burst 5: %d requests at once, want 5", n)
+	}
+	if n := immediate(std, &dsl.Source{Name: "vomo"}, "poll"); n != 1 {
+		t.Errorf("no burst configured: %d requests at once, want 1", n)
+	}
+	// The hub's burst of 20 splits 15/5 between the lanes; the tenants'
+	// own bursts (30) are not what holds them back.
+	global := &dsl.Source{Name: "hub", RateLimitBurst: 30, GlobalRateLimit: &dsl.Rate{N: 600, Per: minute}, GlobalRateLimitBurst: 20}
+	if n := immediate(prem, global, "poll"); n != 15 {
+		t.Errorf("premium's share of global_rate_limit_burst 20: %d requests at once, want 15", n)
+	}
+	if n := immediate(std, global, "poll"); n != 5 {
+		t.Errorf("standard's share of global_rate_limit_burst 20: %d requests at once, want 5", n)
+	}
+	// A backfill's share of the tenant's burst of 5 is 2.
+	if ls, _ := r.budgetLimits(prem, burst, "backfill"); len(ls) != 2 || ls[0].Burst != 5 || ls[1].Burst != 2 {
+		t.Errorf("backfill limits %+v, want bursts 5 and 2", ls)
+	}
+}
