@@ -442,6 +442,16 @@ type Control interface {
 	// Credential returns the sealed blob or ErrNotFound.
 	Credential(ctx context.Context, tenant string) ([]byte, error)
 	DeleteCredential(ctx context.Context, tenant string) error
+	// SwapCredential stores sealed only if the credential still holds old
+	// (an empty old: only if none is stored), atomically, and reports
+	// whether it did. A rewrite of a blob it read (a re-seal, a re-wrap
+	// under a new master key) goes through it: a plain Put would bring
+	// back a token a set replaced in between, or one a delete removed. A
+	// credential that already holds sealed reports true without a write,
+	// so a call the network made twice does not report a lost race
+	// (sealed blobs carry fresh random data keys and nonces: two writers
+	// never produce the same bytes). An empty sealed is ErrInvalid.
+	SwapCredential(ctx context.Context, tenant string, old, sealed []byte) (bool, error)
 
 	// ActivateConfig makes v the active config. A lower version than the
 	// active one, or any version once superseded, is refused with

@@ -695,6 +695,25 @@ redis.call('SET', KEYS[1], n2s(stop), 'PX', math.ceil((stop - now) / 1000) + ton
 return n2s(stop)
 `)
 
+// swapCredentialScript writes a credential only if it still holds the
+// blob the caller read (ARGV[1] empty: only if there is none), so a
+// re-seal racing a credentials set or delete neither brings back the
+// replaced token nor a deleted one. Presence makes a re-run safe: a run
+// that finds the new blob already stored (the first run's write) replies
+// 1 without writing.
+// KEYS: credential. ARGV: old (empty: absent), new. Reply: 1 stored, 0 not.
+var swapCredentialScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[2] then return 1 end
+if ARGV[1] == '' then
+  if cur then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`)
+
 // allScripts are loaded into every master at Open.
 var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
@@ -702,4 +721,5 @@ var allScripts = []*goredis.Script{
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
 	appendAuditScript, initMetaScript, takeScript, pushScript, drainedScript, giveBackScript, drainScript,
+	swapCredentialScript,
 }

@@ -293,6 +293,12 @@ func (c *Client) DeleteCredential(ctx context.Context, tenant string) error {
 	return do(ctx, c, "DeleteCredential", tenantArgs{Tenant: tenant})
 }
 
+// SwapCredential compares and writes in the serving process's store, in one
+// call there.
+func (c *Client) SwapCredential(ctx context.Context, tenant string, old, sealed []byte) (bool, error) {
+	return call[bool](ctx, c, "SwapCredential", swapCredentialArgs{Tenant: tenant, Old: old, Sealed: sealed})
+}
+
 func (c *Client) ActivateConfig(ctx context.Context, v state.ConfigVersion, force bool) (state.ConfigVersion, error) {
 	return call[state.ConfigVersion](ctx, c, "ActivateConfig", activateArgs{Version: v, Force: force})
 }

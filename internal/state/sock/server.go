@@ -242,6 +242,9 @@ func handler(st state.Store) http.Handler {
 	handle(mux, "DeleteCredential", func(ctx context.Context, a tenantArgs) (none, error) {
 		return none{}, st.DeleteCredential(ctx, a.Tenant)
 	})
+	handle(mux, "SwapCredential", func(ctx context.Context, a swapCredentialArgs) (bool, error) {
+		return st.SwapCredential(ctx, a.Tenant, a.Old, a.Sealed)
+	})
 	handle(mux, "ActivateConfig", func(ctx context.Context, a activateArgs) (state.ConfigVersion, error) {
 		return st.ActivateConfig(ctx, a.Version, a.Force)
 	})

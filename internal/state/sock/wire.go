@@ -188,6 +188,10 @@ type (
 		Tenant string
 		Sealed []byte
 	}
+	swapCredentialArgs struct {
+		Tenant      string
+		Old, Sealed []byte
+	}
 	activateArgs struct {
 		Version state.ConfigVersion
 		Force   bool

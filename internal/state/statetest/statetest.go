@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Flags", testFlags},
 		{"Credentials", testCredentials},
+		{"CredentialSwap", testCredentialSwap},
 		{"ConfigActivation", testConfigActivation},
 		{"ConfigNumbering", testConfigNumbering},
 		{"ConfigSummary", testConfigSummary},
