@@ -20,14 +20,21 @@ type breaker struct {
 	openUntil time.Time
 	trial     bool // a half-open trial write is in flight
 	last      error
+	lastOK    time.Time
 }
 
 // BreakerState is a tenant's breaker as the status page shows it.
 type BreakerState struct {
-	Open      bool
+	Open bool
+	// Failures counts the writes that failed as a whole since the last
+	// one that succeeded.
 	Failures  int
 	OpenUntil time.Time
 	Last      error
+	// LastSuccess is when a write last succeeded in this process (zero:
+	// none yet). With Failures at 1 it tells a batch that failed while the
+	// destination was taking writes from a destination found failing.
+	LastSuccess time.Time
 }
 
 func newBreakers(cfg BreakerConfig) *breakers {
@@ -50,10 +57,17 @@ func (b *breakers) allow(dest, tenant string) error {
 	return nil
 }
 
+// success closes the tenant's breaker. Its entry stays, holding when the
+// write succeeded (one per tenant, as a failure leaves).
 func (b *breakers) success(tenant string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.m, tenant)
+	br := b.m[tenant]
+	if br == nil {
+		br = &breaker{}
+		b.m[tenant] = br
+	}
+	*br = breaker{lastOK: b.now()}
 }
 
 func (b *breakers) failure(tenant string, err error) {
@@ -80,10 +94,11 @@ func (b *breakers) state(tenant string) BreakerState {
 		return BreakerState{}
 	}
 	return BreakerState{
-		Open:      br.failures >= b.cfg.Failures,
-		Failures:  br.failures,
-		OpenUntil: br.openUntil,
-		Last:      br.last,
+		Open:        br.failures >= b.cfg.Failures,
+		Failures:    br.failures,
+		OpenUntil:   br.openUntil,
+		Last:        br.last,
+		LastSuccess: br.lastOK,
 	}
 }
 

@@ -118,9 +118,17 @@ func TestBreakerHalfOpen(t *testing.T) {
 	if err := b.allow("d", "t"); err != nil {
 		t.Fatal(err)
 	}
+	if st := b.state("t"); !st.LastSuccess.IsZero() {
+		t.Fatalf("a success before any write succeeded: %+v", st)
+	}
 	b.success("t")
-	if st := b.state("t"); st.Open || st.Failures != 0 {
+	if st := b.state("t"); st.Open || st.Failures != 0 || !st.LastSuccess.Equal(now) {
 		t.Fatalf("after a good trial: %+v", st)
+	}
+	// The next failure is the first since a write succeeded.
+	b.failure("t", boom)
+	if st := b.state("t"); st.Open || st.Failures != 1 || !st.LastSuccess.Equal(now) {
+		t.Fatalf("a failure after a good write: %+v", st)
 	}
 }
 
