@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -27,15 +29,27 @@ func factorArg(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// takeArgs are takeScript's arguments for the limits, the first drains
-// of them with their drain keys.
-func takeArgs(n int, factor string, drains int, reserve, after time.Duration, ls ...state.Limit) []any {
-	args := make([]any, 0, 6+2*len(ls))
-	args = append(args, n, factor, marginMS, drains, reserve.Microseconds(), after.Microseconds())
-	for _, l := range ls {
-		args = append(args, intervalUS(l), max(l.Burst, 1))
+// takeArgs is takeScript's one argument for the limits, the first drains
+// of them with their drain keys: little-endian doubles, so the script
+// reads them with one struct.unpack instead of parsing a decimal string
+// per number. Intervals are divided by the throttle factor here, in the
+// same arithmetic as state.GCRAState.Take.
+func takeArgs(n int, factor float64, drains int, reserve, after time.Duration, ls ...state.Limit) []byte {
+	if factor <= 0 {
+		factor = 1
 	}
-	return args
+	b := make([]byte, 0, 8*(4+2*len(ls)))
+	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
+	put(float64(n))
+	put(float64(drains))
+	put(float64(reserve.Microseconds()))
+	put(float64(after.Microseconds()))
+	for _, l := range ls {
+		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+		put(t)
+		put(float64(max(l.Burst, 1)-1) * t)
+	}
+	return b
 }
 
 // Take takes the tenant's limits in one script in the tenant's slot, then
@@ -86,12 +100,12 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	}
 	if _, single := s.rdb.(*goredis.Client); single && req.Hub != nil {
 		ls := append(slices.Clip(req.Limits), *req.Hub)
-		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, factor, len(drains), req.Reserve, 0, ls...))
+		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, ls...))
 		return r, wrapTake(req, err)
 	}
 	tenant := state.TakeResult{Granted: true}
 	if len(req.Limits) > 0 {
-		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, factor, len(drains), req.Reserve, 0, req.Limits...))
+		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, req.Limits...))
 		if err != nil || !r.Granted {
 			return r, wrapTake(req, err)
 		}
@@ -100,13 +114,13 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 	if req.Hub == nil {
 		return tenant, nil
 	}
-	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, factor, 0, req.Reserve, tenant.Wait, *req.Hub))
+	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, req.Factor, 0, req.Reserve, tenant.Wait, *req.Hub))
 	if err != nil || len(req.Limits) == 0 {
 		return r, wrapTake(req, err)
 	}
 	if r.Granted {
 		if r.Wait > tenant.Wait {
-			args := []any{n, r.Wait.Microseconds(), factor, marginMS}
+			args := []any{n, r.Wait.Microseconds(), factor}
 			for _, l := range req.Limits {
 				args = append(args, intervalUS(l))
 			}
@@ -129,7 +143,7 @@ func (s *Store) giveBack(ctx context.Context, tenant string, ls []state.Limit, n
 		return nil
 	}
 	ks := []string{s.k.op(tenant, newID())}
-	args := []any{opTTL, n, factor, marginMS}
+	args := []any{opTTL, n, factor}
 	for _, l := range ls {
 		ks = append(ks, s.k.budget(tenant, l.Key))
 		args = append(args, intervalUS(l))
@@ -144,8 +158,8 @@ func wrapTake(req state.TakeRequest, err error) error {
 	return nil
 }
 
-func (s *Store) take(ctx context.Context, ks []string, args []any) (state.TakeResult, error) {
-	res, err := takeScript.Run(ctx, s.rdb, ks, args...).Slice()
+func (s *Store) take(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
+	res, err := takeScript.Run(ctx, s.rdb, ks, args).Slice()
 	if err != nil {
 		return state.TakeResult{}, err
 	}

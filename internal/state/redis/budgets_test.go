@@ -71,6 +71,71 @@ func TestBudgetKeysExpire(t *testing.T) {
 	}
 }
 
+// TestBudgetKeepsItsTTLUntilTheTATPassesIt: a take keeps the key's TTL
+// (no new expiry per take) while it still covers the new TAT, and sets a
+// new one, the TAT plus the margin, once the TAT passes it; the key never
+// outlives its TAT by more than the margin.
+func TestBudgetKeepsItsTTLUntilTheTATPassesIt(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	ctx := context.Background()
+	l := state.Limit{Key: "vomo", Interval: time.Second}
+	key := s.k.budget("acme", "vomo")
+	take := func(n int) {
+		t.Helper()
+		for range n {
+			r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{l}, Reserve: 10 * time.Minute})
+			if err != nil || !r.Granted {
+				t.Fatal(r, err)
+			}
+		}
+	}
+	ttl := func() time.Duration {
+		t.Helper()
+		d, err := s.rdb.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	take(1) // TAT now+1s: expires at TAT + margin
+	first := ttl()
+	if first <= time.Second || first > time.Second+state.BudgetMargin {
+		t.Fatalf("first take: TTL %v, want (1s, 1s+margin]", first)
+	}
+	take(9) // TAT now+10s, still covered: the TTL is kept, not renewed
+	if kept := ttl(); kept > first || kept <= 10*time.Second {
+		t.Errorf("after 10 takes: TTL %v, want the first one's (%v) kept, and above the TAT (10s)", kept, first)
+	}
+	take(80) // TAT now+90s, past the first expiry: a new one
+	if d := ttl(); d <= 90*time.Second || d > 90*time.Second+state.BudgetMargin {
+		t.Errorf("after 90 takes: TTL %v, want (90s, 90s+margin]", d)
+	}
+}
+
+// TestBudgetReadsTheDecimalForm: a budget an earlier version wrote as a
+// decimal TAT string still holds its requests back.
+func TestBudgetReadsTheDecimalForm(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	ctx := context.Background()
+	now, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tat := float64(now.Add(time.Hour).UnixMicro()) + 0.5
+	if err := s.rdb.Set(ctx, s.k.budget("acme", "vomo"), strconv.FormatFloat(tat, 'f', 3, 64), 2*time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Granted || r.Wait < 59*time.Minute || r.Wait > time.Hour+time.Second {
+		t.Errorf("take against a stored TAT an hour ahead: %+v, want refused with about an hour to wait", r)
+	}
+}
+
 // TestHubBudgetsSpreadOverSlots: each hub budget has its own hash tag, so
 // lanes do not share one hot slot; a tenant's budgets share the tenant's.
 func TestHubBudgetsSpreadOverSlots(t *testing.T) {
@@ -225,7 +290,7 @@ var noopScript = goredis.NewScript(`return {1, 0}`)
 // every one was granted.
 func benchPipelined(b *testing.B, s *Store, sc *goredis.Script, batch, conns int) {
 	ctx := context.Background()
-	args := takeArgs(1, "1", 1, 0, 0, benchLimit, benchHub)
+	args := takeArgs(1, 1, 1, 0, 0, benchLimit, benchHub)
 	hubKey := s.k.hubBudget(benchHub.Key)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -246,7 +311,7 @@ func benchPipelined(b *testing.B, s *Store, sc *goredis.Script, batch, conns int
 				for i := range n {
 					tenant := "t" + strconv.Itoa(c) + "-" + strconv.FormatInt((start+i)%64, 10)
 					ks := []string{s.k.budget(tenant, benchLimit.Key), hubKey, s.k.drain(tenant, benchLimit.Key)}
-					cmds[i] = sc.EvalSha(ctx, pipe, ks, args...)
+					cmds[i] = sc.EvalSha(ctx, pipe, ks, args)
 				}
 				if _, err := pipe.Exec(ctx); err != nil {
 					b.Error(err)

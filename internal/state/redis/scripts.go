@@ -1,6 +1,12 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"fmt"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/siphonhq/siphon/internal/state"
+)
 
 // Every state change of a tenant is one of these scripts, run in the
 // tenant's hash slot (all KEYS carry the {tenant} tag), so each step is
@@ -584,48 +590,78 @@ end
 return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 `)
 
+// budgetPrelude reads and writes budgets. A budget is 16 bytes, two
+// little-endian doubles: its theoretical arrival time (µs of the server's
+// clock, with its fraction: see state.GCRAState) and when its key expires
+// (µs). Binary values spare the scripts the number formatting and parsing
+// that were most of their cost (a take runs on every source request), and
+// knowing the expiry lets a write keep the key's TTL (SET KEEPTTL) until
+// the TAT passes it, instead of setting a new one on every take: the key
+// still expires once it holds nothing back, at most the margin later. A
+// value in the decimal form earlier versions wrote is read as its TAT.
+// The margin (µs) is state.BudgetMargin, built into the text.
+var budgetPrelude = clockPrelude + budgetFuncs
+
+var budgetFuncs = fmt.Sprintf(`
+local margin = %d
+local function get_budget(s)
+  if not s then return 0, 0 end
+  if #s == 16 then return struct.unpack('<dd', s) end
+  return tonumber(s) or 0, 0
+end
+local function put_budget(key, tat, exp, now)
+  if exp >= tat and exp > now then
+    redis.call('SET', key, struct.pack('<dd', tat, exp), 'KEEPTTL')
+  else
+    exp = math.ceil(tat + margin)
+    redis.call('SET', key, struct.pack('<dd', tat, exp), 'PX', string.format('%%d', math.ceil((exp - now) / 1000)))
+  end
+end
+`, state.BudgetMargin.Microseconds())
+
 // takeScript takes n tokens of every budget, all or none: GCRA as
 // state.TakeAll computes it, in the server's clock. W is the longest wait
 // of the budgets, and at least after: when W is at most reserve, every
 // budget is advanced as if the request arrived at now+W and the reply is
 // granted with W as the wait (0: send now); above, nothing changes and W
-// is the wait. A budget is a string, its theoretical arrival
-// time (µs, with its fraction: see state.GCRAState), with an optional
-// drain key beside it holding the end of a drain (µs). Each expires once
-// it holds nothing back, plus the margin. A re-run after a network error
-// takes the tokens once more: the caller waits longer, the budget is never
-// exceeded.
-// KEYS: budgets, then the drain keys of the first ARGV[4] of them, in the
-// same order. ARGV: n, factor, margin ms, number of drain keys, reserve
-// µs, after µs, then per budget its interval (µs, may be fractional) and
-// burst (>= 1).
+// is the wait. A drain key (its value the end of a drain, µs) may sit
+// beside a budget. A re-run after a network error takes the tokens once
+// more: the caller waits longer, the budget is never exceeded.
+// KEYS: budgets, then the drain keys of the first of them, in the same
+// order. ARGV[1]: little-endian doubles (one binary argument, see
+// takeArgs): n, the number of drain keys, reserve µs, after µs, then per
+// budget its interval (µs, already divided by the throttle factor, may be
+// fractional) and burst tolerance (µs).
 // Reply: {granted, wait µs}.
-var takeScript = goredis.NewScript(clockPrelude + `
+var takeScript = goredis.NewScript(budgetPrelude + `
 local now = server_now()
-local n, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nd, reserve, after = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
+local n, nd, reserve, after = a[1], a[2], a[3], a[4]
 local nb = #KEYS - nd
 local v = redis.call('MGET', unpack(KEYS))
-local ts, taus, tats, wait = {}, {}, {}, math.max(after, 0)
+local tats, exps, wait = {}, {}, after > 0 and after or 0
 for i = 1, nb do
-  local t = tonumber(ARGV[5 + 2 * i]) / factor
-  local tau = (tonumber(ARGV[6 + 2 * i]) - 1) * t
-  local tat = tonumber(v[i]) or 0
-  if i <= nd then
+  local t, tau = a[3 + 2 * i], a[4 + 2 * i]
+  local tat, exp = get_budget(v[i])
+  if i <= nd and v[nb + i] then
     local hold = tonumber(v[nb + i])
-    if hold then tat = math.max(tat, hold + tau) end
+    if hold and hold + tau > tat then tat = hold + tau end
   end
-  local w = math.max(tat, now) + n * t - math.max(tau + t, n * t) - now
-  if w > 0 then wait = math.max(wait, math.ceil(w)) end
-  ts[i], taus[i], tats[i] = t, tau, tat
+  if tat < now then tat = now end
+  local allow = tau + t
+  if n * t > allow then allow = n * t end
+  local w = tat + n * t - allow - now
+  if w > wait then wait = math.ceil(w) end
+  tats[i], exps[i] = tat, exp
 end
-if wait > reserve then return {0, n2s(wait)} end
+if wait > reserve then return {0, wait} end
 local at = now + wait
 for i = 1, nb do
-  local nt = math.max(tats[i], at) + n * ts[i]
-  redis.call('SET', KEYS[i], string.format('%.3f', nt), 'PX', math.ceil((nt - now) / 1000) + margin)
+  local tat = tats[i]
+  if at > tat then tat = at end
+  put_budget(KEYS[i], tat + n * a[3 + 2 * i], exps[i], now)
 end
-return {1, n2s(wait)}
+return {1, wait}
 `)
 
 // drainedScript returns how long the longest of the drains in KEYS still
@@ -644,17 +680,15 @@ return n2s(wait)
 // + n intervals (never earlier): after the hub, taken in its own slot,
 // reserved a later slot than the tenant's, the tenant's budgets are
 // charged at the slot the request really goes. Harmless to re-run.
-// KEYS: budgets. ARGV: n, delay µs, factor, margin ms, then per budget its
-// interval (µs). Reply: 1.
-var pushScript = goredis.NewScript(clockPrelude + `
+// KEYS: budgets. ARGV: n, delay µs, factor, then per budget its interval
+// (µs). Reply: 1.
+var pushScript = goredis.NewScript(budgetPrelude + `
 local now = server_now()
-local n, delay, factor, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local n, delay, factor = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 1, #KEYS do
-  local want = now + delay + n * tonumber(ARGV[4 + i]) / factor
-  local tat = tonumber(redis.call('GET', KEYS[i])) or 0
-  if want > tat then
-    redis.call('SET', KEYS[i], string.format('%.3f', want), 'PX', math.ceil((want - now) / 1000) + margin)
-  end
+  local want = now + delay + n * tonumber(ARGV[3 + i]) / factor
+  local tat, exp = get_budget(redis.call('GET', KEYS[i]))
+  if want > tat then put_budget(KEYS[i], want, exp, now) end
 end
 return 1
 `)
@@ -662,20 +696,20 @@ return 1
 // giveBackScript returns n tokens to every budget in KEYS (the tenant's,
 // after the hub refused): each TAT moves back by n intervals. The op key
 // makes a re-run return the first reply instead of giving back twice.
-// KEYS: op, budgets. ARGV: opTTL, n, factor, margin ms, then per budget
-// its interval (µs). Reply: 1.
-var giveBackScript = script(`
+// KEYS: op, budgets. ARGV: opTTL, n, factor, then per budget its interval
+// (µs). Reply: 1.
+var giveBackScript = script(budgetFuncs + `
 local seen = op_seen()
 if seen then return seen end
 local now = server_now()
-local n, factor, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local n, factor = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 2, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]))
-  if tat then
-    tat = tat - n * tonumber(ARGV[3 + i]) / factor
-    local ttl = math.ceil((tat - now) / 1000) + margin
-    if ttl > 0 then
-      redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', ttl)
+  local s = redis.call('GET', KEYS[i])
+  if s then
+    local tat, exp = get_budget(s)
+    tat = tat - n * tonumber(ARGV[2 + i]) / factor
+    if tat + margin > now then
+      put_budget(KEYS[i], tat, exp, now)
     else
       redis.call('DEL', KEYS[i])
     end
