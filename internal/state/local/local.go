@@ -100,12 +100,14 @@ const lockWait = 250 * time.Millisecond
 
 // Store is the bbolt backend.
 type Store struct {
-	db     *bolt.DB
-	path   string
-	epoch  string
-	trips  *state.Trips
-	holder string
-	now    func() time.Time
+	db *bolt.DB
+	// commits groups concurrent writers into shared commits (commit.go).
+	commits *committer
+	path    string
+	epoch   string
+	trips   *state.Trips
+	holder  string
+	now     func() time.Time
 	// srv serves the store to other processes; nil when it could not
 	// (the holder file says why).
 	srv *sock.Server
@@ -125,11 +127,7 @@ func Open(path string, opt state.Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// A short batch window: a lone caller waits at most this long more than
-	// with a plain transaction, while callers arriving during a commit's
-	// fsync join the next one.
-	db.MaxBatchDelay = time.Millisecond
-	s := &Store{db: db, path: path, trips: opt.Trips, holder: holderPath(path), now: time.Now}
+	s := &Store{db: db, commits: &committer{db: db}, path: path, trips: opt.Trips, holder: holderPath(path), now: time.Now}
 	if err := s.initMeta(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -260,13 +258,13 @@ func (s *Store) Info(ctx context.Context) (state.Info, error) {
 	return state.Info{Backend: "local", FormatVersion: state.FormatVersion, Epoch: s.epoch}, nil
 }
 
-// update runs fn in a write transaction, counted as one round trip. It goes
-// through bbolt's Batch, so concurrent callers (pollers and workers of one
-// process) share one commit and one fsync. Batch may run fn more than once,
-// so every fn sets its results from scratch.
+// update runs fn in a write transaction, counted as one round trip.
+// Concurrent callers (pollers and workers of one process) share one commit
+// and one fsync (commit.go). fn may run more than once, so every fn sets
+// its results from scratch.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	s.trips.Add()
-	return s.db.Batch(fn)
+	return s.commits.update(fn)
 }
 
 // view runs fn in a read transaction, counted as one round trip.
