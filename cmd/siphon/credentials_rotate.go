@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +34,7 @@ func runCredentialsRotate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	st = rewriteStore(st)
 	defer st.Close()
 	name := runtime.CredentialName(t)
 	blob, err := st.Credential(c.Context, name)
@@ -44,35 +44,74 @@ func runCredentialsRotate(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("read credential %s: %w", name, err)
 	}
-	sealed, err := secrets.Reseal(c.Context, ring, name, blob)
-	if err != nil {
-		return &exitError{code: 1, msg: fmt.Sprintf("rotate the credential of %s: %v", t.ID, err)}
+	_, rereads, err := rewriteCredential(c.Context, st, name, blob, func(blob []byte) ([]byte, error) {
+		sealed, err := secrets.Reseal(c.Context, ring, name, blob)
+		if err != nil {
+			return nil, &exitError{code: 1, msg: fmt.Sprintf("rotate the credential of %s: %v", t.ID, err)}
+		}
+		return sealed, nil
+	})
+	if errors.Is(err, errCredentialGone) {
+		return &exitError{code: 1, msg: fmt.Sprintf("credential %s was deleted while it was re-sealed (a credentials delete?): it stays deleted; run siphon credentials set %s to store one", name, t.ID)}
 	}
-	if err := putIfUnchanged(c.Context, st, name, blob, sealed); err != nil {
+	if err != nil {
 		return err
 	}
+	detail := fmt.Sprintf("credential %s; master key %s", name, ring.ID())
+	if rereads > 0 {
+		fmt.Fprintf(c.App.Writer, "credential %s changed while it was re-sealed (a credentials set?): re-sealed the token it holds now\n", name)
+		detail += "; read again after a concurrent change"
+	}
 	fmt.Fprintf(c.App.Writer, "re-sealed the token of %s (as %q) under a fresh data key, wrapped by master key %s\n", t.ID, name, ring.ID())
-	return audit(c, tg, st, "credentials rotate", fmt.Sprintf("credential %s; master key %s", name, ring.ID()))
+	return audit(c, tg, st, "credentials rotate", detail)
 }
 
-// putIfUnchanged stores sealed in place of was, unless the credential
-// changed since it was read (a `credentials set` in between): writing then
-// would bring back the token the set replaced. The store has no
-// compare-and-set for credentials, so this narrows the window to the time
-// between two calls rather than closing it.
-func putIfUnchanged(ctx context.Context, st state.Store, name string, was, sealed []byte) error {
-	now, err := st.Credential(ctx, name)
-	if err != nil {
-		return fmt.Errorf("read credential %s again: %w", name, err)
+// maxRewriteRounds bounds how often a rewrite reads a credential again
+// after losing to a concurrent write; each loss is another command's write
+// landing between a read and a write milliseconds apart.
+const maxRewriteRounds = 5
+
+// errCredentialGone: the credential was deleted while it was rewritten.
+var errCredentialGone = errors.New("credential deleted meanwhile")
+
+// rewriteCredential writes next(blob) in place of blob, the credential
+// as the caller read it, through SwapCredential: a credentials set or
+// delete landing between the read and the write wins, never the rewrite
+// of what it replaced. On a lost swap it reads the credential again and
+// rewrites that (a set's fresh token, sealed under whichever master key
+// that command loaded); a deleted credential stays deleted
+// (errCredentialGone). next returns nil when there is nothing to write,
+// and its errors come back as they are. rereads counts the lost swaps.
+func rewriteCredential(ctx context.Context, st state.Store, name string, blob []byte, next func(blob []byte) ([]byte, error)) (wrote bool, rereads int, err error) {
+	for {
+		out, err := next(blob)
+		if err != nil || out == nil {
+			return false, rereads, err
+		}
+		ok, err := st.SwapCredential(ctx, name, blob, out)
+		if err != nil {
+			return false, rereads, fmt.Errorf("store credential %s: %w", name, err)
+		}
+		if ok {
+			return true, rereads, nil
+		}
+		if rereads++; rereads >= maxRewriteRounds {
+			return false, rereads, fmt.Errorf("credential %s changed %d times while it was rewritten: run the command again", name, rereads)
+		}
+		blob, err = st.Credential(ctx, name)
+		if errors.Is(err, state.ErrNotFound) {
+			return false, rereads, errCredentialGone
+		}
+		if err != nil {
+			return false, rereads, fmt.Errorf("read credential %s again: %w", name, err)
+		}
 	}
-	if !bytes.Equal(now, was) {
-		return &exitError{code: 1, msg: fmt.Sprintf("credential %s changed while it was re-sealed (a credentials set?): run the command again", name)}
-	}
-	if err := st.PutCredential(ctx, name, sealed); err != nil {
-		return fmt.Errorf("store credential %s: %w", name, err)
-	}
-	return nil
 }
+
+// rewriteStore wraps the store rotate and rotate-master rewrite
+// credentials through. Tests replace it to land another command's set or
+// delete right before a rewrite's write, where a race is lost.
+var rewriteStore = func(st state.Store) state.Store { return st }
 
 // credRef is one stored credential of the configuration: its name, the
 // tenants that use it, and a tenant of them to open its store by.
@@ -124,6 +163,7 @@ func eachCredential(c *cli.Context, base cmdArgs, plan *dsl.Plan, config string,
 		if err != nil {
 			return err
 		}
+		st = rewriteStore(st)
 		for _, ref := range refs {
 			if err := fn(st, ref); err != nil {
 				st.Close()
@@ -264,7 +304,7 @@ func runCredentialsRotateMaster(c *cli.Context) error {
 		detail = fmt.Sprintf("new master key %s, replacing %s", newKey.ID(), old[0].ID())
 	}
 
-	var moved, already, missing, failed int
+	var moved, already, missing, failed, raced int
 	err = eachCredential(c, base, plan, config, func(st state.Store, ref credRef) error {
 		blob, err := st.Credential(c.Context, ref.name)
 		if errors.Is(err, state.ErrNotFound) {
@@ -274,28 +314,45 @@ func runCredentialsRotateMaster(c *cli.Context) error {
 		if err != nil {
 			return fmt.Errorf("read credential %s: %w", ref.name, err)
 		}
-		re, changed, err := secrets.Rewrap(c.Context, ring, ref.name, blob)
-		if err != nil {
+		// A set racing this one may have sealed its token under the key
+		// it loaded, the new one or an older one: the round after a lost
+		// swap re-wraps it, or finds it on the new key already.
+		wrote, rereads, err := rewriteCredential(c.Context, st, ref.name, blob, func(blob []byte) ([]byte, error) {
+			re, changed, err := secrets.Rewrap(c.Context, ring, ref.name, blob)
+			if err != nil || !changed {
+				return nil, err
+			}
+			return re, nil
+		})
+		if rereads > 0 {
+			raced++
+		}
+		switch {
+		case errors.Is(err, errCredentialGone):
+			missing++
+			fmt.Fprintf(out, "credential %s (tenants %s) was deleted while it was re-wrapped (a credentials delete?): it stays deleted\n", ref.name, strings.Join(ref.tenants, ", "))
+			return nil
+		case err != nil:
 			failed++
 			fmt.Fprintf(c.App.ErrWriter, "siphon: credential %s (tenants %s): %v\n", ref.name, strings.Join(ref.tenants, ", "), err)
 			return nil
+		case rereads > 0:
+			fmt.Fprintf(out, "credential %s (tenants %s) changed while it was re-wrapped (a credentials set?): read it again\n", ref.name, strings.Join(ref.tenants, ", "))
 		}
-		if !changed {
+		if wrote {
+			moved++
+		} else {
 			already++
-			return nil
 		}
-		if err := putIfUnchanged(c.Context, st, ref.name, blob, re); err != nil {
-			failed++
-			fmt.Fprintf(c.App.ErrWriter, "siphon: %v\n", err)
-			return nil
-		}
-		moved++
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	summary := fmt.Sprintf("re-wrapped %d credentials under %s; %d already on it; %d tenants' credentials not stored; %d failed", moved, ring.ID(), already, missing, failed)
+	if raced > 0 {
+		summary += fmt.Sprintf("; %d read again after a concurrent set or delete", raced)
+	}
 	fmt.Fprintln(out, summary)
 	if err := hubAudit(c, base, plan, config, "credentials rotate-master", detail+"; "+summary); err != nil {
 		return err

@@ -20,12 +20,20 @@ import (
 // the configuration's local store.
 type rotateEnv struct {
 	dir     string
+	store   string // the store's URL when not the configuration's local store
 	ids     []string
 	tokens  []string
 	outputs []string // everything the commands printed, checked for secrets
 }
 
 func newRotateEnv(t *testing.T) *rotateEnv {
+	t.Helper()
+	return newRotateEnvOn(t, "")
+}
+
+// newRotateEnvOn is newRotateEnv with the state in the store at storeURL
+// (given to every command with --store), or in the local store if empty.
+func newRotateEnvOn(t *testing.T, storeURL string) *rotateEnv {
 	t.Helper()
 	sc, err := vomosim.LoadScenario("calm")
 	if err != nil {
@@ -38,15 +46,23 @@ func newRotateEnv(t *testing.T) *rotateEnv {
 	}
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
-	e := &rotateEnv{}
+	e := &rotateEnv{store: storeURL}
 	for _, ti := range sim.Tenants() {
 		e.ids, e.tokens = append(e.ids, ti.ID), append(e.tokens, ti.Token)
 	}
 	e.dir = twoTenantConfig(t, hs.URL+"/v1", e.ids[0], e.ids[1])
 	for i, id := range e.ids {
-		withStdin(t, e.tokens[i]+"\n", func() { e.ok(t, "credentials", "set", id, "--config", e.dir) })
+		withStdin(t, e.tokens[i]+"\n", func() { e.ok(t, append([]string{"credentials", "set", id}, e.where()...)...) })
 	}
 	return e
+}
+
+// where are the flags that name the configuration and the store.
+func (e *rotateEnv) where() []string {
+	if e.store == "" {
+		return []string{"--config", e.dir}
+	}
+	return []string{"--config", e.dir, "--store", e.store}
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -66,11 +82,27 @@ func (e *rotateEnv) run(t *testing.T, args ...string) (int, string, string) {
 	return code, out, errOut
 }
 
+// withStore opens the store the commands use.
+func (e *rotateEnv) withStore(t *testing.T, fn func(ctx context.Context, st state.Store)) {
+	t.Helper()
+	if e.store == "" {
+		withStore(t, e.dir, fn)
+		return
+	}
+	ctx := context.Background()
+	st, err := state.Open(ctx, e.store, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fn(ctx, st)
+}
+
 // blobs are the stored sealed credentials by tenant.
 func (e *rotateEnv) blobs(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	withStore(t, e.dir, func(ctx context.Context, st state.Store) {
+	e.withStore(t, func(ctx context.Context, st state.Store) {
 		for _, id := range e.ids {
 			b, err := st.Credential(ctx, id)
 			if err != nil {
@@ -104,7 +136,7 @@ func (e *rotateEnv) syncs(t *testing.T) {
 func (e *rotateEnv) noSecrets(t *testing.T, keyFileTexts ...string) {
 	t.Helper()
 	texts := append([]string(nil), e.outputs...)
-	withStore(t, e.dir, func(ctx context.Context, st state.Store) {
+	e.withStore(t, func(ctx context.Context, st state.Store) {
 		for _, tenant := range append([]string{""}, e.ids...) {
 			for _, a := range auditLog(t, ctx, st, tenant) {
 				texts = append(texts, a.Action+" "+a.Detail)
