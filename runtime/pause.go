@@ -88,11 +88,28 @@ type tenantPauses struct {
 type pauses struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantPauses
+	// held are the tenants with a paused pipeline or a halt:
+	// pausedQueues, asked before every look at a lane's ready queues,
+	// counts theirs without going through every tenant of the hub.
+	held    map[string]*tenantPauses
 	windows map[[2]string]*errorWindow // by (tenant, pipeline)
 }
 
 func newPauses() *pauses {
-	return &pauses{tenants: map[string]*tenantPauses{}, windows: map[[2]string]*errorWindow{}}
+	return &pauses{tenants: map[string]*tenantPauses{}, held: map[string]*tenantPauses{},
+		windows: map[[2]string]*errorWindow{}}
+}
+
+// set records what this process knows of the tenant; p.mu is held. Every
+// change to a tenant's pipelines or halt goes through it (or is followed
+// by it), so held stays the tenants that hold anything back.
+func (p *pauses) set(tenant string, tp *tenantPauses) {
+	p.tenants[tenant] = tp
+	if len(tp.pipelines) > 0 || tp.halted != "" {
+		p.held[tenant] = tp
+	} else {
+		delete(p.held, tenant)
+	}
 }
 
 // note records a tenant's flags as read from the store by a read that
@@ -120,7 +137,7 @@ func (p *pauses) note(tenant string, flags []state.Flag, start time.Time) {
 			}
 		}
 	}
-	p.tenants[tenant] = tp
+	p.set(tenant, tp)
 }
 
 // known returns the tenant's paused pipelines when they were read recently
@@ -154,10 +171,7 @@ func (r *Runner) pausedQueues(lane string) int {
 	r.pauses.mu.Lock()
 	defer r.pauses.mu.Unlock()
 	n := 0
-	for id, tp := range r.pauses.tenants {
-		if len(tp.pipelines) == 0 && tp.halted == "" {
-			continue
-		}
+	for id, tp := range r.pauses.held {
 		t := r.tenant(id)
 		if t == nil || t.Lane != lane {
 			continue
@@ -239,9 +253,9 @@ func (r *Runner) observeMapping(ctx context.Context, tenant string, outcomes []m
 			delete(r.pauses.windows, k)
 			if tp == nil {
 				tp = &tenantPauses{read: time.Now()}
-				r.pauses.tenants[tenant] = tp
 			}
 			tp.pipelines, tp.tripped = append(tp.pipelines, o.pipeline), time.Now()
+			r.pauses.set(tenant, tp)
 		}
 	}
 	r.pauses.mu.Unlock()

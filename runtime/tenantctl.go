@@ -59,9 +59,9 @@ func (p *pauses) halt(tenant, reason string) {
 	tp := p.tenants[tenant]
 	if tp == nil {
 		tp = &tenantPauses{read: time.Now()}
-		p.tenants[tenant] = tp
 	}
 	tp.halted, tp.tripped = reason, time.Now()
+	p.set(tenant, tp)
 }
 
 // resume forgets this process's halt of the tenant (its token answers for
@@ -72,6 +72,7 @@ func (p *pauses) resume(tenant string) {
 	defer p.mu.Unlock()
 	if tp := p.tenants[tenant]; tp != nil {
 		tp.halted = ""
+		p.set(tenant, tp)
 	}
 }
 
