@@ -197,8 +197,9 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 
 // outstanding reports whether any queue of this plan that is not paused
-// still has unclaimed entries or retries to come; it skips the queues in
-// empty and adds those it finds empty.
+// and whose destination was not found down still has unclaimed entries or
+// retries to come; it skips the queues in empty and adds those it finds
+// empty.
 func (r *Runner) outstanding(ctx context.Context, empty *emptyQueues) (bool, error) {
 	for _, t := range r.plan.Tenants {
 		for _, dest := range r.tenantDestinations(t) {
@@ -212,6 +213,13 @@ func (r *Runner) outstanding(ctx context.Context, empty *emptyQueues) (bool, err
 					// for a paused pipeline: its poll says why.
 					r.stats.skipped(q)
 				}
+				continue
+			}
+			if r.destinationDown(q) {
+				// A drain does not wait out an outage of unknown length:
+				// the records stay queued, attempts unchanged, for the next
+				// run, and the summary says so.
+				r.stats.destinationDown(q)
 				continue
 			}
 			if empty.has(q) {
@@ -250,6 +258,9 @@ func (r *Runner) reclaimDue(ctx context.Context, w *worker, q state.QueueRef) (i
 	w.reclaimed[q] = now
 	t, dest := r.tenant(q.Tenant), r.destinations[q.Destination]
 	if t == nil || dest == nil {
+		return 0, nil
+	}
+	if r.waitingForDestination(q) {
 		return 0, nil
 	}
 	if paused, err := r.queuePaused(ctx, q); err != nil || paused {
@@ -296,17 +307,15 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	var next *state.Claimed
 	for i := range maxBatches {
 		// Checked before every batch: the previous one may have paused a
-		// pipeline. The entries stay queued until it resumes; a batch
+		// pipeline, or another worker found the destination failing. The
+		// entries stay queued until it resumes or the wait ends; a batch
 		// already claimed with the acks goes back at once (also when the
 		// check fails, as on shutdown) instead of waiting out the
 		// visibility timeout.
-		if paused, err := r.queuePaused(ctx, q); err != nil || paused {
+		if paused, err := r.queuePaused(ctx, q); err != nil || paused || r.waitingForDestination(q) {
 			if next != nil && len(next.Entries) > 0 {
-				nctx, cancel := detached(ctx)
-				_, nerr := r.st.Nack(nctx, q, consumer, idsOf(next.Entries))
-				cancel()
-				if nerr != nil {
-					err = errors.Join(err, fmt.Errorf("hand back %s/%s: %w", q.Tenant, q.Destination, nerr))
+				if _, nerr := r.giveBack(ctx, q, consumer, next.Entries); nerr != nil {
+					err = errors.Join(err, nerr)
 				}
 			}
 			return done, err
@@ -353,9 +362,10 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 		if err != nil {
 			return done, err
 		}
-		// n == 0 without a claim: the breaker is open. With one, the acks
-		// found their entries taken by another consumer, but the claim
-		// stands and its batch is this worker's to write.
+		// n == 0 without a claim: the destination is failing and the batch
+		// went back (see processBatch). With one, the acks found their
+		// entries taken by another consumer, but the claim stands and its
+		// batch is this worker's to write.
 		if n == 0 && claimed == nil {
 			return done, nil
 		}
@@ -376,10 +386,12 @@ func idsOf(es []state.Entry) []string {
 // processBatch maps and writes one claimed batch and settles every entry:
 // ok → ack, retryable → retry with backoff, permanent (a mapping error, a
 // record the destination refuses) → DLQ with its error. It returns how
-// many entries it settled; 0 with no error means the tenant's breaker is
-// open and the batch stays claimed for a later try. With claimNext > 0 and
-// every entry acked, the acks also claim up to claimNext entries, returned
-// as the next batch (nil when it did not claim).
+// many entries it settled; 0 with no error means the destination is
+// failing (see destinationFailed): the batch went back to the queue, its
+// attempts unchanged, and this runner's workers leave the queue for a
+// while. With claimNext > 0 and every entry acked, the acks also claim up
+// to claimNext entries, returned as the next batch (nil when it did not
+// claim).
 func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer string, t *dsl.Tenant, dest *dsl.Destination, entries []state.Entry, claimNext, maxAttempts int) (int, *state.Claimed, error) {
 	ctx, span := r.startSpan(ctx, "process", withLinks(entries), withAttributes(attrs(q.Tenant, q.Destination)...))
 	defer span.End()
@@ -409,16 +421,15 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		case errors.As(err, new(*prepareError)):
 			// The destination cannot prepare the pipeline's object (it is
 			// down, or refuses the table): not the records' failure. As
-			// with an open breaker the batch stays claimed and the queue
+			// with an open breaker the batch goes back and the queue
 			// waits a cooldown, attempts unchanged, and status says why.
 			cooldown := dest.Breaker.Cooldown.D()
 			log.Warn("destination cannot prepare the object; batch waits", "retry_in", cooldown, "err", err)
 			span.SetStatus(codes.Error, "destination not ready")
 			r.noteWrite(ctx, q, err.Error(), log)
-			if perr := r.st.Park(ctx, q, cooldown); perr != nil {
-				return 0, nil, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
-			}
-			return 0, nil, nil
+			r.waitForDestination(q, time.Now().Add(cooldown), true)
+			_, gerr := r.giveBack(ctx, q, consumer, entries)
+			return 0, nil, gerr
 		case err != nil:
 			// Not the mapping: the pipeline left the configuration.
 			b.permanent(e, err.Error(), failRefused)
@@ -446,10 +457,9 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			}
 			log.Warn("destination breaker open; batch waits", "until", open.Until, "retry_in", wait)
 			span.SetStatus(codes.Error, "breaker open")
-			if perr := r.st.Park(ctx, q, wait); perr != nil {
-				return 0, nil, fmt.Errorf("park %s/%s: %w", q.Tenant, q.Destination, perr)
-			}
-			return 0, nil, nil
+			r.waitForDestination(q, time.Now().Add(wait), true)
+			_, gerr := r.giveBack(ctx, q, consumer, entries)
+			return 0, nil, gerr
 		case err != nil && ctx.Err() != nil:
 			// Shutdown cut the write short: not the records' failure. They
 			// go back to the queue at once, attempts unchanged, instead of
@@ -457,13 +467,21 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			return 0, nil, r.handBack(ctx, q, consumer, entries, log)
 		case err != nil:
 			span.RecordError(err)
-			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
 			writeErr = err.Error()
+			if r.destinationFailed(q, dest, d.BreakerState(q.Tenant), b.jitter) {
+				log.Warn("write failed with the destination failing; batch waits, attempts unchanged", "records", len(records), "err", err)
+				r.noteWrite(ctx, q, writeErr, log)
+				_, gerr := r.giveBack(ctx, q, consumer, entries)
+				return 0, nil, gerr
+			}
+			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
 			for _, id := range ids {
 				e := b.entries[id]
 				b.retry(e, err.Error(), r.backoff(e.Attempts, b.jitter))
 			}
 		default:
+			// The destination takes writes again.
+			r.destWaits.Delete(destKey(q))
 			for i, res := range results {
 				e := b.entries[ids[i]]
 				switch res.Status {
@@ -560,18 +578,99 @@ func (r *Runner) noteWrite(ctx context.Context, q state.QueueRef, msg string, lo
 // handBack returns a batch whose write shutdown cut short to the queue and
 // reports the shutdown.
 func (r *Runner) handBack(ctx context.Context, q state.QueueRef, consumer string, entries []state.Entry, log *slog.Logger) error {
-	ids := make([]string, len(entries))
-	for i, e := range entries {
-		ids[i] = e.ID
-	}
-	nctx, cancel := detached(ctx)
-	defer cancel()
-	n, err := r.st.Nack(nctx, q, consumer, ids)
+	n, err := r.giveBack(ctx, q, consumer, entries)
 	if err != nil {
-		return errors.Join(ctx.Err(), fmt.Errorf("hand back %s/%s: %w", q.Tenant, q.Destination, err))
+		return errors.Join(ctx.Err(), err)
 	}
 	log.Info("write interrupted by shutdown; batch handed back", "records", n)
 	return ctx.Err()
+}
+
+// giveBack hands a claimed batch back to the queue for any consumer, its
+// attempts unchanged and its deliveries counted from zero again (Nack
+// re-adds the entries as new ones), and returns how many went back. It
+// still reaches the store after ctx ended.
+func (r *Runner) giveBack(ctx context.Context, q state.QueueRef, consumer string, entries []state.Entry) (int, error) {
+	nctx, cancel := detached(ctx)
+	defer cancel()
+	n, err := r.st.Nack(nctx, q, consumer, idsOf(entries))
+	if err != nil {
+		return n, fmt.Errorf("hand back %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return n, nil
+}
+
+// destWait is a queue this runner's workers leave alone until a time,
+// because a write found its destination failing; down: the breaker
+// judged the destination down (it is open, or the destination cannot
+// prepare an object), not merely one write more failing.
+type destWait struct {
+	until time.Time
+	down  bool
+}
+
+// destKey is the key of q's destination wait: a tenant's breaker is per
+// destination, whatever the lane.
+func destKey(q state.QueueRef) state.QueueRef {
+	return state.QueueRef{Tenant: q.Tenant, Destination: q.Destination}
+}
+
+// waitForDestination makes this runner's workers leave q alone until
+// until (real time, as the breaker's), its entries unclaimed. A batch held
+// while the destination is down would count a delivery at every claim of
+// its worker and every reclaim by another after the visibility timeout,
+// and a long outage would send it to the DLQ as "reclaimed too often"
+// (§11). The wait ends early when a write of the queue succeeds.
+func (r *Runner) waitForDestination(q state.QueueRef, until time.Time, down bool) {
+	r.destWaits.Store(destKey(q), destWait{until: until, down: down})
+}
+
+// destinationDown reports whether a write of this runner found q's
+// destination down (see destWait) and none succeeded since.
+func (r *Runner) destinationDown(q state.QueueRef) bool {
+	v, ok := r.destWaits.Load(destKey(q))
+	return ok && v.(destWait).down
+}
+
+// waitingForDestination reports whether q waits for its destination now.
+func (r *Runner) waitingForDestination(q state.QueueRef) bool {
+	v, ok := r.destWaits.Load(destKey(q))
+	return ok && time.Now().Before(v.(destWait).until)
+}
+
+// destinationFailed decides, after a write of q failed as a whole (a
+// transport error, a plugin that crashed or restarts, a timeout), whether
+// the destination or the batch is at fault, from the tenant's breaker as
+// the failure left it. The batch is at fault, and the failure spends its
+// records' attempts, only when it is the first failure since a write
+// succeeded in this process: the destination was taking writes, so a
+// batch that alone fails every write (it hangs or kills the plugin) still
+// reaches the DLQ after max_attempts while the other batches land, each of
+// its failures following a success. Any other failure is the
+// destination's: one failing a while already, or not yet seen working
+// (a run starting in an outage). Its batch goes back with its attempts
+// unchanged, and the queue waits until the breaker's half-open time, or
+// while the breaker is still closed a backoff growing with the failures.
+// A failure that spends attempts also opens the wait when it opened the
+// breaker (failures = 1). The price: a poison batch alone in a queue whose
+// every write fails cannot be told from an outage; it waits with the
+// others, one half-open trial per cooldown, the queue's last write error
+// in status, until a write succeeds.
+func (r *Runner) destinationFailed(q state.QueueRef, dest *dsl.Destination, bs host.BreakerState, jitter float64) bool {
+	if bs.Open {
+		until := bs.OpenUntil
+		if !until.After(time.Now()) {
+			until = time.Now().Add(dest.Breaker.Cooldown.D())
+		}
+		r.waitForDestination(q, until, true)
+	}
+	if bs.Failures <= 1 && !bs.LastSuccess.IsZero() {
+		return false
+	}
+	if !bs.Open {
+		r.waitForDestination(q, time.Now().Add(r.backoff(bs.Failures-1, jitter)), false)
+	}
+	return true
 }
 
 // settleUnmapped sends the entries whose mapping failed to the DLQ, unless

@@ -112,6 +112,9 @@ type Runner struct {
 	// writeErrs is what this runner knows of each queue's write-error
 	// flag (state.QueueRef → writeErrorState), see noteWrite.
 	writeErrs sync.Map
+	// destWaits holds the queues whose destination a write found failing
+	// (state.QueueRef without its lane → destWait), see waitForDestination.
+	destWaits sync.Map
 	// backfillWaits remembers the (tenant, due time) pairs whose wait for
 	// a backfill was logged, so it is logged once, not every poll.
 	backfillWaits sync.Map
@@ -223,11 +226,17 @@ type Summary struct {
 	// Paused counts the queues left waiting because a pipeline writing to
 	// them is paused for its mapping-error rate.
 	Paused int
+	// DestinationDown counts the queues left waiting because their
+	// destination was down (its breaker open, or it could not prepare an
+	// object); their records stay queued for the next run.
+	DestinationDown int
 }
 
 // Failed reports whether anything failed, went to a DLQ or waits for a
-// paused pipeline.
-func (s Summary) Failed() bool { return s.Dead > 0 || s.PollErrors > 0 || s.Paused > 0 }
+// paused pipeline or a destination that is down.
+func (s Summary) Failed() bool {
+	return s.Dead > 0 || s.PollErrors > 0 || s.Paused > 0 || s.DestinationDown > 0
+}
 
 // RunOnce activates the plan's configuration (see Run), runs every job of
 // every enabled tenant now, ignoring due times and stagger, then drains the

@@ -16,6 +16,7 @@ type stats struct {
 
 	mu     sync.Mutex
 	paused map[state.QueueRef]bool // queues skipped for a paused pipeline
+	down   map[state.QueueRef]bool // queues left to a destination found down
 }
 
 // skipped notes a queue left waiting for a paused pipeline.
@@ -28,6 +29,16 @@ func (s *stats) skipped(q state.QueueRef) {
 	s.paused[q] = true
 }
 
+// destinationDown notes a queue left waiting for a destination found down.
+func (s *stats) destinationDown(q state.QueueRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down == nil {
+		s.down = map[state.QueueRef]bool{}
+	}
+	s.down[q] = true
+}
+
 func (s *stats) summary() Summary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -35,6 +46,6 @@ func (s *stats) summary() Summary {
 		JobsRun: int(s.jobsRun.Load()), JobsSkipped: int(s.jobsSkipped.Load()),
 		Enqueued: s.enqueued.Load(), Written: s.written.Load(),
 		Retried: s.retried.Load(), Dead: s.dead.Load(), PollErrors: s.pollErrors.Load(),
-		Paused: len(s.paused),
+		Paused: len(s.paused), DestinationDown: len(s.down),
 	}
 }

@@ -173,13 +173,16 @@ func runRun(c *cli.Context) error {
 	if sum.Paused > 0 {
 		held = fmt.Sprintf("; %d queues held by a paused pipeline", sum.Paused)
 	}
+	if sum.DestinationDown > 0 {
+		held += fmt.Sprintf("; %d queues left queued for the next run: their destination is down", sum.DestinationDown)
+	}
 	fmt.Fprintf(c.App.Writer, "jobs run %d, skipped %d; enqueued %d, written %d, retried %d, dead-lettered %d; failed jobs %d%s\n",
 		sum.JobsRun, sum.JobsSkipped, sum.Enqueued, sum.Written, sum.Retried, sum.Dead, sum.PollErrors, held)
 	if err != nil {
 		return err
 	}
 	if sum.Failed() {
-		return &exitError{code: 1, msg: "some records failed or went to a dead-letter queue, or a tenant or pipeline is paused: see siphon status"}
+		return &exitError{code: 1, msg: "some records failed or went to a dead-letter queue, or a tenant or pipeline is paused, or a destination is down: see siphon status"}
 	}
 	return nil
 }
