@@ -55,18 +55,19 @@ const BackfillShare = backfillShare
 // BackfillPace is the spacing the runtime keeps between a tenant's
 // backfill requests to src (budgetLimits of the "backfill" stage): tenant
 // is the slowest of the tenant's own limits (its rate_limit and the
-// backfill's share of it), zero without a rate_limit; hub is its lane's
-// share of the source's global_rate_limit, zero without one. The global
+// backfill's share of it), zero without a rate_limit; hub is the slowest
+// of its hub limits (its lane's share of the source's global_rate_limit
+// and the backfill's share of that), zero without one. The global
 // budget is split by lane weight among the plan's enabled tenants, as
 // every worker of the hub splits it. siphon backfill --estimate uses it.
 func BackfillPace(plan *dsl.Plan, t *dsl.Tenant, src *dsl.Source) (tenant, hub time.Duration) {
 	r := &Runner{cfg: Config{Plan: plan}, lanes: planLanes(plan)}
-	limits, h := r.budgetLimits(t, src, "backfill")
+	limits, hubs := r.budgetLimits(t, src, "backfill")
 	for _, l := range limits {
 		tenant = max(tenant, l.Interval)
 	}
-	if h != nil {
-		hub = h.Interval
+	for _, l := range hubs {
+		hub = max(hub, l.Interval)
 	}
 	return tenant, hub
 }

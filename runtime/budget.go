@@ -117,14 +117,21 @@ func stageShare(stage string) float64 {
 
 // budgetLimits are the GCRA limits a request of the tenant's stage against
 // the source takes: the tenant's rate_limit (key: the source's name), the
-// stage's share of it (key "<source>/<stage>") and the tenant's lane's
-// share of the source's global_rate_limit (hub key
-// "<source>/lane/<lane>"). Burst is 1 unless the source configures one
+// stage's share of it (key "<source>/<stage>"), the tenant's lane's share
+// of the source's global_rate_limit (hub key "<source>/lane/<lane>") and
+// the stage's share of that (hub key "<source>/lane/<lane>/<stage>"), so a
+// hub-wide backfill or reconcile leaves polling the rest of the lane as
+// the tenant's stage share leaves it the rest of the tenant's rate. The
+// lane's stage share is a cap (state.Limit.Cap): many tenants' stage
+// requests reserving slots ahead at the share's spacing would move the
+// lane's next slot past every one of them and leave the slots in between
+// unused, so polling would queue behind them all; instead a stage request
+// the share holds back waits without a reservation. Burst is 1 unless the source configures one
 // (rate_limit_burst, global_rate_limit_burst): a burst on top of the full
 // rate can double the source's fixed window and earn 429s (DESIGN.md §11).
 // A share of a rate gets the same share of its burst, at least 1, so the
 // shares' bursts add up to no more than the whole's.
-func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (tenant []state.Limit, hub *state.Limit) {
+func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (tenant, hubs []state.Limit) {
 	tb, gb := src.Bursts()
 	if iv := interval(t.RateLimits[src.Name]); iv > 0 {
 		tenant = append(tenant, state.Limit{Key: src.Name, Interval: iv, Burst: tb})
@@ -136,11 +143,16 @@ func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (ten
 	if src.GlobalRateLimit != nil {
 		if iv, total := interval(*src.GlobalRateLimit), r.laneWeight(); iv > 0 && total > 0 {
 			w := max(r.lanes[t.Lane], 1)
-			hub = &state.Limit{Key: src.Name + "/lane/" + t.Lane,
-				Interval: time.Duration(float64(iv) * float64(total) / float64(w)), Burst: shareBurst(gb, float64(w)/float64(total))}
+			lane, laneShare := time.Duration(float64(iv)*float64(total)/float64(w)), float64(w)/float64(total)
+			key := src.Name + "/lane/" + t.Lane
+			hubs = append(hubs, state.Limit{Key: key, Interval: lane, Burst: shareBurst(gb, laneShare)})
+			if share := stageShare(stage); share > 0 {
+				hubs = append(hubs, state.Limit{Key: key + "/" + stage,
+					Interval: time.Duration(float64(lane) / share), Burst: shareBurst(gb, laneShare*share), Cap: true})
+			}
 		}
 	}
-	return tenant, hub
+	return tenant, hubs
 }
 
 // shareBurst is a share's part of a burst: rounded down, at least 1.
@@ -159,9 +171,9 @@ type budgetLimiter struct {
 	r      *Runner
 	tenant string
 	limits []state.Limit
-	hub    *state.Limit
-	// split: the hub store is not the tenant's store, so the two tokens are
-	// taken in two calls (see reserve).
+	hubs   []state.Limit
+	// split: the hub store is not the tenant's store, so the tenant's and
+	// the hub's tokens are taken in two calls (see reserve).
 	split bool
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -169,12 +181,12 @@ type budgetLimiter struct {
 // limiter returns the budget limiter of the tenant's requests of the stage
 // against the source, or nil when no budget applies.
 func (r *Runner) limiter(t *dsl.Tenant, src *dsl.Source, stage string) *budgetLimiter {
-	limits, hub := r.budgetLimits(t, src, stage)
-	if len(limits) == 0 && hub == nil {
+	limits, hubs := r.budgetLimits(t, src, stage)
+	if len(limits) == 0 && len(hubs) == 0 {
 		return nil
 	}
-	return &budgetLimiter{r: r, tenant: t.ID, limits: limits, hub: hub,
-		split: hub != nil && r.cfg.HubStore != r.st, sleep: sleepReal}
+	return &budgetLimiter{r: r, tenant: t.ID, limits: limits, hubs: hubs,
+		split: len(hubs) > 0 && r.cfg.HubStore != r.st, sleep: sleepReal}
 }
 
 // Wait reserves one token of every limit and sleeps until the reserved
@@ -188,9 +200,28 @@ func (r *Runner) limiter(t *dsl.Tenant, src *dsl.Source, stage string) *budgetLi
 // budget after the slot was reserved, so a request that slept asks the
 // store for drains before it goes and waits them out too.
 func (b *budgetLimiter) Wait(ctx context.Context) error {
-	wait, err := b.reserve(ctx)
-	if err != nil || wait <= 0 {
-		return err
+	var wait time.Duration
+	for slept := time.Duration(0); ; {
+		w, granted, err := b.reserve(ctx)
+		if err != nil {
+			return err
+		}
+		if granted {
+			wait = w
+			break
+		}
+		// A refusal within maxBudgetWait is a capped share's (its next
+		// token comes before the slot the request could reserve, so it
+		// reserves none): sleep until the share has a token and ask again.
+		if slept += w; slept > maxBudgetWait {
+			return b.drained(w)
+		}
+		if err := b.sleep(ctx, w); err != nil {
+			return err
+		}
+	}
+	if wait <= 0 {
+		return nil
 	}
 	if err := b.sleep(ctx, wait); err != nil {
 		return err
@@ -216,39 +247,37 @@ func (b *budgetLimiter) Wait(ctx context.Context) error {
 }
 
 // reserve takes the tokens with a reservation of at most maxBudgetWait
-// and returns how long to sleep. In one store, the store takes the
-// tenant's and the hub's together and agrees their slots. With a separate
-// hub store the tenant's are reserved first; when the hub then refuses,
-// the tenant's are given back, so no tenant token is spent without a
-// request. The request goes at the later of the two slots; when that is
-// the hub's, the tenant's budget counted it somewhat earlier than it goes
-// (the hub store cannot move the tenant's budget).
-func (b *budgetLimiter) reserve(ctx context.Context) (time.Duration, error) {
+// and returns how long to sleep, or, refused, how long until asking again
+// may be granted. In one store, the store takes the tenant's and the
+// hubs' together and agrees their slots. With a separate hub store the
+// tenant's are reserved first; when the hub then refuses, the tenant's
+// are given back, so no tenant token is spent without a request. The
+// request goes at the later of the two slots; when that is the hub's, the
+// tenant's budget counted it somewhat earlier than it goes (the hub store
+// cannot move the tenant's budget).
+func (b *budgetLimiter) reserve(ctx context.Context) (wait time.Duration, granted bool, err error) {
 	factor := b.r.throttle(ctx)
 	if !b.split {
-		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hub: b.hub, N: 1, Factor: factor, Reserve: maxBudgetWait})
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hubs: b.hubs, N: 1, Factor: factor, Reserve: maxBudgetWait})
 		if err != nil {
-			return 0, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
+			return 0, false, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
 		}
-		if !res.Granted {
-			return 0, b.drained(res.Wait)
-		}
-		return res.Wait, nil
+		return res.Wait, res.Granted, nil
 	}
 	var tenantWait time.Duration
 	if len(b.limits) > 0 {
 		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, N: 1, Factor: factor, Reserve: maxBudgetWait})
 		if err != nil {
-			return 0, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
+			return 0, false, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
 		}
 		if !res.Granted {
-			return 0, b.drained(res.Wait)
+			return res.Wait, false, nil
 		}
 		tenantWait = res.Wait
 	}
-	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hub: b.hub, N: 1, Factor: factor, Reserve: maxBudgetWait})
+	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hubs: b.hubs, N: 1, Factor: factor, Reserve: maxBudgetWait})
 	if err == nil && res.Granted {
-		return max(tenantWait, res.Wait), nil
+		return max(tenantWait, res.Wait), true, nil
 	}
 	if len(b.limits) > 0 {
 		// No request follows: the tenant's reservation goes back, on a
@@ -260,9 +289,9 @@ func (b *budgetLimiter) reserve(ctx context.Context) (time.Duration, error) {
 		}
 	}
 	if err != nil {
-		return 0, storeErr(fmt.Errorf("hub rate budget of %s: %w", b.tenant, err))
+		return 0, false, storeErr(fmt.Errorf("hub rate budget of %s: %w", b.tenant, err))
 	}
-	return 0, b.drained(res.Wait)
+	return res.Wait, false, nil
 }
 
 // drained is the error of a request whose slot is more than maxBudgetWait

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -39,27 +40,32 @@ func TestBudgetLimitsByStageAndLane(t *testing.T) {
 		return out
 	}
 	for _, c := range []struct {
-		stage string
-		want  []string
+		stage      string
+		want, hubs []string
 	}{
-		{"poll", []string{"vomo@1s"}},
-		{"backfill", []string{"vomo@1s", "vomo/backfill@2s"}},
-		{"reconcile", []string{"vomo@1s", "vomo/reconcile@4s"}},
+		// 120/1m is 500ms; premium has 3 of the 4 weights in use: 666ms.
+		{"poll", []string{"vomo@1s"}, []string{"vomo/lane/premium@666.666666ms"}},
+		{"backfill", []string{"vomo@1s", "vomo/backfill@2s"}, []string{"vomo/lane/premium@666.666666ms", "vomo/lane/premium/backfill@1.333333332s"}},
+		{"reconcile", []string{"vomo@1s", "vomo/reconcile@4s"}, []string{"vomo/lane/premium@666.666666ms", "vomo/lane/premium/reconcile@2.666666664s"}},
 	} {
-		ls, hub := r.budgetLimits(prem, src, c.stage)
+		ls, hubs := r.budgetLimits(prem, src, c.stage)
 		if got := keys(ls); !slices.Equal(got, c.want) {
 			t.Errorf("%s: tenant limits %v, want %v", c.stage, got, c.want)
 		}
-		// 120/1m is 500ms; premium has 3 of the 4 weights in use.
-		if hub == nil || hub.Key != "vomo/lane/premium" || hub.Interval != 500*time.Millisecond*4/3 || hub.Burst != 1 {
-			t.Errorf("%s: hub limit %+v", c.stage, hub)
+		if got := keys(hubs); !slices.Equal(got, c.hubs) {
+			t.Errorf("%s: hub limits %v, want %v", c.stage, got, c.hubs)
+		}
+		for _, h := range hubs {
+			if h.Burst != 1 {
+				t.Errorf("%s: hub limit %+v, want burst 1", c.stage, h)
+			}
 		}
 	}
-	if _, hub := r.budgetLimits(std, src, "poll"); hub == nil || hub.Key != "vomo/lane/standard" || hub.Interval != 2*time.Second {
-		t.Errorf("standard's hub limit %+v, want vomo/lane/standard every 2s", hub)
+	if _, hubs := r.budgetLimits(std, src, "poll"); len(hubs) != 1 || hubs[0].Key != "vomo/lane/standard" || hubs[0].Interval != 2*time.Second {
+		t.Errorf("standard's hub limits %+v, want vomo/lane/standard every 2s", hubs)
 	}
-	if _, hub := r.budgetLimits(prem, &dsl.Source{Name: "vomo"}, "poll"); hub != nil {
-		t.Errorf("no global_rate_limit, yet a hub limit %+v", hub)
+	if _, hubs := r.budgetLimits(prem, &dsl.Source{Name: "vomo"}, "poll"); len(hubs) != 0 {
+		t.Errorf("no global_rate_limit, yet hub limits %+v", hubs)
 	}
 	if lim := r.limiter(&dsl.Tenant{ID: "x", Lane: "standard"}, &dsl.Source{Name: "vomo"}, "poll"); lim != nil {
 		t.Errorf("no budget configured, yet a limiter %+v", lim)
@@ -70,8 +76,8 @@ func TestBudgetLimitsByStageAndLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ls, hub := r.budgetLimits(prem, src, "backfill")
-	res, err := st.Take(context.Background(), state.TakeRequest{Tenant: prem.ID, Limits: ls, Hub: hub, N: 1, Factor: 1})
+	ls, hubs := r.budgetLimits(prem, src, "backfill")
+	res, err := st.Take(context.Background(), state.TakeRequest{Tenant: prem.ID, Limits: ls, Hubs: hubs, N: 1, Factor: 1})
 	if err != nil || !res.Granted {
 		t.Fatalf("take %v: %+v %v", keys(ls), res, err)
 	}
@@ -103,7 +109,7 @@ func TestBudgetWaitReservesSlots(t *testing.T) {
 	st, _ := budgetStores(t)
 	r := &Runner{cfg: Config{HubStore: st}, st: st, log: slog.Default()}
 	b := &budgetLimiter{r: r, tenant: "acme", limits: []state.Limit{{Key: "vomo", Interval: 20 * time.Second, Burst: 1}},
-		hub: &state.Limit{Key: "vomo/lane/default", Interval: 10 * time.Second, Burst: 1}}
+		hubs: []state.Limit{{Key: "vomo/lane/default", Interval: 10 * time.Second, Burst: 1}}}
 	var mu sync.Mutex
 	var slept []time.Duration
 	// The sleep is recorded, not slept: the slots are what is checked.
@@ -153,7 +159,7 @@ func TestBudgetSplitHubRefusalGivesBack(t *testing.T) {
 	st, hubSt := budgetStores(t)
 	r := &Runner{cfg: Config{HubStore: hubSt}, st: st, log: slog.Default()}
 	b := &budgetLimiter{r: r, tenant: "acme", limits: []state.Limit{{Key: "vomo", Interval: 30 * time.Second, Burst: 1}},
-		hub: &state.Limit{Key: "vomo/lane/default", Interval: time.Hour, Burst: 1}, split: true}
+		hubs: []state.Limit{{Key: "vomo/lane/default", Interval: time.Hour, Burst: 1}}, split: true}
 	b.sleep = func(context.Context, time.Duration) error { return nil }
 	if err := b.Wait(context.Background()); err != nil {
 		t.Fatal(err)
@@ -219,3 +225,79 @@ func TestBudgetBurstConfigured(t *testing.T) {
 		t.Errorf("backfill limits %+v, want bursts 5 and 2", ls)
 	}
 }
+
+// paced runs each limiter's requests back to back (real sleeps to the
+// reserved slots) until span has passed and counts the requests each let
+// go, and returns the span they really took (first start to last slot).
+func paced(t *testing.T, lims map[string][]*budgetLimiter, span time.Duration) (map[string]int, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), span)
+	defer cancel()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	start := time.Now()
+	var last time.Time
+	var wg sync.WaitGroup
+	for name, ls := range lims {
+		for _, lim := range ls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					if err := lim.Wait(ctx); err != nil {
+						if ctx.Err() == nil {
+							t.Error(err)
+						}
+						return
+					}
+					mu.Lock()
+					counts[name]++
+					last = time.Now()
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return counts, last.Sub(start)
+}
+
+// TestBudgetHubStageKeepsPollingsLane: a hub-wide backfill (several
+// tenants backfilling at once, in one lane) takes at most the backfill's
+// share of the lane, so polling in that lane keeps the rest; without the
+// lane's stage key the backfills' reservations take most of its slots.
+func TestBudgetHubStageKeepsPollingsLane(t *testing.T) {
+	second := dsl.Duration(time.Second)
+	rate := map[string]dsl.Rate{"vomo": {N: 1000, Per: second}}
+	var tenants []*dsl.Tenant
+	for i := range 5 {
+		tenants = append(tenants, &dsl.Tenant{ID: fmt.Sprintf("t%d", i), Lane: "standard", Enabled: true, RateLimits: rate})
+	}
+	plan := &dsl.Plan{Tenants: tenants}
+	st, _ := budgetStores(t)
+	r := &Runner{cfg: Config{Plan: plan, HubStore: st}, plan: plan, st: st, log: slog.Default(),
+		lanes: map[string]int{"standard": 1}}
+	// 25/s: the lane's slots are 40ms apart, the backfill's share's 80ms.
+	src := &dsl.Source{Name: "vomo", GlobalRateLimit: &dsl.Rate{N: 25, Per: second}}
+	lims := map[string][]*budgetLimiter{"poll": {r.limiter(tenants[0], src, "poll")}}
+	for _, tn := range tenants[1:] {
+		lims["backfill"] = append(lims["backfill"], r.limiter(tn, src, "backfill"))
+	}
+	counts, span := paced(t, lims, 2*time.Second)
+	if allowed := gcraMax(span, 80*time.Millisecond) + 1; counts["backfill"] > allowed {
+		t.Errorf("backfills made %d requests in %s; their share of the lane allows %d", counts["backfill"], span, allowed)
+	}
+	if allowed := gcraMax(span, 40*time.Millisecond) + 1; counts["poll"]+counts["backfill"] > allowed {
+		t.Errorf("the lane made %d requests in %s; it allows %d", counts["poll"]+counts["backfill"], span, allowed)
+	}
+	// Polling, one caller against four backfilling, keeps well over the
+	// fifth of the lane it would get by arrival order.
+	if counts["poll"]*3 < counts["backfill"] {
+		t.Errorf("polling made %d requests beside the backfills' %d, want at least a third as many", counts["poll"], counts["backfill"])
+	}
+	t.Logf("in %s: polling %d, backfills %d", span, counts["poll"], counts["backfill"])
+}
+
+// gcraMax is the most requests a budget of interval iv (burst 1) lets go
+// over span: one at its start, then one per interval.
+func gcraMax(span, iv time.Duration) int { return int(span/iv) + 1 }

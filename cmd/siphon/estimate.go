@@ -60,10 +60,10 @@ type EstimateBudget struct {
 	TenantRate    string  `json:"tenant_rate"`
 	BackfillShare float64 `json:"backfill_share"`
 	TenantSeconds float64 `json:"tenant_seconds"`
-	// HubRate is the tenant's lane's share of the source's
-	// global_rate_limit (by lane weight among the enabled tenants), empty
-	// when the source has none; HubSeconds the wall time at the slower of
-	// that and the tenant's backfill share.
+	// HubRate is the backfill's share of the tenant's lane's share of the
+	// source's global_rate_limit (by lane weight among the enabled
+	// tenants), empty when the source has none; HubSeconds the wall time
+	// at the slower of that and the tenant's backfill share.
 	HubRate    string  `json:"hub_rate,omitempty"`
 	HubSeconds float64 `json:"hub_seconds,omitempty"`
 }
@@ -251,8 +251,8 @@ func printEstimate(w io.Writer, est BackfillEstimate) error {
 				b.BackfillShare*100, b.TenantRate)
 		}
 		if b.HubRate != "" {
-			line += fmt.Sprintf("; %s at its lane's share of the global_rate_limit (%s, shared with the lane's busy tenants)",
-				wallText(b.HubSeconds), b.HubRate)
+			line += fmt.Sprintf("; %s at the backfill's %.0f%% of its lane's share of the global_rate_limit (%s, shared with the lane's busy tenants)",
+				wallText(b.HubSeconds), runtime.BackfillShare*100, b.HubRate)
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err

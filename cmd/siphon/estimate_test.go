@@ -68,10 +68,10 @@ func TestEstimateBackfill(t *testing.T) {
 		t.Fatalf("estimate: %+v", est)
 	}
 	// A backfill may use half the tenant's 60/min: 18 requests take 36s.
-	// Both tenants are in one lane, which has the whole global 20/min
-	// (1200/h): at the slower of the two, 54s.
+	// Both tenants are in one lane, which has the whole global 20/min,
+	// and the backfill half of it (600/h): at the slower of the two, 108s.
 	if len(est.Budgets) != 1 || est.Budgets[0].TenantSeconds != 36 || est.Budgets[0].BackfillShare != runtime.BackfillShare ||
-		est.Budgets[0].HubSeconds != 54 || est.Budgets[0].TenantRate != "60/1m" || est.Budgets[0].HubRate != "1200.0/h" {
+		est.Budgets[0].HubSeconds != 108 || est.Budgets[0].TenantRate != "60/1m" || est.Budgets[0].HubRate != "600.0/h" {
 		t.Fatalf("budgets: %+v", est.Budgets)
 	}
 	var out strings.Builder
@@ -81,7 +81,7 @@ func TestEstimateBackfill(t *testing.T) {
 	want := `RESOURCE  PIPELINES   RECORDS  PER PAGE  PAGES  REQUESTS  
 users     volunteers  250      15        17     18        
 total                 250                17     18        
-vomo: 18 requests; about 36s at the backfill's 50% of the tenant's rate_limit 60/1m; about 54s at its lane's share of the global_rate_limit (1200.0/h, shared with the lane's busy tenants)
+vomo: 18 requests; about 36s at the backfill's 50% of the tenant's rate_limit 60/1m; about 1m48s at the backfill's 50% of its lane's share of the global_rate_limit (600.0/h, shared with the lane's busy tenants)
 `
 	if out.String() != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", out.String(), want)

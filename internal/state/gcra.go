@@ -61,21 +61,40 @@ func (g GCRAState) Take(now int64, l Limit, n int, factor float64) (GCRAState, i
 	return out, 0
 }
 
+// CapSlack is how far a cap may move a slot: on a cluster each budget is
+// its own step, reading the clock a little after the one before, so a
+// cap charged with the budget it shares by one take is that much later
+// than it, and would otherwise refuse every take due at their common slot.
+const CapSlack = time.Millisecond
+
 // TakeAll asks for n tokens of every limit at now, all or none, with
 // reserve (µs) the longest the caller will wait and after (µs) the
 // earliest it will send (a wait already granted in another step). With W
-// the longest wait of the limits at now, and at least after: when W is at
-// most reserve the tokens are granted now, every budget advanced as if the
-// request arrived at now+W (so a budget with a shorter wait is charged at
-// the slot the request really goes, not earlier), and the caller sleeps W
-// before sending. Above reserve nothing changes and W is the wait. A
-// reserve of 0 is the plain take: granted only with nothing to wait.
+// the longest wait at now of the limits that are not caps, and at least
+// after: when W is at most reserve and every cap grants by now+W, the
+// tokens are granted now, every budget advanced as if the request arrived
+// at now+W (so a budget with a shorter wait is charged at the slot the
+// request really goes, not earlier), and the caller sleeps W before
+// sending. A cap that would hold the request past W (by more than
+// CapSlack) refuses it with its own wait, whatever reserve: a cap never moves a slot, so it never
+// charges another budget ahead of the slots that budget's other callers
+// would take. Otherwise nothing changes and W is the wait. A reserve of 0
+// is the plain take: granted only with nothing to wait.
 func TakeAll(now int64, gs []GCRAState, ls []Limit, n int, factor float64, reserve, after int64) (next []GCRAState, wait int64, granted bool) {
 	wait = max(after, 0)
+	var capWait int64
 	for i, g := range gs {
 		_, w := g.Take(now, ls[i], n, factor)
-		wait = max(wait, w)
+		if ls[i].Cap {
+			capWait = max(capWait, w)
+		} else {
+			wait = max(wait, w)
+		}
 	}
+	if capWait > wait+CapSlack.Microseconds() {
+		return gs, capWait, false
+	}
+	wait = max(wait, capWait)
 	if wait > max(reserve, 0) {
 		return gs, wait, false
 	}
@@ -115,29 +134,35 @@ func CheckTake(req TakeRequest) error {
 	if math.IsNaN(req.Factor) || req.Factor < 0 || req.Factor > 1 {
 		return fmt.Errorf("%w: throttle factor %v is not in (0, 1]", ErrInvalid, req.Factor)
 	}
-	for i, l := range req.Limits {
-		if err := checkLimit(l); err != nil {
-			return err
-		}
-		// Twice the same budget in one take would be charged once.
-		for _, o := range req.Limits[:i] {
-			if o.Key == l.Key {
-				return fmt.Errorf("%w: budget %s is listed twice", ErrInvalid, l.Key)
-			}
-		}
+	if err := checkLimits("", req.Limits); err != nil {
+		return err
+	}
+	if err := checkLimits("hub ", req.Hubs); err != nil {
+		return err
 	}
 	if req.Reserve < 0 {
 		return fmt.Errorf("%w: reserve %v is negative", ErrInvalid, req.Reserve)
 	}
-	if req.Drained && (req.Hub != nil || req.Reserve != 0 || req.GiveBack) {
+	if req.Drained && (len(req.Hubs) > 0 || req.Reserve != 0 || req.GiveBack) {
 		return fmt.Errorf("%w: a drain check of %s reads the tenant's limits only, with no hub limit, reserve or give-back", ErrInvalid, req.Tenant)
 	}
-	if req.GiveBack && (req.Hub != nil || req.Reserve != 0) {
+	if req.GiveBack && (len(req.Hubs) > 0 || req.Reserve != 0) {
 		return fmt.Errorf("%w: a give-back of %s returns the tenant's limits only, with no hub limit or reserve", ErrInvalid, req.Tenant)
 	}
-	if req.Hub != nil {
-		if err := checkLimit(*req.Hub); err != nil {
+	return nil
+}
+
+// checkLimits refuses a malformed limit, or one listed twice.
+func checkLimits(scope string, ls []Limit) error {
+	for i, l := range ls {
+		if err := checkLimit(l); err != nil {
 			return err
+		}
+		// Twice the same budget in one take would be charged once.
+		for _, o := range ls[:i] {
+			if o.Key == l.Key {
+				return fmt.Errorf("%w: %sbudget %s is listed twice", ErrInvalid, scope, l.Key)
+			}
 		}
 	}
 	return nil

@@ -92,7 +92,7 @@ func TestCheckTakeAndThrottle(t *testing.T) {
 		{Tenant: "", Limits: []Limit{ok}},
 		{Tenant: "acme", Limits: []Limit{{Key: "vomo"}}},
 		{Tenant: "acme", Limits: []Limit{{Key: "a|b", Interval: time.Second}}},
-		{Tenant: "acme", Hub: &Limit{Key: "x", Interval: -time.Second}},
+		{Tenant: "acme", Hubs: []Limit{{Key: "x", Interval: -time.Second}}},
 		{Tenant: "acme", Factor: 1.01},
 		{Tenant: "acme", Factor: math.NaN()},
 		{Tenant: "acme", Limits: []Limit{ok, {Key: "other", Interval: time.Second}, ok}},
@@ -101,7 +101,7 @@ func TestCheckTakeAndThrottle(t *testing.T) {
 			t.Errorf("CheckTake(%+v) = %v", bad, err)
 		}
 	}
-	if err := CheckTake(TakeRequest{Tenant: "acme", Limits: []Limit{ok}, Hub: &ok, Factor: 0}); err != nil {
+	if err := CheckTake(TakeRequest{Tenant: "acme", Limits: []Limit{ok}, Hubs: []Limit{ok}, Factor: 0}); err != nil {
 		t.Error(err)
 	}
 	if err := CheckNote("org", make([]byte, MaxNoteSize+1)); !errors.Is(err, ErrInvalid) {

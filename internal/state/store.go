@@ -484,41 +484,51 @@ type Scans interface {
 // most Burst at once (Burst below 1 counts as 1).
 type Limit struct {
 	// Key names the budget within its scope: within the tenant's slot for
-	// tenant limits ("vomo", "vomo/backfill"), within the hub for the hub
-	// limit ("vomo/lane/premium").
+	// tenant limits ("vomo", "vomo/backfill"), within the hub for hub
+	// limits ("vomo/lane/premium", "vomo/lane/premium/backfill").
 	Key      string
 	Interval time.Duration
 	Burst    int
+	// Cap marks a budget that caps a share of another's rate (a stage's
+	// share of the tenant's rate or of its lane's): it never sets the
+	// slot a reserving take goes at. A take it would hold back past the
+	// slot the other budgets give is refused with its wait, so callers of
+	// a capped share never queue ahead in the budget they share, leaving
+	// its slots in between to the others (polling).
+	Cap bool
 }
 
 // TakeRequest asks for N tokens (N below 1 counts as 1) of a tenant's
-// limits, all or none, in the tenant's slot, and then of the hub limit in
-// its own slot; when the hub refuses, the tenant's tokens are given back.
+// limits, all or none, in the tenant's slot, and then of the hub limits
+// (Hubs), all or none, each in its own slot, in order; when a hub limit
+// refuses, the tokens taken before it are given back.
 // Factor is the hub throttle (0 means 1): every interval is divided by it,
 // so 0.5 halves every rate. It is passed in, not read by the script, so a
 // tenant's script stays in the tenant's slot on a cluster.
 //
 // A refusal's Wait is the longest wait of the limits one step checked:
 // where the tenant's and the hub's are taken in separate steps (Redis
-// Cluster), a tenant refusal does not consult the hub. An N above a limit's burst is granted once that budget is
+// Cluster), a tenant refusal does not consult the hub, nor a hub limit's
+// refusal the ones after it. An N above a limit's burst is granted once that budget is
 // full, and the budget then owes the excess. A Limit's Interval must be
 // positive and Factor in [0, 1]; anything else is ErrInvalid.
 //
 // Reserve (0: none; never negative) is the longest the caller will wait:
-// when every token of the request (tenant's and hub's alike) is there
+// when every token of the request (tenant's and hubs' alike) is there
 // within Reserve, the take is granted now, each budget advanced as if the
 // request arrived at its slot, and the result's Wait is how long the
 // caller sleeps before sending (the longest wait of the limits, so the
-// tenant's and the hub's slots agree). A refused caller that sleeps and
+// tenant's and the hubs' slots agree). A refused caller that sleeps and
 // asks again loses any lateness past its slot for good, and many waiters
 // race for each slot; a reservation queues callers at exact slots. Above
-// Reserve the take is refused as without it and nothing changes.
+// Reserve the take is refused as without it and nothing changes; so is a
+// take a Cap limit holds back past the slot the others give (Limit.Cap).
 //
 // GiveBack returns N tokens of Limits that a granted take (or
 // reservation) took for a request that will not be made, with the same
 // N and Factor: each budget's TAT moves back N intervals. It is what a
 // caller does when it takes the tenant's and the hub's tokens from two
-// stores and the hub refuses. It takes no Hub and no Reserve, and is
+// stores and the hub refuses. It takes no Hubs and no Reserve, and is
 // always granted. A budget that reserved slots behind the one given back
 // keeps them, so the next take may share a slot with one of them: the
 // count over time is kept, the spacing of that one pair is not.
@@ -527,11 +537,13 @@ type Limit struct {
 // still hold, as the Wait of a refusal, or Granted when none does. A
 // caller that slept until its reserved slot asks it before sending, so a
 // 429 another worker saw meanwhile holds back a request reserved before
-// it. It takes no Hub, Reserve or GiveBack.
+// it. It takes no Hubs, Reserve or GiveBack.
 type TakeRequest struct {
-	Tenant   string
-	Limits   []Limit
-	Hub      *Limit
+	Tenant string
+	Limits []Limit
+	// Hubs are hub-wide limits (a lane's share of the source's global
+	// budget, and a stage's share of that), keyed in the hub's scope.
+	Hubs     []Limit
 	N        int
 	Factor   float64
 	Reserve  time.Duration

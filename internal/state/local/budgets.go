@@ -19,7 +19,7 @@ import (
 // GCRA theoretical arrival time and the end of any drain, both µs of the
 // local wall clock: the TAT as float64 bits, the drain's end as an integer
 // (state.GCRAState says how they are used). One transaction
-// takes the tenant's and the hub's tokens, so a refusal writes nothing
+// takes the tenant's and the hubs' tokens, so a refusal writes nothing
 // (there is nothing to give back) and reports the longest wait.
 
 var (
@@ -154,12 +154,12 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 			return state.TakeResult{}, err
 		}
 	}
-	gs := make([]state.GCRAState, 0, len(req.Limits)+1)
-	ls := append(make([]state.Limit, 0, len(req.Limits)+1), req.Limits...)
+	gs := make([]state.GCRAState, 0, len(req.Limits)+len(req.Hubs))
+	ls := append(make([]state.Limit, 0, len(req.Limits)+len(req.Hubs)), req.Limits...)
 	for _, l := range req.Limits {
 		gs = append(gs, getBudget(buds, []byte(l.Key)))
 	}
-	if req.Hub != nil {
+	if len(req.Hubs) > 0 {
 		if tx.Writable() {
 			if hub, err = tx.CreateBucketIfNotExists(bHub); err != nil {
 				return state.TakeResult{}, err
@@ -167,8 +167,10 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 		} else {
 			hub = tx.Bucket(bHub)
 		}
-		gs = append(gs, getBudget(hub, hubBudgetKey(req.Hub.Key)))
-		ls = append(ls, *req.Hub)
+		for _, l := range req.Hubs {
+			gs = append(gs, getBudget(hub, hubBudgetKey(l.Key)))
+		}
+		ls = append(ls, req.Hubs...)
 	}
 	next, w, ok := state.TakeAll(now, gs, ls, req.N, req.Factor, req.Reserve.Microseconds(), 0)
 	wait := time.Duration(w) * time.Microsecond
@@ -182,8 +184,10 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 		if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
 			return state.TakeResult{}, err
 		}
-		if err := putBudget(hub, hubBudgetKey(req.Hub.Key), next[len(req.Limits)]); err != nil {
-			return state.TakeResult{}, err
+		for i, l := range req.Hubs {
+			if err := putBudget(hub, hubBudgetKey(l.Key), next[len(req.Limits)+i]); err != nil {
+				return state.TakeResult{}, err
+			}
 		}
 	}
 	if buds != nil {

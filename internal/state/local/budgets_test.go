@@ -21,7 +21,7 @@ func TestIdleBudgetsArePruned(t *testing.T) {
 	take := func(key string, interval time.Duration) {
 		t.Helper()
 		hub := state.Limit{Key: "lane/" + key, Interval: interval}
-		r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: key, Interval: interval}}, Hub: &hub})
+		r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: key, Interval: interval}}, Hubs: []state.Limit{hub}})
 		if err != nil || !r.Granted {
 			t.Fatal(r, err)
 		}
@@ -71,7 +71,7 @@ func TestIdleBudgetsArePruned(t *testing.T) {
 func TestHubOnlyTakeLeavesNoTenant(t *testing.T) {
 	s := openTemp(t).(*Store)
 	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
-	r, err := s.Take(context.Background(), state.TakeRequest{Tenant: "acme", Hub: &hub})
+	r, err := s.Take(context.Background(), state.TakeRequest{Tenant: "acme", Hubs: []state.Limit{hub}})
 	if err != nil || !r.Granted {
 		t.Fatal(r, err)
 	}
@@ -100,7 +100,7 @@ func TestRefusedTakeCommitsNothing(t *testing.T) {
 		return id
 	}
 	hub := state.Limit{Key: "lane", Interval: time.Hour}
-	req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}, Hub: &hub}
+	req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}, Hubs: []state.Limit{hub}}
 	before := txid()
 	if r, err := s.Take(ctx, req); err != nil || !r.Granted {
 		t.Fatal(r, err)

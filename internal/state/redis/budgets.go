@@ -38,7 +38,7 @@ func takeArgs(n int, factor float64, drains int, reserve, after time.Duration, l
 	if factor <= 0 {
 		factor = 1
 	}
-	b := make([]byte, 0, 8*(4+2*len(ls)))
+	b := make([]byte, 0, 8*(4+3*len(ls)))
 	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
 	put(float64(n))
 	put(float64(drains))
@@ -48,21 +48,26 @@ func takeArgs(n int, factor float64, drains int, reserve, after time.Duration, l
 		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
 		put(t)
 		put(float64(max(l.Burst, 1)-1) * t)
+		if l.Cap {
+			put(1)
+		} else {
+			put(0)
+		}
 	}
 	return b
 }
 
 // Take takes the tenant's limits in one script in the tenant's slot, then
-// the hub limit in one script in its own slot; when the hub refuses, one
-// more tenant-slot script gives the tenant's tokens back. Two round trips
-// when the tenant has limits and the hub grants. On one server, where
-// slots do not matter, one script takes them all (one round trip, nothing
-// to give back).
+// each hub limit in one script in its own slot, in order; when a hub limit
+// refuses, the tokens taken before it are given back, each in its slot.
+// Two round trips when the tenant has limits and one hub limit grants. On
+// one server, where slots do not matter, one script takes them all (one
+// round trip, nothing to give back).
 //
-// With a Reserve, the hub step reserves no earlier than the tenant's
-// slot; when it reserves a later one, one more tenant-slot script moves
-// the tenant's budgets to that slot, so no budget counts the request
-// earlier than it goes.
+// With a Reserve, each hub step reserves no earlier than the slot the
+// steps before it were granted; once every step is granted, one more
+// script per step granted an earlier slot than the last moves its budgets
+// to that slot, so no budget counts the request earlier than it goes.
 func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResult, error) {
 	if err := state.CheckTake(req); err != nil {
 		return state.TakeResult{}, fmt.Errorf("take %s: %w", req.Tenant, err)
@@ -92,48 +97,86 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 		}
 		return state.TakeResult{Granted: true}, nil
 	}
-	budgets := make([]string, 0, len(req.Limits)+1)
+	budgets := make([]string, 0, len(req.Limits)+len(req.Hubs))
 	drains := make([]string, 0, len(req.Limits))
 	for _, l := range req.Limits {
 		budgets = append(budgets, s.k.budget(req.Tenant, l.Key))
 		drains = append(drains, s.k.drain(req.Tenant, l.Key))
 	}
-	if _, single := s.rdb.(*goredis.Client); single && req.Hub != nil {
-		ls := append(slices.Clip(req.Limits), *req.Hub)
-		r, err := s.take(ctx, append(append(budgets, s.k.hubBudget(req.Hub.Key)), drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, ls...))
+	if _, single := s.rdb.(*goredis.Client); single && len(req.Hubs) > 0 {
+		for _, l := range req.Hubs {
+			budgets = append(budgets, s.k.hubBudget(l.Key))
+		}
+		ls := append(slices.Clip(req.Limits), req.Hubs...)
+		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, ls...))
 		return r, wrapTake(req, err)
 	}
-	tenant := state.TakeResult{Granted: true}
+	res := state.TakeResult{Granted: true}
 	if len(req.Limits) > 0 {
 		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, req.Limits...))
 		if err != nil || !r.Granted {
 			return r, wrapTake(req, err)
 		}
-		tenant = r
+		res = r
 	}
-	if req.Hub == nil {
-		return tenant, nil
+	// steps are what is taken so far, one per slot: the tenant's limits,
+	// then each hub limit granted, with the wait each was granted at.
+	steps := make([]takeStep, 0, 1+len(req.Hubs))
+	if len(req.Limits) > 0 {
+		steps = append(steps, takeStep{keys: budgets, limits: req.Limits, wait: res.Wait,
+			op: func(id string) string { return s.k.op(req.Tenant, id) }})
 	}
-	r, err := s.take(ctx, []string{s.k.hubBudget(req.Hub.Key)}, takeArgs(n, req.Factor, 0, req.Reserve, tenant.Wait, *req.Hub))
-	if err != nil || len(req.Limits) == 0 {
-		return r, wrapTake(req, err)
-	}
-	if r.Granted {
-		if r.Wait > tenant.Wait {
-			args := []any{n, r.Wait.Microseconds(), factor}
-			for _, l := range req.Limits {
-				args = append(args, intervalUS(l))
+	for _, h := range req.Hubs {
+		key := s.k.hubBudget(h.Key)
+		r, err := s.take(ctx, []string{key}, takeArgs(n, req.Factor, 0, req.Reserve, res.Wait, h))
+		if err != nil || !r.Granted {
+			// No request follows: what the earlier steps took goes back.
+			// None was moved to a later slot yet, so each gives back
+			// exactly what it took.
+			if gerr := s.giveBackSteps(ctx, steps, n, factor); gerr != nil {
+				return state.TakeResult{}, fmt.Errorf("take %s: giving back after hub budget %s refused: %w", req.Tenant, h.Key, gerr)
 			}
-			if err := pushScript.Run(ctx, s.rdb, budgets, args...).Err(); err != nil {
-				return state.TakeResult{}, fmt.Errorf("take %s: moving the tenant's budgets to the hub's slot: %w", req.Tenant, err)
-			}
+			return r, wrapTake(req, err)
 		}
-		return r, nil
+		res = r
+		steps = append(steps, takeStep{keys: []string{key}, limits: []state.Limit{h}, wait: r.Wait,
+			op: func(id string) string { return s.k.hubBudgetOp(h.Key, id) }})
 	}
-	if err := s.giveBack(ctx, req.Tenant, req.Limits, n, factor); err != nil {
-		return state.TakeResult{}, fmt.Errorf("take %s: giving back the tenant's tokens after the hub refused: %w", req.Tenant, err)
+	// Every step reserved no earlier than the one before it: the last
+	// step's slot is the request's, and the steps granted earlier slots
+	// are moved to it.
+	for _, st := range steps {
+		if st.wait >= res.Wait {
+			continue
+		}
+		args := []any{n, res.Wait.Microseconds(), factor}
+		for _, l := range st.limits {
+			args = append(args, intervalUS(l))
+		}
+		if err := pushScript.Run(ctx, s.rdb, st.keys, args...).Err(); err != nil {
+			return state.TakeResult{}, fmt.Errorf("take %s: moving the budgets taken to the request's slot: %w", req.Tenant, err)
+		}
 	}
-	return r, nil
+	return res, nil
+}
+
+// takeStep is one slot's part of a take on a cluster: its budget keys,
+// their limits, and where an op key of that slot goes.
+type takeStep struct {
+	keys   []string
+	limits []state.Limit
+	wait   time.Duration
+	op     func(id string) string
+}
+
+// giveBackSteps returns n tokens of every step, each in its slot.
+func (s *Store) giveBackSteps(ctx context.Context, steps []takeStep, n int, factor string) error {
+	for _, st := range steps {
+		if err := s.giveBackKeys(ctx, st.op(newID()), st.keys, st.limits, n, factor); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // giveBack returns n tokens of the tenant's limits, in one script in the
@@ -142,13 +185,21 @@ func (s *Store) giveBack(ctx context.Context, tenant string, ls []state.Limit, n
 	if len(ls) == 0 {
 		return nil
 	}
-	ks := []string{s.k.op(tenant, newID())}
-	args := []any{opTTL, n, factor}
+	ks := make([]string, 0, len(ls))
 	for _, l := range ls {
 		ks = append(ks, s.k.budget(tenant, l.Key))
+	}
+	return s.giveBackKeys(ctx, s.k.op(tenant, newID()), ks, ls, n, factor)
+}
+
+// giveBackKeys runs giveBackScript on budget keys of one slot, op a key of
+// that slot.
+func (s *Store) giveBackKeys(ctx context.Context, op string, ks []string, ls []state.Limit, n int, factor string) error {
+	args := []any{opTTL, n, factor}
+	for _, l := range ls {
 		args = append(args, intervalUS(l))
 	}
-	return giveBackScript.Run(ctx, s.rdb, ks, args...).Err()
+	return giveBackScript.Run(ctx, s.rdb, append([]string{op}, ks...), args...).Err()
 }
 
 func wrapTake(req state.TakeRequest, err error) error {

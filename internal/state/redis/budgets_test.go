@@ -36,7 +36,7 @@ func TestBudgetKeysExpire(t *testing.T) {
 	s := openStore(t, srv.URL())
 	ctx := context.Background()
 	hub := state.Limit{Key: "vomo/lane/default", Interval: 10 * time.Minute}
-	r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}, Hub: &hub})
+	r, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}, Hubs: []state.Limit{hub}})
 	if err != nil || !r.Granted {
 		t.Fatal(r, err)
 	}
@@ -62,7 +62,7 @@ func TestBudgetKeysExpire(t *testing.T) {
 	within("drain", ttl(s.k.drain("globex", "vomo")), 2*time.Hour, 2*time.Hour+state.BudgetMargin)
 	// The hub refuses: on one server the tenant's and the hub's budgets
 	// are taken in one script, so the tenant's is not even written.
-	r, err = s.Take(ctx, state.TakeRequest{Tenant: "initech", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour, Burst: 2}}, Hub: &hub})
+	r, err = s.Take(ctx, state.TakeRequest{Tenant: "initech", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour, Burst: 2}}, Hubs: []state.Limit{hub}})
 	if err != nil || r.Granted {
 		t.Fatal(r, err)
 	}
@@ -228,7 +228,7 @@ var benchLimit = state.Limit{Key: "vomo", Interval: time.Nanosecond, Burst: 1}
 var benchHub = state.Limit{Key: "vomo/lane/default", Interval: time.Nanosecond, Burst: 1}
 
 func benchTake(b *testing.B, s *Store, tenant string) {
-	r, err := s.Take(context.Background(), state.TakeRequest{Tenant: tenant, Limits: []state.Limit{benchLimit}, Hub: &benchHub})
+	r, err := s.Take(context.Background(), state.TakeRequest{Tenant: tenant, Limits: []state.Limit{benchLimit}, Hubs: []state.Limit{benchHub}})
 	if err != nil || !r.Granted {
 		b.Fatal(r, err)
 	}
@@ -404,7 +404,7 @@ func TestTakeRateAccuracy(t *testing.T) {
 			if c.hub {
 				// A hub budget twice as fast as the tenant's: the
 				// tenant's is the one that binds.
-				req.Hub = &state.Limit{Key: name, Interval: time.Second / (2 * rate), Burst: c.burst}
+				req.Hubs = []state.Limit{{Key: name, Interval: time.Second / (2 * rate), Burst: c.burst}}
 			}
 			if c.reserve {
 				req.Reserve = time.Second
@@ -466,7 +466,7 @@ func TestTakeRoundTrips(t *testing.T) {
 	}
 	defer s.Close()
 	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
-	req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}, {Key: "vomo/backfill", Interval: time.Hour}}, Hub: &hub}
+	req := state.TakeRequest{Tenant: "acme", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}, {Key: "vomo/backfill", Interval: time.Hour}}, Hubs: []state.Limit{hub}}
 	for _, want := range []bool{true, false} {
 		before := trips.Load()
 		r, err := s.Take(ctx, req)

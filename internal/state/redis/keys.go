@@ -71,6 +71,9 @@ func (k keys) note(t, name string) string { return k.tenant(t) + "note:" + name 
 // hash tag, so the lanes' budgets spread over the cluster's slots.
 func (k keys) hubBudget(key string) string { return k.prefix + ":{bud:" + key + "}" }
 
+// hubBudgetOp is an op key in a hub budget's slot (a give-back of it).
+func (k keys) hubBudgetOp(key, id string) string { return k.hubBudget(key) + ":op:" + id }
+
 func (k keys) hub() string { return k.prefix + ":{hub}:" }
 
 // throttle is the hub-wide throttle factor (a string; absent means 1).

@@ -604,6 +604,7 @@ var budgetPrelude = clockPrelude + budgetFuncs
 
 var budgetFuncs = fmt.Sprintf(`
 local margin = %d
+local capslack = %d
 local function get_budget(s)
   if not s then return 0, 0 end
   if #s == 16 then return struct.unpack('<dd', s) end
@@ -617,11 +618,13 @@ local function put_budget(key, tat, exp, now)
     redis.call('SET', key, struct.pack('<dd', tat, exp), 'PX', string.format('%%d', math.ceil((exp - now) / 1000)))
   end
 end
-`, state.BudgetMargin.Microseconds())
+`, state.BudgetMargin.Microseconds(), state.CapSlack.Microseconds())
 
 // takeScript takes n tokens of every budget, all or none: GCRA as
 // state.TakeAll computes it, in the server's clock. W is the longest wait
-// of the budgets, and at least after: when W is at most reserve, every
+// of the budgets that are not caps, and at least after; a cap that would
+// hold the request past W (by more than state.CapSlack) refuses it with
+// its own wait, else may move W up to its own. When W is at most reserve, every
 // budget is advanced as if the request arrived at now+W and the reply is
 // granted with W as the wait (0: send now); above, nothing changes and W
 // is the wait. A drain key (its value the end of a drain, µs) may sit
@@ -631,7 +634,8 @@ end
 // order. ARGV[1]: little-endian doubles (one binary argument, see
 // takeArgs): n, the number of drain keys, reserve µs, after µs, then per
 // budget its interval (µs, already divided by the throttle factor, may be
-// fractional) and burst tolerance (µs).
+// fractional), burst tolerance (µs) and 1 for a cap (state.Limit.Cap),
+// else 0.
 // Reply: {granted, wait µs}.
 var takeScript = goredis.NewScript(budgetPrelude + `
 local now = server_now()
@@ -639,9 +643,9 @@ local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
 local n, nd, reserve, after = a[1], a[2], a[3], a[4]
 local nb = #KEYS - nd
 local v = redis.call('MGET', unpack(KEYS))
-local tats, exps, wait = {}, {}, after > 0 and after or 0
+local tats, exps, wait, capwait = {}, {}, after > 0 and after or 0, 0
 for i = 1, nb do
-  local t, tau = a[3 + 2 * i], a[4 + 2 * i]
+  local t, tau = a[2 + 3 * i], a[3 + 3 * i]
   local tat, exp = get_budget(v[i])
   if i <= nd and v[nb + i] then
     local hold = tonumber(v[nb + i])
@@ -651,15 +655,21 @@ for i = 1, nb do
   local allow = tau + t
   if n * t > allow then allow = n * t end
   local w = tat + n * t - allow - now
-  if w > wait then wait = math.ceil(w) end
+  if a[4 + 3 * i] == 1 then
+    if w > capwait then capwait = math.ceil(w) end
+  elseif w > wait then
+    wait = math.ceil(w)
+  end
   tats[i], exps[i] = tat, exp
 end
+if capwait > wait + capslack then return {0, capwait} end
+if capwait > wait then wait = capwait end
 if wait > reserve then return {0, wait} end
 local at = now + wait
 for i = 1, nb do
   local tat = tats[i]
   if at > tat then tat = at end
-  put_budget(KEYS[i], tat + n * a[3 + 2 * i], exps[i], now)
+  put_budget(KEYS[i], tat + n * a[2 + 3 * i], exps[i], now)
 end
 return {1, wait}
 `)

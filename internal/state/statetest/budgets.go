@@ -120,7 +120,7 @@ func testBudgetHubGivesBack(t *testing.T, s state.Store) {
 	unstalled(t, func(attempt string) bool {
 		tenant := state.Limit{Key: "vomo" + attempt, Interval: time.Hour, Burst: 2}
 		hub := state.Limit{Key: "vomo/lane/default" + attempt, Interval: shortInterval}
-		req := state.TakeRequest{Tenant: "acme", Limits: limits(tenant), Hub: &hub}
+		req := state.TakeRequest{Tenant: "acme", Limits: limits(tenant), Hubs: []state.Limit{hub}}
 		granted(t, s, req)
 		// The hub refuses: its wait is reported and the tenant's token
 		// goes back.
@@ -139,11 +139,11 @@ func testBudgetHubGivesBack(t *testing.T, s state.Store) {
 	// A hub refusal with a long wait: the tenant's budget is untouched.
 	slow := state.Limit{Key: "vomo/lane/slow", Interval: time.Hour}
 	other := state.Limit{Key: "other", Interval: time.Hour}
-	granted(t, s, state.TakeRequest{Tenant: "acme", Hub: &slow})
+	granted(t, s, state.TakeRequest{Tenant: "acme", Hubs: []state.Limit{slow}})
 	// Another tenant draws on the same hub budget.
-	refused(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(other), Hub: &slow}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(other), Hubs: []state.Limit{slow}}, 59*time.Minute, time.Hour)
 	granted(t, s, state.TakeRequest{Tenant: "globex", Limits: limits(other)})
-	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other), Hub: &slow}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other), Hubs: []state.Limit{slow}}, 59*time.Minute, time.Hour)
 	granted(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(other)})
 }
 
@@ -241,7 +241,7 @@ func testBudgetTenants(t *testing.T, s state.Store) {
 		{Tenant: "a{b", Limits: limits(l)},
 		{Tenant: "acme", Limits: limits(state.Limit{Key: "vomo", Interval: 0})},
 		{Tenant: "acme", Limits: limits(state.Limit{Key: "", Interval: time.Second})},
-		{Tenant: "acme", Hub: &state.Limit{Key: "a b", Interval: time.Second}},
+		{Tenant: "acme", Hubs: limits(state.Limit{Key: "a b", Interval: time.Second})},
 	} {
 		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
 			t.Fatalf("take %+v: %v", bad, err)
@@ -306,9 +306,9 @@ func testBudgetReserve(t *testing.T, s state.Store) {
 		return state.TakeRequest{Tenant: "acme", Limits: limits(l), Reserve: 10 * time.Hour}
 	})
 	queue(t, s, k, func(i int) state.TakeRequest {
-		return state.TakeRequest{Tenant: "t" + strconv.Itoa(i), Hub: &hub, Reserve: 10 * time.Hour}
+		return state.TakeRequest{Tenant: "t" + strconv.Itoa(i), Hubs: []state.Limit{hub}, Reserve: 10 * time.Hour}
 	})
-	req := state.TakeRequest{Tenant: "acme", Limits: limits(l), Hub: &hub, Reserve: 10 * time.Hour}
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(l), Hubs: []state.Limit{hub}, Reserve: 10 * time.Hour}
 
 	// The next slot is k hours away: beyond a Reserve of k-1 hours the
 	// take is refused with that wait, and nothing is reserved by it.
@@ -331,27 +331,27 @@ func testBudgetReserveHub(t *testing.T, s state.Store) {
 	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
 	ten := state.Limit{Key: "vomo", Interval: time.Hour}
 	// globex holds the hub's next hour.
-	granted(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub})
+	granted(t, s, state.TakeRequest{Tenant: "globex", Hubs: []state.Limit{hub}})
 	// acme's own budget is free, the hub's slot an hour away: acme
 	// sleeps an hour, and its own budget counts the request then.
-	reserved(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hub: &hub, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
+	reserved(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hubs: []state.Limit{hub}, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
 	refused(t, s, state.TakeRequest{Tenant: "acme", Limits: limits(ten)}, 119*time.Minute, 2*time.Hour)
-	refused(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub}, 119*time.Minute, 2*time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "globex", Hubs: []state.Limit{hub}}, 119*time.Minute, 2*time.Hour)
 
 	// The other way: initech's own budget is an hour out, a fresh hub's
 	// slot now; the hub is charged at initech's slot.
 	hub2 := state.Limit{Key: "vomo/lane/other", Interval: time.Hour}
 	granted(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(ten)})
-	reserved(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(ten), Hub: &hub2, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
-	refused(t, s, state.TakeRequest{Tenant: "globex", Hub: &hub2}, 119*time.Minute, 2*time.Hour)
+	reserved(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(ten), Hubs: []state.Limit{hub2}, Reserve: 3 * time.Hour}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "globex", Hubs: []state.Limit{hub2}}, 119*time.Minute, 2*time.Hour)
 
 	// The hub is two hours out, beyond umbrella's Reserve of one: refused
 	// with the hub's wait, and umbrella's own budget keeps its token.
-	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hub: &hub, Reserve: time.Hour}, 119*time.Minute, 2*time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hubs: []state.Limit{hub}, Reserve: time.Hour}, 119*time.Minute, 2*time.Hour)
 	granted(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten)})
 	// A reservation of umbrella's own budget given back after the hub
 	// refused: its next slot stays an hour away, not two.
-	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hub: &hub, Reserve: 90 * time.Minute}, 119*time.Minute, 2*time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Hubs: []state.Limit{hub}, Reserve: 90 * time.Minute}, 119*time.Minute, 2*time.Hour)
 	reserved(t, s, state.TakeRequest{Tenant: "umbrella", Limits: limits(ten), Reserve: 90 * time.Minute}, 59*time.Minute, time.Hour)
 }
 
@@ -380,7 +380,7 @@ func testBudgetGiveBack(t *testing.T, s state.Store) {
 
 	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
 	for _, bad := range []state.TakeRequest{
-		{Tenant: "acme", Limits: limits(l), Hub: &hub, GiveBack: true},
+		{Tenant: "acme", Limits: limits(l), Hubs: []state.Limit{hub}, GiveBack: true},
 		{Tenant: "acme", Limits: limits(l), Reserve: time.Hour, GiveBack: true},
 	} {
 		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
@@ -413,7 +413,72 @@ func testBudgetDrained(t *testing.T, s state.Store) {
 		t.Fatalf("drain check of another tenant: %+v", r)
 	}
 	hub := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
-	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: limits(l), Hub: &hub, Drained: true}); !errors.Is(err, state.ErrInvalid) {
+	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "acme", Limits: limits(l), Hubs: []state.Limit{hub}, Drained: true}); !errors.Is(err, state.ErrInvalid) {
 		t.Fatalf("drain check with a hub limit: %v, want ErrInvalid", err)
 	}
+}
+
+// testBudgetHubs: several hub limits (a lane's share and a stage's share
+// of it) are taken all or none, each charged at the slot the request
+// goes; a refusal by a later one leaves the earlier ones and the tenant's
+// budgets as they were.
+func testBudgetHubs(t *testing.T, s state.Store) {
+	ten := state.Limit{Key: "vomo", Interval: time.Minute, Burst: 5}
+	lane := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	stage := state.Limit{Key: "vomo/lane/default/backfill", Interval: 2 * time.Hour}
+	backfill := state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hubs: limits(lane, stage)}
+	poll := state.TakeRequest{Tenant: "globex", Limits: limits(ten), Hubs: limits(lane)}
+	granted(t, s, backfill)
+	// Both hub budgets are spent: polling waits for the lane's next
+	// hour, a second backfill for the stage's two (on a cluster, where
+	// each hub limit is its own step, the lane's refusal answers first).
+	refused(t, s, poll, 59*time.Minute, time.Hour)
+	refused(t, s, backfill, 59*time.Minute, 2*time.Hour)
+	// Reserving, the backfill goes at the stage's slot, and the lane
+	// counts it then: polling's next slot is an hour after it.
+	backfill.Reserve, poll.Reserve = 10*time.Hour, 10*time.Hour
+	reserved(t, s, backfill, 119*time.Minute, 2*time.Hour)
+	reserved(t, s, poll, 179*time.Minute, 3*time.Hour)
+
+	// The second hub limit refuses: the first, taken before it on a
+	// cluster, and the tenant's budget keep their tokens.
+	first := state.Limit{Key: "vomo/lane/first", Interval: time.Hour}
+	second := state.Limit{Key: "vomo/lane/second", Interval: time.Hour}
+	own := state.Limit{Key: "own", Interval: time.Hour}
+	granted(t, s, state.TakeRequest{Tenant: "globex", Hubs: limits(second)})
+	refused(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(own), Hubs: limits(first, second)}, 59*time.Minute, time.Hour)
+	refused(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(own), Hubs: limits(first, second), Reserve: 30 * time.Minute}, 59*time.Minute, time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(own), Hubs: limits(first)})
+
+	dup := state.TakeRequest{Tenant: "acme", Hubs: limits(lane, lane)}
+	if _, err := s.Take(ctx, dup); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("take %+v: %v, want ErrInvalid", dup, err)
+	}
+}
+
+// testBudgetCap: a cap never sets the slot: a reserving take it would
+// hold back past the other budgets' slot is refused with its wait and
+// changes nothing (on a cluster, the budgets taken before it are given
+// back); one it lets through by that slot is reserved there.
+func testBudgetCap(t *testing.T, s state.Store) {
+	lane := state.Limit{Key: "vomo/lane/default", Interval: time.Hour}
+	capped := state.Limit{Key: "vomo/lane/default/backfill", Interval: 2 * time.Hour, Cap: true}
+	ten := state.Limit{Key: "vomo", Interval: time.Minute, Burst: 5}
+	stage := state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hubs: limits(lane, capped), Reserve: 10 * time.Hour}
+	poll := state.TakeRequest{Tenant: "globex", Hubs: limits(lane), Reserve: 10 * time.Hour}
+	reserved(t, s, stage, 0, 0)
+	// The lane's next slot is an hour away, the cap's two: refused with
+	// the cap's wait, though within Reserve.
+	refused(t, s, stage, 119*time.Minute, 2*time.Hour)
+	// Nothing was reserved by it: polling gets the lane's next hour, and
+	// the tenant's budget keeps the four tokens the first take left.
+	reserved(t, s, poll, 59*time.Minute, time.Hour)
+	own := state.TakeRequest{Tenant: "acme", Limits: limits(ten)}
+	for range 4 {
+		granted(t, s, own)
+	}
+	refused(t, s, own, 0, time.Minute)
+	// Now the lane's next slot (two hours) is the cap's too: reserved.
+	reserved(t, s, stage, 119*time.Minute, 2*time.Hour)
+	reserved(t, s, poll, 179*time.Minute, 3*time.Hour)
 }

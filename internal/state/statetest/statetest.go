@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"BudgetReserveHub", testBudgetReserveHub},
 		{"BudgetGiveBack", testBudgetGiveBack},
 		{"BudgetDrained", testBudgetDrained},
+		{"BudgetHubs", testBudgetHubs},
+		{"BudgetCap", testBudgetCap},
 		{"Notes", testNotes},
 		{"PurgeTenant", testPurgeTenant},
 		{"CrossTenantIDs", testCrossTenantIDs},
