@@ -23,8 +23,8 @@ func (s *Store) SwapCredential(ctx context.Context, tenantName string, old, seal
 	}
 	var swapped bool
 	err := s.update(func(tx *bolt.Tx) error {
-		// Batch may run fn again after a failed batch: set the result on
-		// every run, never accumulate it.
+		// update may run fn more than once: set the result on every run,
+		// never accumulate it.
 		swapped = false
 		var cur []byte
 		if tb := tx.Bucket(bTenants).Bucket([]byte(tenantName)); tb != nil {
