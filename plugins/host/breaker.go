@@ -86,6 +86,14 @@ func (b *breakers) failure(tenant string, err error) {
 	}
 }
 
+// failing reports whether the tenant's last write failed as a whole.
+func (b *breakers) failing(tenant string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.m[tenant]
+	return br != nil && br.failures > 0
+}
+
 func (b *breakers) state(tenant string) BreakerState {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -195,6 +195,26 @@ func TestPoisonRecordCrashIsolated(t *testing.T) {
 	}
 }
 
+// TestCrashOnEveryWriteFailsTheBatch: a plugin that crashes on every
+// record, as one whose destination is down may, fails the batch as a whole
+// (the breaker counts it) instead of blaming each record; with the
+// tenant's last write failed, the next batch is not bisected at all.
+func TestCrashOnEveryWriteFailsTheBatch(t *testing.T) {
+	t.Parallel()
+	d := launch(t, pluginConfig("faulty"))
+	crashAll := func(int) string { return "crash" }
+	for i := 1; i <= 2; i++ {
+		res, err := d.Write(ctx, sdk.Batch{Tenant: "crashing", Records: records("users", 4, crashAll)})
+		var crash *host.CrashError
+		if err == nil || !errors.As(err, &crash) || res != nil {
+			t.Fatalf("write %d: %+v %v, want the batch failed by the crash", i, res, err)
+		}
+		if st := d.BreakerState("crashing"); st.Failures != i {
+			t.Fatalf("write %d: breaker %+v, want %d failures", i, st, i)
+		}
+	}
+}
+
 // TestStatementErrorBisected: a batch the plugin fails as a whole with a
 // permanent error is bisected down to the one bad record.
 func TestStatementErrorBisected(t *testing.T) {

@@ -35,7 +35,12 @@ type item struct {
 //     crash mid-batch loses nothing;
 //   - bisects a part that fails as a whole with a permanent error, or that
 //     crashed the plugin twice, until the records at fault get a
-//     StatusPermanent result and the others land.
+//     StatusPermanent result and the others land. A part that crashed the
+//     plugin twice is not bisected while the tenant's last write failed as
+//     a whole, and when bisecting lands no record of the batch, the
+//     crashes are the batch's error: a plugin that crashes on every write
+//     (its destination is down) fails the batch as a whole instead of
+//     blaming each of its records.
 //
 // An error means the batch as a whole failed and must be retried later;
 // parts written before the failure may be applied (the version rule makes
@@ -48,8 +53,9 @@ func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result,
 		return nil, err
 	}
 	results := make([]sdk.Result, len(batch.Records))
+	var w writeOutcome
 	for _, part := range split(prepare(batch.Records, results)) {
-		if err := d.writePart(ctx, batch.Tenant, part, results); err != nil {
+		if err := d.writePart(ctx, batch.Tenant, part, results, &w); err != nil {
 			if ctx.Err() != nil {
 				d.breakers.abort(batch.Tenant)
 			} else {
@@ -58,8 +64,18 @@ func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result,
 			return nil, fmt.Errorf("write %s via %s: %w", batchLabel(batch), d.cfg.Name, err)
 		}
 	}
+	if !w.landed && w.crash != nil {
+		d.breakers.failure(batch.Tenant, w.crash)
+		return nil, fmt.Errorf("write %s via %s: no record landed: %w", batchLabel(batch), d.cfg.Name, w.crash)
+	}
 	d.breakers.success(batch.Tenant)
 	return results, nil
+}
+
+// writeOutcome is what the requests of one Write found so far.
+type writeOutcome struct {
+	landed bool  // a request was answered: the plugin takes writes
+	crash  error // the last crash a record was blamed for
 }
 
 // prepare de-duplicates and encodes the records. Records it drops or cannot
@@ -128,8 +144,8 @@ func split(items []item) [][]item {
 }
 
 // writePart writes one part, bisecting it when it fails as a whole in a
-// way a smaller part might not.
-func (d *Destination) writePart(ctx context.Context, tenant string, part []item, results []sdk.Result) error {
+// way a smaller part might not; w collects what its requests found.
+func (d *Destination) writePart(ctx context.Context, tenant string, part []item, results []sdk.Result, w *writeOutcome) error {
 	var res []sdk.Result
 	err := d.retryCrash(func() error {
 		var err error
@@ -137,6 +153,7 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 		return err
 	})
 	if err == nil {
+		w.landed = true
 		for i, it := range part {
 			results[it.index] = res[i]
 		}
@@ -146,6 +163,12 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 	if !sdk.IsPermanent(err) && !(errors.As(err, &crash) && crash.Twice) {
 		return err
 	}
+	if crash != nil && !w.landed && d.breakers.failing(tenant) {
+		// The tenant's last write failed as a whole too: the plugin is
+		// more likely failing than this part, and bisecting it would cost
+		// two crashes a record.
+		return err
+	}
 	if len(part) == 1 {
 		if crash != nil {
 			// Another batch in flight may have crashed the plugin: give
@@ -153,11 +176,15 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 			// blaming it.
 			res, err = d.writeAlone(ctx, tenant, part)
 			if err == nil {
+				w.landed = true
 				results[part[0].index] = res[0]
 				return nil
 			}
 			if !errors.As(err, &crash) && !sdk.IsPermanent(err) {
 				return err
+			}
+			if crash != nil {
+				w.crash = err
 			}
 		}
 		d.log.Warn("record rejected", "tenant", tenant, "object", part[0].rec.Object, "key", part[0].rec.Key, "error", err)
@@ -166,10 +193,10 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 	}
 	d.log.Warn("bisecting batch to isolate the failing records", "tenant", tenant, "records", len(part), "error", err)
 	mid := len(part) / 2
-	if err := d.writePart(ctx, tenant, part[:mid], results); err != nil {
+	if err := d.writePart(ctx, tenant, part[:mid], results, w); err != nil {
 		return err
 	}
-	return d.writePart(ctx, tenant, part[mid:], results)
+	return d.writePart(ctx, tenant, part[mid:], results, w)
 }
 
 // writeAlone sends one Write request while no other Write is in flight.
