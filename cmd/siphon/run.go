@@ -47,7 +47,8 @@ func init() {
 			unsafeStoreFlag(),
 			&cli.BoolFlag{Name: "once", Usage: "run every job now, drain the queues and exit"},
 			&cli.IntFlag{Name: "workers", Usage: "process `N` queues at a time", Value: 4},
-			&cli.IntFlag{Name: "poll-slots", Usage: "poll `N` jobs at a time; due jobs start as slots free", Value: 8},
+			&cli.IntFlag{Name: "poll-slots", Usage: "poll `N` jobs at a time; due jobs start as slots free",
+				DefaultText: "a slot per job start a second of the plan, 8 to 1024"},
 			&cli.BoolFlag{Name: "force", Usage: "run this configuration even though a newer one is active"},
 		}, testingFlags...),
 		Action: runRun,
@@ -109,7 +110,8 @@ func storeFlag() cli.Flag {
 
 func runRun(c *cli.Context) error {
 	for _, f := range []string{"workers", "poll-slots"} {
-		if n := c.Int(f); n < 1 {
+		// Without --poll-slots the runner sizes the slots for the plan.
+		if n := c.Int(f); n < 1 && (f != "poll-slots" || c.IsSet(f)) {
 			return &exitError{code: 1, msg: fmt.Sprintf("--%s must be at least 1, got %d", f, n)}
 		}
 	}
