@@ -130,11 +130,13 @@ func TestCredentialsRotateRacingSetAndDelete(t *testing.T) {
 	}
 	e.withStore(t, func(ctx context.Context, st state.Store) {
 		var actions []string
-		for _, en := range auditLog(t, ctx, st, a) {
+		log := auditLog(t, ctx, st, a)
+		for _, en := range log {
 			actions = append(actions, en.Action)
 		}
-		if n := len(actions); n < 2 || actions[n-2] != "credentials set" || actions[n-1] != "credentials rotate" {
-			t.Fatalf("audit of %s: %v", a, actions)
+		if n := len(actions); n < 2 || actions[n-2] != "credentials set" || actions[n-1] != "credentials rotate" ||
+			!strings.Contains(log[n-1].Detail, "read again after a concurrent change") {
+			t.Fatalf("audit of %s: %+v", a, log)
 		}
 	})
 
@@ -171,7 +173,9 @@ func TestRotateMasterRacingSetAndDelete(t *testing.T) {
 	out := e.ok(t, append([]string{"credentials", "rotate-master"}, e.where()...)...)
 	keyTexts = append(keyTexts, readFile(t, keyFile))
 	ring := e.ring(t)
-	if !strings.Contains(out, "1 already on it; 1 tenants' credentials not stored; 0 failed") {
+	if !strings.Contains(out, "1 already on it; 1 tenants' credentials not stored; 0 failed") ||
+		!strings.Contains(out, "credential "+b+" (tenants "+b+") was deleted while it was re-wrapped") ||
+		!strings.Contains(out, "credential "+a+" (tenants "+a+") changed while it was re-wrapped") {
 		t.Fatalf("rotate-master racing a set and a delete said: %s", out)
 	}
 	if tok, kid, ok := e.token(t, a); !ok || tok != newer || kid != ring.ID() {
@@ -182,7 +186,8 @@ func TestRotateMasterRacingSetAndDelete(t *testing.T) {
 	}
 	e.withStore(t, func(ctx context.Context, st state.Store) {
 		log := auditLog(t, ctx, st, "")
-		if len(log) == 0 || log[len(log)-1].Action != "credentials rotate-master" || !strings.Contains(log[len(log)-1].Detail, "1 already on it") {
+		if len(log) == 0 || log[len(log)-1].Action != "credentials rotate-master" ||
+			!strings.Contains(log[len(log)-1].Detail, "1 already on it; 1 tenants' credentials not stored; 0 failed; 2 read again after a concurrent set or delete") {
 			t.Fatalf("hub audit: %+v", log)
 		}
 	})
