@@ -54,40 +54,73 @@ func fairOrder(due []jobRef, lr *laneRound, n int) []jobRef {
 	if len(due) <= n {
 		return due
 	}
-	if n <= 0 {
-		return nil
-	}
-	lanes := map[string][][]jobRef{} // lane → its tenants' due jobs
-	at := map[string]int{}           // tenant → index in its lane
+	return newFairQueue(due, lr).take(n)
+}
+
+// fairQueue hands out a look's due jobs in fairOrder's order a few at a
+// time, as slots free: it is built once per look at the due index, so a
+// job's end costs a pick, not a new order of every job still waiting
+// (at hundreds of slots and jobs a second, rebuilding it at each end was
+// a fifth of the scheduler's CPU).
+type fairQueue struct {
+	lr    *laneRound
+	lanes map[string][][]jobRef // lane → its tenants' due jobs still waiting
+	turn  map[string]int        // lane → the tenant whose turn it is
+	left  int
+}
+
+func newFairQueue(due []jobRef, lr *laneRound) *fairQueue {
+	q := &fairQueue{lr: lr, lanes: map[string][][]jobRef{}, turn: map[string]int{}, left: len(due)}
+	at := map[string]int{} // tenant → index in its lane
 	for _, j := range due {
 		lane := j.tenant.Lane
 		i, ok := at[j.tenant.ID]
 		if !ok {
-			i = len(lanes[lane])
+			i = len(q.lanes[lane])
 			at[j.tenant.ID] = i
-			lanes[lane] = append(lanes[lane], nil)
+			q.lanes[lane] = append(q.lanes[lane], nil)
 		}
-		lanes[lane][i] = append(lanes[lane][i], j)
+		q.lanes[lane][i] = append(q.lanes[lane][i], j)
 	}
-	turn := map[string]int{} // lane → the tenant whose turn it is
+	return q
+}
+
+// take hands out up to n waiting jobs. When n covers every job left they
+// all go, in no particular order (they start together) and without
+// moving the lanes' round: as fairOrder does when there is no contention.
+func (q *fairQueue) take(n int) []jobRef {
+	if n <= 0 || q.left == 0 {
+		return nil
+	}
+	if n >= q.left {
+		out := make([]jobRef, 0, q.left)
+		for _, ts := range q.lanes {
+			for _, js := range ts {
+				out = append(out, js...)
+			}
+		}
+		clear(q.lanes)
+		q.left = 0
+		return out
+	}
 	out := make([]jobRef, 0, n)
 	for len(out) < n {
 		// Lanes with nothing due are passed over; a full round visits every
 		// lane, so at most one round passes before a pick.
 		picked := false
-		for range lr.size() {
-			lane := lr.next()
-			ts := lanes[lane]
+		for range q.lr.size() {
+			lane := q.lr.next()
+			ts := q.lanes[lane]
 			if len(ts) == 0 {
 				continue
 			}
-			i := turn[lane] % len(ts)
+			i := q.turn[lane] % len(ts)
 			out = append(out, ts[i][0])
 			if ts[i] = ts[i][1:]; len(ts[i]) == 0 {
-				lanes[lane] = append(ts[:i], ts[i+1:]...)
-				turn[lane] = i // the next tenant moved into i
+				q.lanes[lane] = append(ts[:i], ts[i+1:]...)
+				q.turn[lane] = i // the next tenant moved into i
 			} else {
-				turn[lane] = i + 1
+				q.turn[lane] = i + 1
 			}
 			picked = true
 			break
@@ -96,5 +129,6 @@ func fairOrder(due []jobRef, lr *laneRound, n int) []jobRef {
 			break // only lanes lr does not know are left: New gives every tenant's lane a weight
 		}
 	}
+	q.left -= len(out)
 	return out
 }

@@ -272,14 +272,18 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 	// lanes carries the weighted round-robin across dispatches, so under
 	// contention each lane's share of job starts follows its weight.
 	lanes := newLaneRound(r.lanes)
-	// due is the last look at the due index; query says whether to look
-	// again. A slot freed by a job's end goes to the due jobs the last look
-	// found and could not start; the index is read again only when they
-	// are used up and the look was cut at its limit (more are due), since
-	// jobs that come due meanwhile do so on a whole second, when the tick
-	// looks. At thousands of jobs a minute, a look per job end was most of
-	// the loop's work.
+	// due is the last look at the due index, and waiting its jobs that
+	// this loop could start and has not yet; query says whether to look
+	// again. A slot freed by a job's end goes to the next of waiting, in
+	// fair order; the index is read again only when waiting is used up and
+	// the look was cut at its limit (more are due), since jobs that come
+	// due meanwhile do so on a whole second, when the tick looks. At
+	// thousands of jobs a minute, a look per job end was most of the
+	// loop's work, and so was sorting every waiting job again. (A job that
+	// overran its cadence and ends meanwhile starts for its missed slot at
+	// the next tick.)
 	var due []state.JobRef
+	waiting := newFairQueue(nil, lanes)
 	query := true
 	base := 2*r.cfg.PollSlots + 100
 	// passed is how many entries of the last look were no job of this loop
@@ -295,42 +299,38 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 			if due, err = r.st.DueJobs(ctx, r.clk.Now(), limit); err != nil && ctx.Err() == nil {
 				r.log.Warn("list due jobs", "err", err)
 			}
-		}
-		var ready []jobRef
-		seen := passed
-		passed = 0
-		for _, d := range due {
-			key := [2]string{d.Tenant, d.Job}
-			// A tenant's BackfillJob due time is listed too; it is no poll
-			// job (not in jobs), so it is passed over here: the poll jobs
-			// start the backfills once it is due, then forget it.
-			j, ok := jobs[key]
-			if !ok {
-				passed++
+			var ready []jobRef
+			seen := passed
+			passed = 0
+			for _, d := range due {
+				key := [2]string{d.Tenant, d.Job}
+				// A tenant's BackfillJob due time is listed too; it is no poll
+				// job (not in jobs), so it is passed over here: the poll jobs
+				// start the backfills once it is due, then forget it.
+				j, ok := jobs[key]
+				if !ok {
+					passed++
+					continue
+				}
+				mu.Lock()
+				busy := running[key]
+				mu.Unlock()
+				if j.tenant.Enabled && !busy && !tried[key] {
+					ready = append(ready, j)
+				}
+			}
+			if len(due) >= limit && passed > seen {
+				// The look was cut short by entries to pass over: look again,
+				// further, at once.
 				continue
 			}
-			mu.Lock()
-			busy := running[key]
-			mu.Unlock()
-			if j.tenant.Enabled && !busy && !tried[key] {
-				ready = append(ready, j)
-			}
+			waiting = newFairQueue(ready, lanes)
 		}
-		if query && len(due) >= limit && passed > seen {
-			// The look was cut short by entries to pass over: look again,
-			// further, at once.
-			continue
-		}
-		left := len(ready)
-	dispatch:
-		for _, j := range fairOrder(ready, lanes, cap(slots)-len(slots)) {
+		// Only this loop takes slots, so as many as are free now stay free
+		// until it takes them.
+		for _, j := range waiting.take(cap(slots) - len(slots)) {
 			key := [2]string{j.tenant.ID, j.job.ID}
-			select {
-			case slots <- struct{}{}:
-			default:
-				break dispatch // every slot is taken: wait for one to free
-			}
-			left--
+			slots <- struct{}{}
 			tried[key] = true
 			mu.Lock()
 			running[key] = true
@@ -367,7 +367,7 @@ func (r *Runner) scheduleLoop(ctx context.Context) error {
 				}()
 			}
 		case <-freed:
-			query = left == 0 && len(due) >= limit
+			query = waiting.left == 0 && len(due) >= limit
 		}
 	}
 }
