@@ -466,7 +466,7 @@ func (pr *pollRun) client(res *dsl.Resource, perPage int) (*vomo.Client, error) 
 		return nil, fmt.Errorf("source %s: base_url has no value", src.Name)
 	}
 	off, _ := pr.r.offsets.LoadOrStore(src.Name, &vomo.ClockOffset{})
-	cfg := vomo.Config{BaseURL: src.BaseURL.Text, Tenant: pr.t.ID, Token: vomo.StaticToken(pr.token),
+	cfg := vomo.Config{BaseURL: src.BaseURL.Text, Tenant: pr.t.ID, Token: vomo.StaticToken(pr.token), HTTPClient: pr.r.http,
 		Timeout: src.Timeout.D(), Offset: off.(*vomo.ClockOffset), Clock: pr.r.clk, Logger: pr.log,
 		Retry: vomo.Retry{Attempts: src.Retry.Attempts, Backoff: src.Retry.Backoff.D(), MaxBackoff: src.Retry.MaxBackoff.D()}}
 	if pr.r.cfg.Source != nil {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -132,6 +133,9 @@ type Runner struct {
 	// reconciling bounds the scheduled reconciles running at once
 	// (reconcile_schedule.go).
 	reconciling reconcileLimit
+	// http is the sources' HTTP client, shared by every job (see
+	// sourceHTTP).
+	http *http.Client
 }
 
 // New checks the configuration and makes a Runner. Destinations are
@@ -191,6 +195,7 @@ func New(cfg Config) (*Runner, error) {
 	for _, x := range cfg.Plan.Destinations {
 		r.destinations[x.Name] = x
 	}
+	r.http = sourceHTTP(cfg.PollSlots + cfg.Workers)
 	r.tenants = make(map[string]*dsl.Tenant, len(r.plan.Tenants))
 	for _, t := range r.plan.Tenants {
 		r.tenants[t.ID] = t
@@ -243,8 +248,23 @@ func pollSlotsFor(p *dsl.Plan) int {
 	return min(maxPollSlots, max(minPollSlots, int(math.Ceil(perSecond*slotHold.Seconds()))))
 }
 
+// sourceHTTP is the HTTP client of every job's source requests: Go's
+// default transport keeps 2 idle connections per host, so with more jobs
+// than that polling one API at once every other request opened (and
+// closed) a connection of its own, TLS handshake included. This one keeps
+// one for each job that can run at once.
+func sourceHTTP(jobs int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(jobs, 2)
+	t.MaxIdleConns = max(t.MaxIdleConns, jobs)
+	return &http.Client{Transport: t}
+}
+
 // Close stops the destination plugins and the metrics' store reads.
 func (r *Runner) Close(ctx context.Context) error {
+	if r.http != nil {
+		r.http.CloseIdleConnections()
+	}
 	return errors.Join(r.dests.close(ctx), r.metrics.close())
 }
 
