@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -155,6 +156,47 @@ func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (ten
 	return tenant, hubs
 }
 
+// lendLimits are the other lanes' shares of the source's
+// global_rate_limit, in lane name order, that the tenant's requests may
+// borrow when their own lane's would make them wait (state.TakeRequest
+// Lend): a lane with no busy callers lends its share, so the hub's budget
+// is not left unused while another lane waits, and a busy lane keeps its
+// share first. Only lanes with enabled tenants have a share.
+func (r *Runner) lendLimits(t *dsl.Tenant, src *dsl.Source) []state.Limit {
+	if src.GlobalRateLimit == nil {
+		return nil
+	}
+	iv, total := interval(*src.GlobalRateLimit), r.laneWeight()
+	if iv <= 0 || total <= 0 {
+		return nil
+	}
+	_, gb := src.Bursts()
+	var out []state.Limit
+	for _, lane := range r.busyLanes() {
+		if lane == t.Lane {
+			continue
+		}
+		w := max(r.lanes[lane], 1)
+		out = append(out, state.Limit{Key: src.Name + "/lane/" + lane,
+			Interval: time.Duration(float64(iv) * float64(total) / float64(w)), Burst: shareBurst(gb, float64(w)/float64(total))})
+	}
+	return out
+}
+
+// busyLanes are the lanes that have enabled tenants in the plan, by name.
+func (r *Runner) busyLanes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range r.cfg.Plan.Tenants {
+		if t.Enabled && !seen[t.Lane] {
+			seen[t.Lane] = true
+			out = append(out, t.Lane)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // shareBurst is a share's part of a burst: rounded down, at least 1.
 func shareBurst(burst int, share float64) int {
 	return max(int(float64(burst)*share+1e-9), 1)
@@ -172,6 +214,9 @@ type budgetLimiter struct {
 	tenant string
 	limits []state.Limit
 	hubs   []state.Limit
+	// lend: other lanes' shares to borrow when the own lane's would make
+	// a request wait.
+	lend []state.Limit
 	// split: the hub store is not the tenant's store, so the tenant's and
 	// the hub's tokens are taken in two calls (see reserve).
 	split bool
@@ -185,7 +230,11 @@ func (r *Runner) limiter(t *dsl.Tenant, src *dsl.Source, stage string) *budgetLi
 	if len(limits) == 0 && len(hubs) == 0 {
 		return nil
 	}
-	return &budgetLimiter{r: r, tenant: t.ID, limits: limits, hubs: hubs,
+	var lend []state.Limit
+	if len(hubs) > 0 {
+		lend = r.lendLimits(t, src)
+	}
+	return &budgetLimiter{r: r, tenant: t.ID, limits: limits, hubs: hubs, lend: lend,
 		split: len(hubs) > 0 && r.cfg.HubStore != r.st, sleep: sleepReal}
 }
 
@@ -258,7 +307,7 @@ func (b *budgetLimiter) Wait(ctx context.Context) error {
 func (b *budgetLimiter) reserve(ctx context.Context) (wait time.Duration, granted bool, err error) {
 	factor := b.r.throttle(ctx)
 	if !b.split {
-		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hubs: b.hubs, N: 1, Factor: factor, Reserve: maxBudgetWait})
+		res, err := b.r.st.Take(ctx, state.TakeRequest{Tenant: b.tenant, Limits: b.limits, Hubs: b.hubs, Lend: b.lend, N: 1, Factor: factor, Reserve: maxBudgetWait})
 		if err != nil {
 			return 0, false, storeErr(fmt.Errorf("rate budget of %s: %w", b.tenant, err))
 		}
@@ -275,7 +324,12 @@ func (b *budgetLimiter) reserve(ctx context.Context) (wait time.Duration, grante
 		}
 		tenantWait = res.Wait
 	}
-	res, err := b.r.cfg.HubStore.Take(ctx, state.TakeRequest{Tenant: b.tenant, Hubs: b.hubs, N: 1, Factor: factor, Reserve: maxBudgetWait})
+	hreq := state.TakeRequest{Tenant: b.tenant, Hubs: b.hubs, N: 1, Factor: factor, Reserve: maxBudgetWait}
+	if tenantWait == 0 {
+		// A loan is for a request the tenant's own budget lets go now.
+		hreq.Lend = b.lend
+	}
+	res, err := b.r.cfg.HubStore.Take(ctx, hreq)
 	if err == nil && res.Granted {
 		return max(tenantWait, res.Wait), true, nil
 	}

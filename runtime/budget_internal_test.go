@@ -212,13 +212,23 @@ func TestBudgetBurstConfigured(t *testing.T) {
 		t.Errorf("no burst configured: %d requests at once, want 1", n)
 	}
 	// The hub's burst of 20 splits 15/5 between the lanes; the tenants'
-	// own bursts (30) are not what holds them back.
-	global := &dsl.Source{Name: "hub", RateLimitBurst: 30, GlobalRateLimit: &dsl.Rate{N: 600, Per: minute}, GlobalRateLimitBurst: 20}
-	if n := immediate(prem, global, "poll"); n != 15 {
-		t.Errorf("premium's share of global_rate_limit_burst 20: %d requests at once, want 15", n)
+	// own bursts (30) are not what holds them back. Premium borrows the
+	// idle standard lane's 5 too: the hub's whole burst goes at once, and
+	// no more.
+	global := &dsl.Source{Name: "hub", RateLimitBurst: 30, GlobalRateLimit: &dsl.Rate{N: 600, Per: dsl.Duration(time.Hour)}, GlobalRateLimitBurst: 20}
+	for _, c := range []struct {
+		tn    *dsl.Tenant
+		burst int
+	}{{prem, 15}, {std, 5}} {
+		if _, hubs := r.budgetLimits(c.tn, global, "poll"); len(hubs) != 1 || hubs[0].Burst != c.burst {
+			t.Errorf("%s's hub limits %+v, want a burst of %d", c.tn.Lane, hubs, c.burst)
+		}
 	}
-	if n := immediate(std, global, "poll"); n != 5 {
-		t.Errorf("standard's share of global_rate_limit_burst 20: %d requests at once, want 5", n)
+	if n := immediate(prem, global, "poll"); n != 20 {
+		t.Errorf("global_rate_limit_burst 20: premium sent %d requests at once, want 20 (15 its own, 5 lent)", n)
+	}
+	if n := immediate(std, global, "poll"); n != 0 {
+		t.Errorf("global_rate_limit_burst 20, all of it sent: standard sent %d requests at once, want none", n)
 	}
 	// A backfill's share of the tenant's burst of 5 is 2.
 	if ls, _ := r.budgetLimits(prem, burst, "backfill"); len(ls) != 2 || ls[0].Burst != 5 || ls[1].Burst != 2 {
@@ -301,3 +311,69 @@ func TestBudgetHubStageKeepsPollingsLane(t *testing.T) {
 // gcraMax is the most requests a budget of interval iv (burst 1) lets go
 // over span: one at its start, then one per interval.
 func gcraMax(span, iv time.Duration) int { return int(span/iv) + 1 }
+
+// lendRunner is a runner over a bbolt store whose plan has prem premium
+// (weight 3) and std standard (weight 1) tenants, and a source of
+// global_rate_limit 20/s: premium's share is a request every 66.7ms,
+// standard's every 200ms.
+func lendRunner(t *testing.T, prem, std int) (*Runner, *dsl.Source, []*dsl.Tenant, []*dsl.Tenant) {
+	second := dsl.Duration(time.Second)
+	rate := map[string]dsl.Rate{"vomo": {N: 1000, Per: second}}
+	var ps, ss []*dsl.Tenant
+	for i := range prem {
+		ps = append(ps, &dsl.Tenant{ID: fmt.Sprintf("p%d", i), Lane: "premium", Enabled: true, RateLimits: rate})
+	}
+	for i := range std {
+		ss = append(ss, &dsl.Tenant{ID: fmt.Sprintf("s%d", i), Lane: "standard", Enabled: true, RateLimits: rate})
+	}
+	plan := &dsl.Plan{Tenants: append(slices.Clip(ps), ss...)}
+	st, _ := budgetStores(t)
+	r := &Runner{cfg: Config{Plan: plan, HubStore: st}, plan: plan, st: st, log: slog.Default(),
+		lanes: map[string]int{"premium": 3, "standard": 1}}
+	return r, &dsl.Source{Name: "vomo", GlobalRateLimit: &dsl.Rate{N: 20, Per: second}}, ps, ss
+}
+
+// TestBudgetLendIdleLane: with only the standard lane busy, it borrows
+// the idle premium lane's share: it gets well over its own quarter of
+// the global budget, and the hub keeps to the whole of it.
+func TestBudgetLendIdleLane(t *testing.T) {
+	r, src, _, ss := lendRunner(t, 1, 4)
+	lims := map[string][]*budgetLimiter{}
+	for _, tn := range ss {
+		lims["standard"] = append(lims["standard"], r.limiter(tn, src, "poll"))
+	}
+	counts, span := paced(t, lims, 2*time.Second)
+	n := counts["standard"]
+	// Sends go exactly at their slots, so the span measured here may be
+	// a hair short of the slots it holds: allow the one grant that costs.
+	if allowed := gcraMax(span, 50*time.Millisecond) + 1; n > allowed {
+		t.Errorf("standard made %d requests in %s; the global budget allows %d", n, span, allowed)
+	}
+	if own := gcraMax(span, 200*time.Millisecond) + 1; n < 2*own {
+		t.Errorf("standard made %d requests in %s beside an idle premium lane; its own share allows %d, want at least twice that", n, span, own)
+	}
+	t.Logf("standard alone: %d requests in %s (own share %d, global %d)", n, span, gcraMax(span, 200*time.Millisecond), gcraMax(span, 50*time.Millisecond))
+}
+
+// TestBudgetLendBusyLanesKeepWeights: with both lanes busy, premium
+// lends nothing beyond what it has at once, and the requests keep the
+// lanes' 3:1 split within the global budget.
+func TestBudgetLendBusyLanesKeepWeights(t *testing.T) {
+	r, src, ps, ss := lendRunner(t, 2, 2)
+	lims := map[string][]*budgetLimiter{}
+	for _, tn := range ps {
+		lims["premium"] = append(lims["premium"], r.limiter(tn, src, "poll"))
+	}
+	for _, tn := range ss {
+		lims["standard"] = append(lims["standard"], r.limiter(tn, src, "poll"))
+	}
+	counts, span := paced(t, lims, 2*time.Second)
+	p, s := counts["premium"], counts["standard"]
+	if allowed := gcraMax(span, 50*time.Millisecond) + 1; p+s > allowed {
+		t.Errorf("the hub made %d requests in %s; the global budget allows %d", p+s, span, allowed)
+	}
+	if p < 2*s {
+		t.Errorf("premium made %d requests, standard %d: premium should keep about three times as many", p, s)
+	}
+	t.Logf("both busy: premium %d, standard %d in %s", p, s, span)
+}

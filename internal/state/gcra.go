@@ -25,6 +25,10 @@ const MaxNoteSize = 64 << 10
 type GCRAState struct {
 	TAT  float64
 	Hold int64
+	// Lent is the TAT a loan to another lane's request left (Lend), 0
+	// once the budget's own callers took from it again: while TAT equals
+	// it, only borrowers have used the budget since its own went idle.
+	Lent float64
 }
 
 // Take asks for n tokens of the limit at now, every interval divided by
@@ -110,6 +114,60 @@ func TakeAll(now int64, gs []GCRAState, ls []Limit, n int, factor float64, reser
 	return next, wait, true
 }
 
+// Lend decides a loan of n tokens of another lane's budget to a request
+// its own lane would make wait: granted when the budget is idle (nothing
+// to wait) or when only borrowers have used it since its own callers last
+// did (TAT still Lent) and its next slot is at most one interval away.
+// The loan is charged at that slot, which is the wait. So a lane whose own
+// callers are busy lends nothing but what it has at once (its burst),
+// while an idle lane's whole rate goes to borrowers, one reserved slot
+// ahead at most; its own next caller waits at most that slot.
+func (g GCRAState) Lend(now int64, l Limit, n int, factor float64) (GCRAState, int64, bool) {
+	next, w := g.Take(now, l, n, factor)
+	if w == 0 {
+		next.Lent = next.TAT
+		return next, 0, true
+	}
+	if g.Lent == 0 || g.TAT != g.Lent {
+		return g, w, false
+	}
+	if factor <= 0 {
+		factor = 1
+	}
+	if float64(w) > float64(l.Interval.Nanoseconds())/1e3/factor {
+		return g, w, false
+	}
+	next, _ = g.Take(now+w, l, n, factor)
+	next.Lent = next.TAT
+	return next, w, true
+}
+
+// TakeLend is TakeAll with loans. gs and ls are the tenant's limits (the
+// first nt of them) then the hub limits; lgs and lls other lanes' budgets
+// that may lend. When the tenant's limits grant at once and the whole
+// would make the request wait, the first of lls whose Lend grants within
+// reserve is taken with the tenant's limits instead of the hub limits:
+// next holds the tenant's states charged at the loan's slot and the hub
+// limits' unchanged, lent the loan's index and lendNext its state.
+// Otherwise it is TakeAll, lent -1.
+func TakeLend(now int64, gs []GCRAState, ls []Limit, nt int, lgs []GCRAState, lls []Limit, n int, factor float64, reserve int64) (next []GCRAState, lent int, lendNext GCRAState, wait int64, granted bool) {
+	if len(lgs) > 0 {
+		if _, w, _ := TakeAll(now, gs, ls, n, factor, 0, 0); w > 0 {
+			if _, wt, ok := TakeAll(now, gs[:nt], ls[:nt], n, factor, 0, 0); ok && wt == 0 {
+				for i, g := range lgs {
+					if ln, lw, ok := g.Lend(now, lls[i], n, factor); ok && lw <= max(reserve, 0) {
+						tn, _, _ := TakeAll(now, gs[:nt], ls[:nt], n, factor, lw, lw)
+						next = append(append(make([]GCRAState, 0, len(gs)), tn...), gs[nt:]...)
+						return next, i, ln, lw, true
+					}
+				}
+			}
+		}
+	}
+	next, wait, granted = TakeAll(now, gs, ls, n, factor, reserve, 0)
+	return next, -1, GCRAState{}, wait, granted
+}
+
 // GiveBack returns n tokens of the limit: the TAT moves back n
 // intervals, every interval divided by factor. A drain stays.
 func (g GCRAState) GiveBack(l Limit, n int, factor float64) GCRAState {
@@ -148,6 +206,19 @@ func CheckTake(req TakeRequest) error {
 	}
 	if req.GiveBack && (len(req.Hubs) > 0 || req.Reserve != 0) {
 		return fmt.Errorf("%w: a give-back of %s returns the tenant's limits only, with no hub limit or reserve", ErrInvalid, req.Tenant)
+	}
+	if len(req.Lend) > 0 && len(req.Hubs) == 0 {
+		return fmt.Errorf("%w: a take of %s borrows from other lanes' budgets for its own hub limits, and has none", ErrInvalid, req.Tenant)
+	}
+	if err := checkLimits("lending ", req.Lend); err != nil {
+		return err
+	}
+	for _, l := range req.Lend {
+		for _, h := range req.Hubs {
+			if h.Key == l.Key {
+				return fmt.Errorf("%w: budget %s is both a hub limit and one to borrow from", ErrInvalid, l.Key)
+			}
+		}
 	}
 	return nil
 }

@@ -543,7 +543,16 @@ type TakeRequest struct {
 	Limits []Limit
 	// Hubs are hub-wide limits (a lane's share of the source's global
 	// budget, and a stage's share of that), keyed in the hub's scope.
-	Hubs     []Limit
+	Hubs []Limit
+	// Lend are other lanes' shares (hub scope) the request may borrow, in
+	// the order to try them: when the tenant's limits grant at once and
+	// Hubs would make the request wait, the first that lends
+	// (GCRAState.Lend: idle, or used only by borrowers since its own
+	// lane's last take, its next slot at most an interval away) is taken
+	// instead of all of Hubs, and its slot is the request's. Otherwise
+	// the take goes on as without Lend. On a cluster that is extra steps,
+	// only when Hubs would wait. It needs Hubs.
+	Lend     []Limit
 	N        int
 	Factor   float64
 	Reserve  time.Duration

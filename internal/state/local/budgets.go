@@ -35,21 +35,31 @@ func getBudget(b *bolt.Bucket, k []byte) state.GCRAState {
 		return state.GCRAState{}
 	}
 	v := b.Get(k)
-	if len(v) != 16 {
+	if !budgetValue(v) {
 		return state.GCRAState{}
 	}
 	return decodeBudget(v)
 }
 
+// budgetValue reports whether v is a budget: 16 bytes, or 24 with a loan.
+func budgetValue(v []byte) bool { return len(v) == 16 || len(v) == 24 }
+
 func decodeBudget(v []byte) state.GCRAState {
-	return state.GCRAState{TAT: math.Float64frombits(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
+	g := state.GCRAState{TAT: math.Float64frombits(binary.BigEndian.Uint64(v)), Hold: int64(binary.BigEndian.Uint64(v[8:]))}
+	if len(v) == 24 {
+		g.Lent = math.Float64frombits(binary.BigEndian.Uint64(v[16:]))
+	}
+	return g
 }
 
 func putBudget(b *bolt.Bucket, k []byte, g state.GCRAState) error {
-	var v [16]byte
-	binary.BigEndian.PutUint64(v[:], math.Float64bits(g.TAT))
+	v := make([]byte, 16, 24)
+	binary.BigEndian.PutUint64(v, math.Float64bits(g.TAT))
 	binary.BigEndian.PutUint64(v[8:], uint64(g.Hold))
-	return b.Put(k, v[:])
+	if g.Lent != 0 {
+		v = binary.BigEndian.AppendUint64(v, math.Float64bits(g.Lent))
+	}
+	return b.Put(k, v)
 }
 
 // pruneBudgets deletes the budgets of b (those whose key starts with
@@ -59,7 +69,7 @@ func pruneBudgets(b *bolt.Bucket, prefix []byte, now int64) error {
 	var stale [][]byte
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if v == nil || len(v) != 16 {
+		if !budgetValue(v) {
 			continue
 		}
 		if decodeBudget(v).Idle(now) {
@@ -172,7 +182,11 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 		}
 		ls = append(ls, req.Hubs...)
 	}
-	next, w, ok := state.TakeAll(now, gs, ls, req.N, req.Factor, req.Reserve.Microseconds(), 0)
+	lgs := make([]state.GCRAState, 0, len(req.Lend))
+	for _, l := range req.Lend {
+		lgs = append(lgs, getBudget(hub, hubBudgetKey(l.Key)))
+	}
+	next, lent, lendNext, w, ok := state.TakeLend(now, gs, ls, len(req.Limits), lgs, req.Lend, req.N, req.Factor, req.Reserve.Microseconds())
 	wait := time.Duration(w) * time.Microsecond
 	if !ok {
 		return state.TakeResult{Wait: wait}, nil
@@ -184,9 +198,15 @@ func (s *Store) takeTx(tx *bolt.Tx, req state.TakeRequest) (state.TakeResult, er
 		if err := pruneBudgets(hub, []byte("bud:"), now); err != nil {
 			return state.TakeResult{}, err
 		}
-		for i, l := range req.Hubs {
-			if err := putBudget(hub, hubBudgetKey(l.Key), next[len(req.Limits)+i]); err != nil {
+		if lent >= 0 {
+			if err := putBudget(hub, hubBudgetKey(req.Lend[lent].Key), lendNext); err != nil {
 				return state.TakeResult{}, err
+			}
+		} else {
+			for i, l := range req.Hubs {
+				if err := putBudget(hub, hubBudgetKey(l.Key), next[len(req.Limits)+i]); err != nil {
+					return state.TakeResult{}, err
+				}
 			}
 		}
 	}

@@ -108,6 +108,13 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 			budgets = append(budgets, s.k.hubBudget(l.Key))
 		}
 		ls := append(slices.Clip(req.Limits), req.Hubs...)
+		if len(req.Lend) > 0 {
+			for _, l := range req.Lend {
+				budgets = append(budgets, s.k.hubBudget(l.Key))
+			}
+			r, err := s.takeLend(ctx, append(budgets, drains...), takeLendArgs(n, req.Factor, len(req.Limits), req.Reserve, ls, req.Hubs, req.Lend))
+			return r, wrapTake(req, err)
+		}
 		r, err := s.take(ctx, append(budgets, drains...), takeArgs(n, req.Factor, len(drains), req.Reserve, 0, ls...))
 		return r, wrapTake(req, err)
 	}
@@ -126,8 +133,45 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 		steps = append(steps, takeStep{keys: budgets, limits: req.Limits, wait: res.Wait,
 			op: func(id string) string { return s.k.op(req.Tenant, id) }})
 	}
-	for _, h := range req.Hubs {
+	for i, h := range req.Hubs {
 		key := s.k.hubBudget(h.Key)
+		if i == 0 && len(req.Lend) > 0 && res.Wait == 0 {
+			// The tenant's tokens are there at once: when the lane's are
+			// not, another lane may lend (extra steps only then).
+			r, err := s.take(ctx, []string{key}, takeArgs(n, req.Factor, 0, 0, 0, h))
+			if err != nil {
+				if gerr := s.giveBackSteps(ctx, steps, n, factor); gerr != nil {
+					return state.TakeResult{}, fmt.Errorf("take %s: giving back after hub budget %s failed: %w", req.Tenant, h.Key, gerr)
+				}
+				return r, wrapTake(req, err)
+			}
+			if !r.Granted {
+				lent, err := s.lend(ctx, req, n)
+				if err == nil && lent.Granted && lent.Wait > 0 && len(steps) > 0 {
+					err = s.push(ctx, steps[0], n, lent.Wait, factor)
+				}
+				if err != nil {
+					if gerr := s.giveBackSteps(ctx, steps, n, factor); gerr != nil {
+						return state.TakeResult{}, fmt.Errorf("take %s: giving back after a loan failed: %w", req.Tenant, gerr)
+					}
+					return state.TakeResult{}, wrapTake(req, err)
+				}
+				if lent.Granted {
+					return lent, nil
+				}
+				r, err = s.take(ctx, []string{key}, takeArgs(n, req.Factor, 0, req.Reserve, res.Wait, h))
+			}
+			if err == nil && r.Granted {
+				res = r
+				steps = append(steps, takeStep{keys: []string{key}, limits: []state.Limit{h}, wait: r.Wait,
+					op: func(id string) string { return s.k.hubBudgetOp(h.Key, id) }})
+				continue
+			}
+			if gerr := s.giveBackSteps(ctx, steps, n, factor); gerr != nil {
+				return state.TakeResult{}, fmt.Errorf("take %s: giving back after hub budget %s refused: %w", req.Tenant, h.Key, gerr)
+			}
+			return r, wrapTake(req, err)
+		}
 		r, err := s.take(ctx, []string{key}, takeArgs(n, req.Factor, 0, req.Reserve, res.Wait, h))
 		if err != nil || !r.Granted {
 			// No request follows: what the earlier steps took goes back.
@@ -149,15 +193,91 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 		if st.wait >= res.Wait {
 			continue
 		}
-		args := []any{n, res.Wait.Microseconds(), factor}
-		for _, l := range st.limits {
-			args = append(args, intervalUS(l))
-		}
-		if err := pushScript.Run(ctx, s.rdb, st.keys, args...).Err(); err != nil {
+		if err := s.push(ctx, st, n, res.Wait, factor); err != nil {
 			return state.TakeResult{}, fmt.Errorf("take %s: moving the budgets taken to the request's slot: %w", req.Tenant, err)
 		}
 	}
 	return res, nil
+}
+
+// push moves a step's budgets to count the request at the slot wait away.
+func (s *Store) push(ctx context.Context, st takeStep, n int, wait time.Duration, factor string) error {
+	args := []any{n, wait.Microseconds(), factor}
+	for _, l := range st.limits {
+		args = append(args, intervalUS(l))
+	}
+	return pushScript.Run(ctx, s.rdb, st.keys, args...).Err()
+}
+
+// lend asks req's lending budgets in turn, each in its slot, for a loan
+// (state.GCRAState.Lend); the first that lends is the result.
+func (s *Store) lend(ctx context.Context, req state.TakeRequest, n int) (state.TakeResult, error) {
+	factor := req.Factor
+	if factor <= 0 {
+		factor = 1
+	}
+	for _, l := range req.Lend {
+		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+		b := make([]byte, 0, 32)
+		for _, f := range []float64{float64(n), float64(req.Reserve.Microseconds()), t, float64(max(l.Burst, 1)-1) * t} {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+		}
+		res, err := lendScript.Run(ctx, s.rdb, []string{s.k.hubBudget(l.Key)}, b).Slice()
+		if err != nil {
+			return state.TakeResult{}, fmt.Errorf("borrowing from %s: %w", l.Key, err)
+		}
+		if len(res) != 2 {
+			return state.TakeResult{}, fmt.Errorf("borrowing from %s: unexpected reply %v", l.Key, res)
+		}
+		if asInt(res[0]) == 1 {
+			return state.TakeResult{Granted: true, Wait: time.Duration(asInt(res[1])) * time.Microsecond}, nil
+		}
+	}
+	return state.TakeResult{}, nil
+}
+
+// takeLendArgs is takeLendScript's one argument: n, the number of the
+// tenant's limits, reserve, the numbers of hub and lending limits, then
+// the tenant's and hub limits as takeArgs packs them and the lending
+// ones' intervals and burst tolerances.
+func takeLendArgs(n int, factor float64, nt int, reserve time.Duration, ls, hubs, lend []state.Limit) []byte {
+	if factor <= 0 {
+		factor = 1
+	}
+	b := make([]byte, 0, 8*(5+3*len(ls)+2*len(lend)))
+	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
+	put(float64(n))
+	put(float64(nt))
+	put(float64(reserve.Microseconds()))
+	put(float64(len(hubs)))
+	put(float64(len(lend)))
+	for _, l := range ls {
+		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+		put(t)
+		put(float64(max(l.Burst, 1)-1) * t)
+		if l.Cap {
+			put(1)
+		} else {
+			put(0)
+		}
+	}
+	for _, l := range lend {
+		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+		put(t)
+		put(float64(max(l.Burst, 1)-1) * t)
+	}
+	return b
+}
+
+func (s *Store) takeLend(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
+	res, err := takeLendScript.Run(ctx, s.rdb, ks, args).Slice()
+	if err != nil {
+		return state.TakeResult{}, err
+	}
+	if len(res) != 2 {
+		return state.TakeResult{}, fmt.Errorf("unexpected reply %v", res)
+	}
+	return state.TakeResult{Granted: asInt(res[0]) == 1, Wait: time.Duration(asInt(res[1])) * time.Microsecond}, nil
 }
 
 // takeStep is one slot's part of a take on a cluster: its budget keys,

@@ -606,17 +606,51 @@ var budgetFuncs = fmt.Sprintf(`
 local margin = %d
 local capslack = %d
 local function get_budget(s)
-  if not s then return 0, 0 end
-  if #s == 16 then return struct.unpack('<dd', s) end
-  return tonumber(s) or 0, 0
+  if not s then return 0, 0, 0 end
+  if #s == 16 then
+    local tat, exp = struct.unpack('<dd', s)
+    return tat, exp, 0
+  end
+  if #s == 24 then
+    local tat, exp, lent = struct.unpack('<ddd', s)
+    return tat, exp, lent
+  end
+  return tonumber(s) or 0, 0, 0
 end
-local function put_budget(key, tat, exp, now)
+local function put_budget(key, tat, exp, now, lent)
+  local v
+  if lent then v = struct.pack('<ddd', tat, exp, lent) else v = struct.pack('<dd', tat, exp) end
   if exp >= tat and exp > now then
-    redis.call('SET', key, struct.pack('<dd', tat, exp), 'KEEPTTL')
+    redis.call('SET', key, v, 'KEEPTTL')
   else
     exp = math.ceil(tat + margin)
-    redis.call('SET', key, struct.pack('<dd', tat, exp), 'PX', string.format('%%d', math.ceil((exp - now) / 1000)))
+    if lent then v = struct.pack('<ddd', tat, exp, lent) else v = struct.pack('<dd', tat, exp) end
+    redis.call('SET', key, v, 'PX', string.format('%%d', math.ceil((exp - now) / 1000)))
   end
+end
+-- lend lends n tokens of another lane's budget as state.GCRAState.Lend
+-- does (t its interval, tau its burst tolerance): idle, or used only by
+-- borrowers since its own lane's last take (TAT still the loan's) and its
+-- next slot at most an interval away, within reserve. Returns the wait,
+-- or nil.
+local function lend(key, t, tau, n, now, reserve)
+  local tat, exp, lent = get_budget(redis.call('GET', key))
+  local base = tat
+  if base < now then base = now end
+  local allow = tau + t
+  if n * t > allow then allow = n * t end
+  local w = base + n * t - allow - now
+  if w <= 0 then
+    w = 0
+  else
+    if lent == 0 or tat ~= lent or w > t then return nil end
+    w = math.ceil(w)
+    if w > reserve then return nil end
+  end
+  local at = now + w
+  if at < tat then at = tat end
+  put_budget(key, at + n * t, exp, now, at + n * t)
+  return w
 end
 `, state.BudgetMargin.Microseconds(), state.CapSlack.Microseconds())
 
@@ -672,6 +706,82 @@ for i = 1, nb do
   put_budget(KEYS[i], tat + n * a[2 + 3 * i], exps[i], now)
 end
 return {1, wait}
+`)
+
+// takeLendScript is takeScript with loans from other lanes' budgets
+// (state.TakeLend), on one server: when the tenant's budgets grant at once
+// and the whole would make the request wait, the first of the lending
+// budgets that lends is taken with the tenant's instead of the hub's, the
+// tenant's charged at its slot; otherwise it is takeScript.
+// KEYS: the tenant's budgets, the hub's, the lending ones, then the
+// tenant's drain keys. ARGV[1]: little-endian doubles: n, the number of
+// the tenant's budgets (each with a drain key), reserve µs, the number of
+// hub budgets, the number of lending ones, then per tenant and hub budget
+// its interval, burst tolerance and cap flag (as takeScript), then per
+// lending budget its interval and burst tolerance.
+// Reply: {granted, wait µs}.
+var takeLendScript = goredis.NewScript(budgetPrelude + `
+local now = server_now()
+local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
+local n, nt, reserve, nh, nl = a[1], a[2], a[3], a[4], a[5]
+local nb = nt + nh
+local v = redis.call('MGET', unpack(KEYS, 1, nb))
+local tats, exps, wait, capwait, twait = {}, {}, 0, 0, 0
+for i = 1, nb do
+  local t, tau = a[3 + 3 * i], a[4 + 3 * i]
+  local tat, exp = get_budget(v[i])
+  if i <= nt then
+    local hold = tonumber(redis.call('GET', KEYS[nb + nl + i]))
+    if hold and hold + tau > tat then tat = hold + tau end
+  end
+  if tat < now then tat = now end
+  local allow = tau + t
+  if n * t > allow then allow = n * t end
+  local w = tat + n * t - allow - now
+  if w > 0 then
+    w = math.ceil(w)
+    if i <= nt and w > twait then twait = w end
+    if a[5 + 3 * i] == 1 then
+      if w > capwait then capwait = w end
+    elseif w > wait then
+      wait = w
+    end
+  end
+  tats[i], exps[i] = tat, exp
+end
+local function charge(upto, at)
+  for i = 1, upto do
+    local tat = tats[i]
+    if at > tat then tat = at end
+    put_budget(KEYS[i], tat + n * a[3 + 3 * i], exps[i], now)
+  end
+end
+if twait == 0 and (wait > 0 or capwait > 0) then
+  local base = 5 + 3 * nb
+  for j = 1, nl do
+    local w = lend(KEYS[nb + j], a[base + 2 * j - 1], a[base + 2 * j], n, now, reserve)
+    if w then
+      charge(nt, now + w)
+      return {1, w}
+    end
+  end
+end
+if capwait > wait + capslack then return {0, capwait} end
+if capwait > wait then wait = capwait end
+if wait > reserve then return {0, wait} end
+charge(nb, now + wait)
+return {1, wait}
+`)
+
+// lendScript lends n tokens of one budget (see lend), a step of a take
+// on a cluster. KEYS: the budget. ARGV[1]: little-endian doubles: n,
+// reserve µs, interval, burst tolerance. Reply: {granted, wait µs}.
+var lendScript = goredis.NewScript(budgetPrelude + `
+local now = server_now()
+local n, reserve, t, tau = struct.unpack('<dddd', ARGV[1])
+local w = lend(KEYS[1], t, tau, n, now, reserve)
+if w then return {1, w} end
+return {0, 0}
 `)
 
 // drainedScript returns how long the longest of the drains in KEYS still
@@ -764,6 +874,6 @@ var allScripts = []*goredis.Script{
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
 	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
-	appendAuditScript, initMetaScript, takeScript, pushScript, drainedScript, giveBackScript, drainScript,
+	appendAuditScript, initMetaScript, takeScript, takeLendScript, lendScript, pushScript, drainedScript, giveBackScript, drainScript,
 	swapCredentialScript,
 }

@@ -482,3 +482,48 @@ func testBudgetCap(t *testing.T, s state.Store) {
 	reserved(t, s, stage, 119*time.Minute, 2*time.Hour)
 	reserved(t, s, poll, 179*time.Minute, 3*time.Hour)
 }
+
+// testBudgetLend: a request its own lane would make wait borrows another
+// lane's budget when that one is idle, or used only by borrowers since
+// its own lane's last take with its next slot at most an interval away;
+// the borrowed slot is the request's, its own lane is not charged. Once
+// the lending lane's own callers take again, it lends only what it has
+// at once.
+func testBudgetLend(t *testing.T, s state.Store) {
+	ten := state.Limit{Key: "vomo", Interval: time.Minute, Burst: 20}
+	own := state.Limit{Key: "vomo/lane/standard", Interval: 2 * time.Hour}
+	other := state.Limit{Key: "vomo/lane/premium", Interval: time.Hour}
+	req := state.TakeRequest{Tenant: "acme", Limits: limits(ten), Hubs: limits(own), Lend: limits(other), Reserve: 10 * time.Hour}
+	reserved(t, s, req, 0, 0)
+	// Its own lane is two hours out: premium, idle, lends at once, then
+	// (used by borrowers only) its next hour.
+	reserved(t, s, req, 0, 0)
+	reserved(t, s, req, 59*time.Minute, time.Hour)
+	// Premium's next slot is two hours out, more than its interval: the
+	// request reserves its own lane's, which the loans did not charge.
+	reserved(t, s, req, 119*time.Minute, 2*time.Hour)
+	// Premium's own caller waits behind the loans, then its lane lends
+	// nothing it would have to wait for.
+	prem := state.TakeRequest{Tenant: "globex", Hubs: limits(other), Reserve: 10 * time.Hour}
+	reserved(t, s, prem, 119*time.Minute, 2*time.Hour)
+	reserved(t, s, req, 239*time.Minute, 4*time.Hour)
+	reserved(t, s, prem, 179*time.Minute, 3*time.Hour)
+
+	// A tenant whose own budget makes it wait borrows nothing: the
+	// lending lane stays idle.
+	own2 := state.Limit{Key: "vomo/lane/bulk", Interval: 2 * time.Hour}
+	idle := state.Limit{Key: "vomo/lane/idle", Interval: time.Hour}
+	slow := state.Limit{Key: "slow", Interval: time.Hour}
+	granted(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(slow), Hubs: limits(own2)})
+	reserved(t, s, state.TakeRequest{Tenant: "initech", Limits: limits(slow), Hubs: limits(own2), Lend: limits(idle), Reserve: 10 * time.Hour}, 119*time.Minute, 2*time.Hour)
+	granted(t, s, state.TakeRequest{Tenant: "umbrella", Hubs: limits(idle)})
+
+	for _, bad := range []state.TakeRequest{
+		{Tenant: "acme", Limits: limits(ten), Lend: limits(other)},
+		{Tenant: "acme", Hubs: limits(own), Lend: limits(own)},
+	} {
+		if _, err := s.Take(ctx, bad); !errors.Is(err, state.ErrInvalid) {
+			t.Fatalf("take %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+}

@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"BudgetDrained", testBudgetDrained},
 		{"BudgetHubs", testBudgetHubs},
 		{"BudgetCap", testBudgetCap},
+		{"BudgetLend", testBudgetLend},
 		{"Notes", testNotes},
 		{"PurgeTenant", testPurgeTenant},
 		{"CrossTenantIDs", testCrossTenantIDs},
