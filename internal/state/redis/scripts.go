@@ -628,30 +628,6 @@ local function put_budget(key, tat, exp, now, lent)
     redis.call('SET', key, v, 'PX', string.format('%%d', math.ceil((exp - now) / 1000)))
   end
 end
--- lend lends n tokens of another lane's budget as state.GCRAState.Lend
--- does (t its interval, tau its burst tolerance): idle, or used only by
--- borrowers since its own lane's last take (TAT still the loan's) and its
--- next slot at most an interval away, within reserve. Returns the wait,
--- or nil.
-local function lend(key, t, tau, n, now, reserve)
-  local tat, exp, lent = get_budget(redis.call('GET', key))
-  local base = tat
-  if base < now then base = now end
-  local allow = tau + t
-  if n * t > allow then allow = n * t end
-  local w = base + n * t - allow - now
-  if w <= 0 then
-    w = 0
-  else
-    if lent == 0 or tat ~= lent or w > t then return nil end
-    w = math.ceil(w)
-    if w > reserve then return nil end
-  end
-  local at = now + w
-  if at < tat then at = tat end
-  put_budget(key, at + n * t, exp, now, at + n * t)
-  return w
-end
 `, state.BudgetMargin.Microseconds(), state.CapSlack.Microseconds())
 
 // takeScript takes n tokens of every budget, all or none: GCRA as
@@ -708,6 +684,35 @@ end
 return {1, wait}
 `)
 
+// lendFuncs define lend, for the scripts that lend only: the take
+// script, run on every request, does not define it.
+const lendFuncs = `
+-- lend lends n tokens of another lane's budget as state.GCRAState.Lend
+-- does (t its interval, tau its burst tolerance): idle, or used only by
+-- borrowers since its own lane's last take (TAT still the loan's) and its
+-- next slot at most an interval away, within reserve. Returns the wait,
+-- or nil.
+local function lend(key, t, tau, n, now, reserve)
+  local tat, exp, lent = get_budget(redis.call('GET', key))
+  local base = tat
+  if base < now then base = now end
+  local allow = tau + t
+  if n * t > allow then allow = n * t end
+  local w = base + n * t - allow - now
+  if w <= 0 then
+    w = 0
+  else
+    if lent == 0 or tat ~= lent or w > t then return nil end
+    w = math.ceil(w)
+    if w > reserve then return nil end
+  end
+  local at = now + w
+  if at < tat then at = tat end
+  put_budget(key, at + n * t, exp, now, at + n * t)
+  return w
+end
+`
+
 // takeLendScript is takeScript with loans from other lanes' budgets
 // (state.TakeLend), on one server: when the tenant's budgets grant at once
 // and the whole would make the request wait, the first of the lending
@@ -720,7 +725,7 @@ return {1, wait}
 // its interval, burst tolerance and cap flag (as takeScript), then per
 // lending budget its interval and burst tolerance.
 // Reply: {granted, wait µs}.
-var takeLendScript = goredis.NewScript(budgetPrelude + `
+var takeLendScript = goredis.NewScript(budgetPrelude + lendFuncs + `
 local now = server_now()
 local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
 local n, nt, reserve, nh, nl = a[1], a[2], a[3], a[4], a[5]
@@ -776,7 +781,7 @@ return {1, wait}
 // lendScript lends n tokens of one budget (see lend), a step of a take
 // on a cluster. KEYS: the budget. ARGV[1]: little-endian doubles: n,
 // reserve µs, interval, burst tolerance. Reply: {granted, wait µs}.
-var lendScript = goredis.NewScript(budgetPrelude + `
+var lendScript = goredis.NewScript(budgetPrelude + lendFuncs + `
 local now = server_now()
 local n, reserve, t, tau = struct.unpack('<dddd', ARGV[1])
 local w = lend(KEYS[1], t, tau, n, now, reserve)
