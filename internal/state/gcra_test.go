@@ -108,3 +108,46 @@ func TestCheckTakeAndThrottle(t *testing.T) {
 		t.Errorf("CheckNote over the size: %v", err)
 	}
 }
+
+// TestGCRALendAndCap: a cap refuses a take it would hold past the others'
+// slot and rides along within CapSlack; an idle budget lends at once, a
+// budget used only by loans lends its next slot within an interval, and
+// one its own callers took from lends nothing it would have to wait for.
+func TestGCRALendAndCap(t *testing.T) {
+	sec := int64(time.Second / time.Microsecond)
+	lane := Limit{Key: "lane", Interval: time.Second}
+	capped := Limit{Key: "lane/backfill", Interval: 2 * time.Second, Cap: true}
+	gs := []GCRAState{{TAT: float64(5 * sec)}, {TAT: float64(6 * sec)}}
+	if _, w, ok := TakeAll(4*sec, gs, []Limit{lane, capped}, 1, 1, 10*sec, 0); ok || w != 2*sec {
+		t.Errorf("cap two seconds out, lane one: granted %v, wait %d; want refused with the cap's 2s", ok, w)
+	}
+	gs[1].TAT = float64(5*sec) + 500 // half a millisecond past the lane's slot
+	if next, w, ok := TakeAll(4*sec, gs, []Limit{lane, capped}, 1, 1, 10*sec, 0); !ok || w != sec+500 || next[0].TAT != float64(6*sec+500) {
+		t.Errorf("cap within CapSlack: granted %v, wait %d, %+v", ok, w, next)
+	}
+
+	var idle GCRAState
+	g, w, ok := idle.Lend(10*sec, lane, 1, 1)
+	if !ok || w != 0 || g.TAT != float64(11*sec) || g.Lent != g.TAT {
+		t.Fatalf("idle budget lends %v, wait %d, %+v", ok, w, g)
+	}
+	g, w, ok = g.Lend(10*sec, lane, 1, 1)
+	if !ok || w != sec || g.TAT != float64(12*sec) || g.Lent != g.TAT {
+		t.Fatalf("budget used by loans only lends its next slot: %v, wait %d, %+v", ok, w, g)
+	}
+	if _, w, ok := g.Lend(10*sec, lane, 1, 1); ok || w != 2*sec {
+		t.Errorf("a slot two intervals out is lent: %v, wait %d", ok, w)
+	}
+	// Its own caller takes: the loans' mark is gone, nothing is lent
+	// until the budget is idle again.
+	own, _ := g.Take(12*sec, lane, 1, 1)
+	if own.Lent != 0 {
+		t.Fatalf("own take kept the loan mark: %+v", own)
+	}
+	if _, _, ok := own.Lend(12*sec+sec/2, lane, 1, 1); ok {
+		t.Errorf("a budget its own callers use lent a slot ahead")
+	}
+	if _, w, ok := own.Lend(13*sec, lane, 1, 1); !ok || w != 0 {
+		t.Errorf("idle again, it lends at once: %v, wait %d", ok, w)
+	}
+}
