@@ -287,9 +287,13 @@ func TestBudgetLimitsTenantRate(t *testing.T) {
 			t.Fatalf("tenant %s made %d requests in %s; the walk did not run", ti.ID, n, end.Sub(start))
 		}
 		// Every request started after the first's start plus a whole
-		// interval per request before it.
+		// interval per request before it. Reserving takes send each
+		// request exactly at its slot, so the span measured here, away
+		// from the store's clock, may come out a hair short of the slots
+		// it holds (a first request that set out late): allow the one
+		// grant that rounding can cost, as TestBudgetLaneShares does.
 		span := reqs[n-1].end.Sub(reqs[0].start)
-		if allowed := gcraMax(span, iv); n > allowed {
+		if allowed := gcraMax(span, iv) + 1; n > allowed {
 			t.Errorf("tenant %s: %d requests in %s; a 20/1s budget allows %d", ti.ID, n, span, allowed)
 		}
 	}
