@@ -235,31 +235,50 @@ func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]state.
 	return out, nil
 }
 
+// RepairDue finds the entries to fix in a read transaction and writes
+// only those, in a write transaction that checks them again: here the
+// index changes with each job's step, so there is normally nothing to
+// fix, and one write transaction over every job of a hub (the runner
+// sweeps every 30 seconds) held up every other writer while it read them.
 func (s *Store) RepairDue(ctx context.Context, refs []state.JobRef) (int, error) {
-	fixed := 0
-	err := s.update(func(tx *bolt.Tx) error {
-		fixed = 0
-		idx := tx.Bucket(bDue)
+	var stale []state.JobRef
+	err := s.view(func(tx *bolt.Tx) error {
 		for _, r := range refs {
-			jobs, err := tenantSub(tx, r.Tenant, bJobs)
+			del, put, err := dueRepair(tx, r)
 			if err != nil {
 				return err
 			}
-			var j job
-			if _, err := getJSON(jobs, []byte(r.Job), &j); err != nil {
+			if del || put != 0 {
+				stale = append(stale, r)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		if err != nil {
+			return 0, fmt.Errorf("repair due index: %w", err)
+		}
+		return 0, nil
+	}
+	fixed := 0
+	err = s.update(func(tx *bolt.Tx) error {
+		fixed = 0
+		idx := tx.Bucket(bDue)
+		for _, r := range stale {
+			del, put, err := dueRepair(tx, r)
+			if err != nil {
 				return err
 			}
 			m := []byte(state.Member(r.Tenant, r.Job))
-			cur := idx.Get(m)
 			switch {
-			case j.Due == 0 && cur != nil:
+			case del:
 				fixed++
 				if err := idx.Delete(m); err != nil {
 					return err
 				}
-			case j.Due != 0 && int64(getU64(cur)) != j.Due:
+			case put != 0:
 				fixed++
-				if err := idx.Put(m, u64(uint64(j.Due))); err != nil {
+				if err := idx.Put(m, u64(uint64(put))); err != nil {
 					return err
 				}
 			}
@@ -270,4 +289,26 @@ func (s *Store) RepairDue(ctx context.Context, refs []state.JobRef) (int, error)
 		return 0, fmt.Errorf("repair due index: %w", err)
 	}
 	return fixed, nil
+}
+
+// dueRepair compares a job's index entry with its due time: del when the
+// entry should go (the job has none), put the due time to index when the
+// entry is missing or differs (0 when it is right).
+func dueRepair(tx *bolt.Tx, r state.JobRef) (del bool, put int64, err error) {
+	jobs, err := tenantSub(tx, r.Tenant, bJobs)
+	if err != nil {
+		return false, 0, err
+	}
+	var j job
+	if _, err := getJSON(jobs, []byte(r.Job), &j); err != nil {
+		return false, 0, err
+	}
+	cur := tx.Bucket(bDue).Get([]byte(state.Member(r.Tenant, r.Job)))
+	switch {
+	case j.Due == 0 && cur != nil:
+		return true, 0, nil
+	case j.Due != 0 && int64(getU64(cur)) != j.Due:
+		return false, j.Due, nil
+	}
+	return false, 0, nil
 }
