@@ -206,8 +206,10 @@ func shareBurst(burst int, share float64) int {
 // its tokens: the tenant's first, in the tenant's store, then the hub's,
 // in the hub store. Each take reserves the request's slot (Reserve), so
 // callers queue at exact slots instead of racing for each one after a
-// refusal and losing any lateness past it. The budgets are kept in the
-// store's clock (Redis server time, or the local wall clock), so a
+// refusal and losing any lateness past it; only a stage's hub share, a
+// cap, refuses instead, and the request sleeps that wait and asks again.
+// A request its own lane would make wait may borrow an idle lane's token
+// (lend). The budgets are kept in the store's clock (Redis server time, or the local wall clock), so a
 // reservation's wait is real time whatever clock the runner schedules by.
 type budgetLimiter struct {
 	r      *Runner
