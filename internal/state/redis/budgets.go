@@ -146,15 +146,15 @@ func (s *Store) Take(ctx context.Context, req state.TakeRequest) (state.TakeResu
 				return r, wrapTake(req, err)
 			}
 			if !r.Granted {
-				lent, err := s.lend(ctx, req, n)
-				if err == nil && lent.Granted && lent.Wait > 0 && len(steps) > 0 {
-					err = s.push(ctx, steps[0], n, lent.Wait, factor)
+				lent, lerr := s.lend(ctx, req, n)
+				if lerr == nil && lent.Granted && lent.Wait > 0 && len(steps) > 0 {
+					lerr = s.push(ctx, steps[0], n, lent.Wait, factor)
 				}
-				if err != nil {
+				if lerr != nil {
 					if gerr := s.giveBackSteps(ctx, steps, n, factor); gerr != nil {
 						return state.TakeResult{}, fmt.Errorf("take %s: giving back after a loan failed: %w", req.Tenant, gerr)
 					}
-					return state.TakeResult{}, wrapTake(req, err)
+					return state.TakeResult{}, wrapTake(req, lerr)
 				}
 				if lent.Granted {
 					return lent, nil
