@@ -130,8 +130,10 @@ func stageShare(stage string) float64 {
 // the share holds back waits without a reservation. Burst is 1 unless the source configures one
 // (rate_limit_burst, global_rate_limit_burst): a burst on top of the full
 // rate can double the source's fixed window and earn 429s (DESIGN.md §11).
-// A share of a rate gets the same share of its burst, at least 1, so the
-// shares' bursts add up to no more than the whole's.
+// A share of a rate gets the same share of its burst, at least 1: the
+// shares' bursts add up to the whole's, except where that floor of 1
+// rounds a share up (three lanes under a global burst of 2 hold 3 at
+// once), which a burst of at least one request per key needs.
 func (r *Runner) budgetLimits(t *dsl.Tenant, src *dsl.Source, stage string) (tenant, hubs []state.Limit) {
 	tb, gb := src.Bursts()
 	if iv := interval(t.RateLimits[src.Name]); iv > 0 {

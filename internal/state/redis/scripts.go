@@ -597,8 +597,11 @@ return redis.call('HMGET', KEYS[1], 'format', 'epoch')
 // that were most of their cost (a take runs on every source request), and
 // knowing the expiry lets a write keep the key's TTL (SET KEEPTTL) until
 // the TAT passes it, instead of setting a new one on every take: the key
-// still expires once it holds nothing back, at most the margin later. A
-// value in the decimal form earlier versions wrote is read as its TAT.
+// still expires once it holds nothing back, at most the margin later
+// (more only after a give-back, which moves the TAT back and keeps the
+// expiry). A value in the decimal form earlier versions wrote is read as
+// its TAT; earlier versions read this form as an empty budget, so the
+// workers of a hub are upgraded together, not one by one.
 // The margin (µs) is state.BudgetMargin, built into the text.
 var budgetPrelude = clockPrelude + budgetFuncs
 
