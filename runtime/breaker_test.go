@@ -28,20 +28,23 @@ import (
 //	failed = file   each Write that fails appends "<tenant>" to it
 //	down   = file   while it exists, every Write fails
 //	poison = "key"  a Write holding this key fails
+//	crash  = "key"  a Write holding this key crashes the plugin, after
+//	                appending "<tenant>-crash" to failed
 func init() {
 	destinations.Register("outage", func() sdk.Destination { return &outageDest{Destination: memory.New()} })
 }
 
 type outageDest struct {
 	*memory.Destination
-	mu                        sync.Mutex // orders the logs' lines
-	log, failed, down, poison string
+	mu                               sync.Mutex // orders the logs' lines
+	log, failed, down, poison, crash string
 }
 
 func (o *outageDest) Configure(ctx context.Context, cfg sdk.Config) sdk.Diagnostics {
-	diags := cfg.Unexpected("log", "failed", "down", "poison")
+	diags := cfg.Unexpected("log", "failed", "down", "poison", "crash")
 	o.log, o.failed = cfg.String("log", &diags), cfg.String("failed", &diags)
 	o.down, o.poison = cfg.String("down", &diags), cfg.String("poison", &diags)
+	o.crash = cfg.String("crash", &diags)
 	return diags
 }
 
@@ -49,6 +52,11 @@ func (o *outageDest) Write(ctx context.Context, b sdk.Batch) ([]sdk.Result, erro
 	keys := make([]string, len(b.Records))
 	for i, r := range b.Records {
 		keys[i] = r.Key
+	}
+	if o.crash != "" && slices.Contains(keys, o.crash) {
+		_ = o.appendLine(o.failed, b.Tenant+"-crash")
+		sdk.Logger().Error("record crashes the plugin", "key", o.crash)
+		os.Exit(3)
 	}
 	var fail error
 	switch {
@@ -379,6 +387,50 @@ func TestBreakerPoisonBatchReachesTheDLQ(t *testing.T) {
 	}
 	if failedWrites(t, logs)[tenant] < 3 {
 		t.Fatalf("the poison record failed %d writes, fewer than its attempts", failedWrites(t, logs)[tenant])
+	}
+}
+
+// A record that crashes the plugin, first alone in its queue and then in
+// one batch with every other record queued, while no other tenant's
+// writes crash the plugin: it is told from a destination that is down,
+// reaches the DLQ within max_attempts, and the other records land (a
+// write in flight when the record crashes the shared plugin is sent
+// again, so a record may land twice).
+func TestBreakerCrashingRecordReachesTheDLQ(t *testing.T) {
+	logs := t.TempDir()
+	h := outageHarness(t, 1, "", logs, `, crash = "c0"`)
+	tenant := h.tenantIDs()[0]
+	h.backlog(tenant, "c", 1)
+	stop := startRun(t, h.runner())
+	deadline := time.Now().Add(90 * time.Second) // a bound against hanging, not a timing assertion
+	// The record crashes the plugin alone first: the tenant's last write
+	// failed as a whole when the others come.
+	h.waitFor(deadline, "the record crashing the plugin", func() bool { return failedWrites(t, logs)[tenant+"-crash"] > 0 })
+	const good = 20
+	h.backlog(tenant, "g", good)
+	h.waitFor(deadline, "the crashing record in the DLQ, the others written and the queue empty", func() bool {
+		if h.deadLetters() == 0 {
+			return false
+		}
+		w := written(t, logs)[tenant]
+		for i := range good {
+			if w[fmt.Sprintf("g%d", i)] == 0 {
+				return false
+			}
+		}
+		return h.queuesEmpty()
+	})
+	stop()
+
+	letters, _, err := h.store.DeadLetterList(context.Background(), tenant, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 1 {
+		t.Fatalf("%d letters, want the crashing record's alone: %+v", len(letters), letters)
+	}
+	if l := letters[0]; l.Entry.Key != "c0" || l.Reason != "failed" || l.Entry.Attempts < 1 || l.Entry.Attempts > 3 {
+		t.Fatalf("letter %+v", l)
 	}
 }
 

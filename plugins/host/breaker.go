@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -13,6 +14,11 @@ type breakers struct {
 	now func() time.Time
 	mu  sync.Mutex
 	m   map[string]*breaker
+	// crashed holds the tenants whose last write crashed the plugin (or
+	// timed out) with none of its records landing, since a write of any
+	// tenant last landed. The plugin process is shared by every tenant:
+	// with two tenants in it, the plugin, not a record, is failing.
+	crashed map[string]bool
 }
 
 type breaker struct {
@@ -38,7 +44,7 @@ type BreakerState struct {
 }
 
 func newBreakers(cfg BreakerConfig) *breakers {
-	return &breakers{cfg: cfg, now: time.Now, m: map[string]*breaker{}}
+	return &breakers{cfg: cfg, now: time.Now, m: map[string]*breaker{}, crashed: map[string]bool{}}
 }
 
 // allow returns nil when a write for tenant may go ahead. After the
@@ -58,10 +64,12 @@ func (b *breakers) allow(dest, tenant string) error {
 }
 
 // success closes the tenant's breaker. Its entry stays, holding when the
-// write succeeded (one per tenant, as a failure leaves).
+// write succeeded (one per tenant, as a failure leaves). A write landed:
+// the plugin takes writes, whatever crashed before.
 func (b *breakers) success(tenant string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	clear(b.crashed)
 	br := b.m[tenant]
 	if br == nil {
 		br = &breaker{}
@@ -84,6 +92,9 @@ func (b *breakers) failure(tenant string, err error) {
 	if br.failures >= b.cfg.Failures {
 		br.openUntil = b.now().Add(b.cfg.Cooldown)
 	}
+	if errors.As(err, new(*CrashError)) || errors.As(err, new(*TimeoutError)) {
+		b.crashed[tenant] = true
+	}
 }
 
 // failing reports whether the tenant's last write failed as a whole.
@@ -92,6 +103,21 @@ func (b *breakers) failing(tenant string) bool {
 	defer b.mu.Unlock()
 	br := b.m[tenant]
 	return br != nil && br.failures > 0
+}
+
+// pluginFailing reports whether the writes of another tenant than this
+// one crashed the plugin or timed out, none landing, since a write of any
+// tenant last landed: with this tenant's crashing too, the plugin fails
+// every write (its destination is down), so a crash is no record's fault.
+func (b *breakers) pluginFailing(tenant string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for t := range b.crashed {
+		if t != tenant {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *breakers) state(tenant string) BreakerState {

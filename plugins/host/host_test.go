@@ -197,8 +197,9 @@ func TestPoisonRecordCrashIsolated(t *testing.T) {
 
 // TestCrashOnEveryWriteFailsTheBatch: a plugin that crashes on every
 // record, as one whose destination is down may, fails the batch as a whole
-// (the breaker counts it) instead of blaming each record; with the
-// tenant's last write failed, the next batch is not bisected at all.
+// (the breaker counts it) instead of blaming each record: once a record
+// crashed it alone with none landing, the next part crashing ends the
+// bisecting.
 func TestCrashOnEveryWriteFailsTheBatch(t *testing.T) {
 	t.Parallel()
 	d := launch(t, pluginConfig("faulty"))
@@ -212,6 +213,22 @@ func TestCrashOnEveryWriteFailsTheBatch(t *testing.T) {
 		if st := d.BreakerState("crashing"); st.Failures != i {
 			t.Fatalf("write %d: breaker %+v, want %d failures", i, st, i)
 		}
+	}
+}
+
+// TestCrashAloneIsRetryable: a batch whose one record crashes the plugin,
+// with nothing else landing, is not failed as a whole (a queue holding
+// that record would wait for it forever): the record gets a retryable
+// result, so it spends an attempt, and the breaker counts the write.
+func TestCrashAloneIsRetryable(t *testing.T) {
+	t.Parallel()
+	d := launch(t, pluginConfig("faulty"))
+	res, err := d.Write(ctx, sdk.Batch{Tenant: "solo", Records: records("users", 1, func(int) string { return "crash" })})
+	if err != nil || len(res) != 1 || res[0].Status != sdk.StatusRetryable || !strings.Contains(res[0].Message, "crashing on purpose") {
+		t.Fatalf("%+v %v, want the record retryable with the plugin's last words", res, err)
+	}
+	if st := d.BreakerState("solo"); st.Failures != 1 {
+		t.Fatalf("breaker %+v, want 1 failure", st)
 	}
 }
 

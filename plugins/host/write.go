@@ -35,12 +35,17 @@ type item struct {
 //     crash mid-batch loses nothing;
 //   - bisects a part that fails as a whole with a permanent error, or that
 //     crashed the plugin twice, until the records at fault get a
-//     StatusPermanent result and the others land. A part that crashed the
-//     plugin twice is not bisected while the tenant's last write failed as
-//     a whole, and when bisecting lands no record of the batch, the
-//     crashes are the batch's error: a plugin that crashes on every write
-//     (its destination is down) fails the batch as a whole instead of
-//     blaming each of its records.
+//     StatusPermanent result and the others land. Crashes are told from a
+//     plugin that crashes on every write (its destination is down): while
+//     no record of the batch landed, a second part crashing after one
+//     record crashed alone fails the batch as a whole, as does any crash
+//     while another tenant's writes crash too with none landing since
+//     (the plugin is shared). While the tenant's last write failed as a
+//     whole, bisecting tries the first record alone before halving, so
+//     telling costs a few crashes, not two a record. A batch whose only
+//     record crashed the plugin alone gets a StatusRetryable result for
+//     it: with nothing else landing it may yet be the plugin's failure,
+//     so the record spends an attempt, not its place in the queue.
 //
 // An error means the batch as a whole failed and must be retried later;
 // parts written before the failure may be applied (the version rule makes
@@ -65,8 +70,14 @@ func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result,
 		}
 	}
 	if !w.landed && w.crash != nil {
+		// One record crashed the plugin by itself and nothing else landed
+		// (a second crash would have failed the batch): retried, it
+		// reaches the DLQ at max_attempts if it is the record's fault.
+		// The breaker counts it, so a plugin crashing on every
+		// one-record batch still opens it.
+		results[w.crashAt] = sdk.Result{Status: sdk.StatusRetryable, Message: w.crash.Error()}
 		d.breakers.failure(batch.Tenant, w.crash)
-		return nil, fmt.Errorf("write %s via %s: no record landed: %w", batchLabel(batch), d.cfg.Name, w.crash)
+		return results, nil
 	}
 	d.breakers.success(batch.Tenant)
 	return results, nil
@@ -74,8 +85,9 @@ func (d *Destination) Write(ctx context.Context, batch sdk.Batch) ([]sdk.Result,
 
 // writeOutcome is what the requests of one Write found so far.
 type writeOutcome struct {
-	landed bool  // a request was answered: the plugin takes writes
-	crash  error // the last crash a record was blamed for
+	landed  bool  // a request was answered: the plugin takes writes
+	crash   error // the last crash a record was blamed for
+	crashAt int   // that record's index in the batch
 }
 
 // prepare de-duplicates and encodes the records. Records it drops or cannot
@@ -163,10 +175,10 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 	if !sdk.IsPermanent(err) && !(errors.As(err, &crash) && crash.Twice) {
 		return err
 	}
-	if crash != nil && !w.landed && d.breakers.failing(tenant) {
-		// The tenant's last write failed as a whole too: the plugin is
-		// more likely failing than this part, and bisecting it would cost
-		// two crashes a record.
+	if crash != nil && !w.landed && (w.crash != nil || d.breakers.pluginFailing(tenant)) {
+		// Nothing landed and a record crashed the plugin alone already,
+		// or another tenant's writes crash it too: the plugin fails every
+		// write, and bisecting on would cost two crashes a record.
 		return err
 	}
 	if len(part) == 1 {
@@ -184,7 +196,7 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 				return err
 			}
 			if crash != nil {
-				w.crash = err
+				w.crash, w.crashAt = err, part[0].index
 			}
 		}
 		d.log.Warn("record rejected", "tenant", tenant, "object", part[0].rec.Object, "key", part[0].rec.Key, "error", err)
@@ -193,6 +205,12 @@ func (d *Destination) writePart(ctx context.Context, tenant string, part []item,
 	}
 	d.log.Warn("bisecting batch to isolate the failing records", "tenant", tenant, "records", len(part), "error", err)
 	mid := len(part) / 2
+	if crash != nil && !w.landed && d.breakers.failing(tenant) {
+		// The tenant's last write failed as a whole: the first record
+		// alone, then the rest, tells a crashing record from a plugin
+		// crashing on everything in two tries instead of a halving each.
+		mid = 1
+	}
 	if err := d.writePart(ctx, tenant, part[:mid], results, w); err != nil {
 		return err
 	}
