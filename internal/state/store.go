@@ -331,6 +331,11 @@ type Queues interface {
 	// (a worker found nothing to claim or reclaim), so workers do not spin on
 	// it. New entries and due retries list it again at once.
 	Park(ctx context.Context, q QueueRef, d time.Duration) error
+	// Hold hides a queue from Ready for d whatever it holds, its entries
+	// unclaimed: its destination is down, and no worker of any process
+	// should take them before then. New entries and retries due before
+	// then list it again, as after Park; an empty queue is not held.
+	Hold(ctx context.Context, q QueueRef, d time.Duration) error
 	// SweepReady recomputes the ready index entries of the given queues.
 	SweepReady(ctx context.Context, qs []QueueRef) error
 }

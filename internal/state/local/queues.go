@@ -720,6 +720,30 @@ func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) err
 	})
 }
 
+func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) error {
+	return s.queueTx(q, "hold", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		_, st, _, re, err := queueBuckets(tx, tb, q.Destination)
+		if err != nil {
+			return err
+		}
+		until := now + d.Microseconds()
+		k, _ := re.Cursor().First()
+		switch {
+		case k != nil && int64(getU64(k[:8])) < until:
+			until = int64(getU64(k[:8]))
+		case k == nil:
+			if k, _ := st.Cursor().First(); k == nil {
+				return refreshReady(tx, tb, q, now)
+			}
+		}
+		b, err := tx.Bucket(bReady).CreateBucketIfNotExists([]byte(q.Lane))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(state.Member(q.Tenant, q.Destination)), u64(uint64(until)))
+	})
+}
+
 func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		now := s.now().UnixMicro()

@@ -547,6 +547,33 @@ func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) err
 	return nil
 }
 
+// Hold raises the queue's ready score to now + d (or its earliest retry),
+// whatever is undelivered; an enqueue after it lowers the score again
+// (ZADD LT).
+func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) error {
+	if err := checkQueue(q); err != nil {
+		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	st, r, _ := s.queueKeys(q)
+	res, err := parkStateScript.Run(ctx, s.rdb, []string{st, r}, group).Slice()
+	if err != nil {
+		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	length, at, now := asInt(res[1]), asInt(res[2]), asInt(res[3])
+	if length == 0 && at < 0 {
+		return nil // empty: nothing to hold
+	}
+	until := now + d.Microseconds()
+	if at >= 0 && at < until {
+		until = at
+	}
+	m := state.Member(q.Tenant, q.Destination)
+	if err := s.rdb.ZAddGT(ctx, s.k.readyShardOf(q.Lane, m), goredis.Z{Score: float64(until), Member: m}).Err(); err != nil {
+		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+	}
+	return nil
+}
+
 // SweepReady recomputes the given queues' index entries from their state.
 func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {
 	pipe := s.rdb.Pipeline()

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"ReadyIndex", testReadyIndex},
 		{"ReadyIndexConcurrent", testReadyIndexConcurrent},
 		{"ReadyPark", testReadyPark},
+		{"ReadyHold", testReadyHold},
 		{"ReadyTakesTurns", testReadyTakesTurns},
 		{"QueueNack", testQueueNack},
 		{"DeadLetters", testDeadLetters},
@@ -1087,6 +1088,38 @@ func testReadyPark(t *testing.T, s state.Store) {
 	if d := must(s.Depth(ctx, q))(t); d.Stream != 0 {
 		t.Fatalf("depth %+v", d)
 	}
+}
+
+// testReadyHold: a held queue leaves Ready though it has undelivered
+// entries, which stay unclaimed; new entries list it again; an empty
+// queue is not held (listed).
+func testReadyHold(t *testing.T, s state.Store) {
+	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "hold"}
+	check(t, s.Hold(ctx, q, time.Hour))
+	if readyHas(t, s, "hold", "acme", "db") {
+		t.Fatal("held empty queue listed")
+	}
+	enqueue(t, s, q, entries("users", "1", "2"))
+	check(t, s.Hold(ctx, q, time.Hour))
+	if readyHas(t, s, "hold", "acme", "db") {
+		t.Fatal("held queue listed")
+	}
+	if d := must(s.Depth(ctx, q))(t); d.Stream != 2 || d.Pending != 0 {
+		t.Fatalf("held queue's depth %+v", d)
+	}
+	enqueue(t, s, q, entries("users", "3"))
+	if !readyHas(t, s, "hold", "acme", "db") {
+		t.Fatal("new entries did not list a held queue again")
+	}
+	check(t, s.Hold(ctx, q, 0))
+	if !readyHas(t, s, "hold", "acme", "db") {
+		t.Fatal("a hold for nothing hid the queue")
+	}
+	got := claim(t, s, q, "w", 10)
+	if len(got) != 3 {
+		t.Fatalf("claimed %d of 3 after the hold", len(got))
+	}
+	must(s.Ack(ctx, q, "w", idsOf(got)))(t)
 }
 
 // testReadyTakesTurns: Ready hands queues out in turn. Queues with a
