@@ -334,8 +334,11 @@ type Queues interface {
 	// Hold hides a queue from Ready for d whatever it holds, its entries
 	// unclaimed: its destination is down, and no worker of any process
 	// should take them before then. New entries and retries due before
-	// then list it again, as after Park; an empty queue is not held.
-	Hold(ctx context.Context, q QueueRef, d time.Duration) error
+	// then list it again, as after Park; an empty queue is not held. It
+	// reports whether the queue was listed when held (an empty queue
+	// counts as listed): of the workers of several processes holding a
+	// queue whose hold just ended, one is told so.
+	Hold(ctx context.Context, q QueueRef, d time.Duration) (bool, error)
 	// SweepReady recomputes the ready index entries of the given queues.
 	SweepReady(ctx context.Context, qs []QueueRef) error
 }

@@ -720,8 +720,10 @@ func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) err
 	})
 }
 
-func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) error {
-	return s.queueTx(q, "hold", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) (bool, error) {
+	listed := true
+	err := s.queueTx(q, "hold", func(tx *bolt.Tx, tb *bolt.Bucket, now int64) error {
+		listed = true
 		_, st, _, re, err := queueBuckets(tx, tb, q.Destination)
 		if err != nil {
 			return err
@@ -740,8 +742,17 @@ func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) err
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(state.Member(q.Tenant, q.Destination)), u64(uint64(until)))
+		m := []byte(state.Member(q.Tenant, q.Destination))
+		if v := b.Get(m); v != nil {
+			at := int64(getU64(v))
+			listed = at <= now
+			if at >= until {
+				return nil
+			}
+		}
+		return b.Put(m, u64(uint64(until)))
 	})
+	return listed, err
 }
 
 func (s *Store) SweepReady(ctx context.Context, qs []state.QueueRef) error {

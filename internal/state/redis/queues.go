@@ -549,29 +549,27 @@ func (s *Store) Park(ctx context.Context, q state.QueueRef, d time.Duration) err
 
 // Hold raises the queue's ready score to now + d (or its earliest retry),
 // whatever is undelivered; an enqueue after it lowers the score again
-// (ZADD LT).
-func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) error {
+// (ZADD LT). The queue's state and the ready index may be in different
+// cluster slots: two scripts.
+func (s *Store) Hold(ctx context.Context, q state.QueueRef, d time.Duration) (bool, error) {
 	if err := checkQueue(q); err != nil {
-		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+		return false, fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
 	}
 	st, r, _ := s.queueKeys(q)
 	res, err := parkStateScript.Run(ctx, s.rdb, []string{st, r}, group).Slice()
 	if err != nil {
-		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+		return false, fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
 	}
-	length, at, now := asInt(res[1]), asInt(res[2]), asInt(res[3])
+	length, at := asInt(res[1]), asInt(res[2])
 	if length == 0 && at < 0 {
-		return nil // empty: nothing to hold
-	}
-	until := now + d.Microseconds()
-	if at >= 0 && at < until {
-		until = at
+		return true, nil // empty: nothing to hold
 	}
 	m := state.Member(q.Tenant, q.Destination)
-	if err := s.rdb.ZAddGT(ctx, s.k.readyShardOf(q.Lane, m), goredis.Z{Score: float64(until), Member: m}).Err(); err != nil {
-		return fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
+	listed, err := holdScript.Run(ctx, s.rdb, []string{s.k.readyShardOf(q.Lane, m)}, m, d.Microseconds(), at).Int()
+	if err != nil {
+		return false, fmt.Errorf("hold %s/%s: %w", q.Tenant, q.Destination, err)
 	}
-	return nil
+	return listed == 1, nil
 }
 
 // SweepReady recomputes the given queues' index entries from their state.

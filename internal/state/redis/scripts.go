@@ -504,6 +504,26 @@ if len > 0 then pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1] end
 return {len - pending, len, at, server_now()}
 `)
 
+// holdScript raises a queue's ready score to now + d, or to its earliest
+// retry when sooner, and tells whether it was listed (scored at or before
+// now, or not indexed).
+// KEYS: ready shard. ARGV: member, d µs, earliest retry or -1. Reply: 1 listed, 0 not.
+var holdScript = script(`
+local now = server_now()
+local till = now + tonumber(ARGV[2])
+local at = tonumber(ARGV[3])
+if at >= 0 and at < till then till = at end
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local listed = 1
+if s then
+  s = tonumber(s)
+  if s > now then listed = 0 end
+  if s >= till then return listed end
+end
+redis.call('ZADD', KEYS[1], n2s(till), ARGV[1])
+return listed
+`)
+
 // replayScript moves dead letters back onto their queues with attempts
 // reset, keeping version, config generation and seq; a letter already gone
 // is skipped.
@@ -881,7 +901,7 @@ var allScripts = []*goredis.Script{
 	acquireScript, renewScript, releaseScript, scheduleScript, jobDueScript,
 	setCheckpointScript, commitPageScript, claimScript, ackScript, failScript,
 	nackScript, reclaimScript, extendScript, removeConsumerScript, depthScript,
-	markReadyScript, queueStateScript, parkStateScript, replayScript, purgeAllScript, activateConfigScript,
+	markReadyScript, queueStateScript, parkStateScript, holdScript, replayScript, purgeAllScript, activateConfigScript,
 	appendAuditScript, initMetaScript, takeScript, takeLendScript, lendScript, pushScript, drainedScript, giveBackScript, drainScript,
 	swapCredentialScript,
 }

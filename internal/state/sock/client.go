@@ -244,8 +244,8 @@ func (c *Client) Park(ctx context.Context, q state.QueueRef, d time.Duration) er
 	return do(ctx, c, "Park", parkArgs{Queue: q, For: d})
 }
 
-func (c *Client) Hold(ctx context.Context, q state.QueueRef, d time.Duration) error {
-	return do(ctx, c, "Hold", parkArgs{Queue: q, For: d})
+func (c *Client) Hold(ctx context.Context, q state.QueueRef, d time.Duration) (bool, error) {
+	return call[bool](ctx, c, "Hold", parkArgs{Queue: q, For: d})
 }
 
 func (c *Client) SweepReady(ctx context.Context, qs []state.QueueRef) error {

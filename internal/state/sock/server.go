@@ -217,7 +217,7 @@ func handler(st state.Store) http.Handler {
 		return st.Ready(ctx, a.Lane, a.Limit)
 	})
 	handle(mux, "Park", func(ctx context.Context, a parkArgs) (none, error) { return none{}, st.Park(ctx, a.Queue, a.For) })
-	handle(mux, "Hold", func(ctx context.Context, a parkArgs) (none, error) { return none{}, st.Hold(ctx, a.Queue, a.For) })
+	handle(mux, "Hold", func(ctx context.Context, a parkArgs) (bool, error) { return st.Hold(ctx, a.Queue, a.For) })
 	handle(mux, "SweepReady", func(ctx context.Context, qs []state.QueueRef) (none, error) { return none{}, st.SweepReady(ctx, qs) })
 
 	handle(mux, "DeadLetterList", func(ctx context.Context, a pageArgs) (lettersReply, error) {

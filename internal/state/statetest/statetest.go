@@ -1091,16 +1091,24 @@ func testReadyPark(t *testing.T, s state.Store) {
 }
 
 // testReadyHold: a held queue leaves Ready though it has undelivered
-// entries, which stay unclaimed; new entries list it again; an empty
-// queue is not held (listed).
+// entries, which stay unclaimed; of two holds, the first is told the
+// queue was listed; new entries list it again; an empty queue is not
+// held (listed).
 func testReadyHold(t *testing.T, s state.Store) {
 	q := state.QueueRef{Tenant: "acme", Destination: "db", Lane: "hold"}
-	check(t, s.Hold(ctx, q, time.Hour))
+	if !must(s.Hold(ctx, q, time.Hour))(t) {
+		t.Fatal("empty queue not told listed")
+	}
 	if readyHas(t, s, "hold", "acme", "db") {
 		t.Fatal("held empty queue listed")
 	}
 	enqueue(t, s, q, entries("users", "1", "2"))
-	check(t, s.Hold(ctx, q, time.Hour))
+	if !must(s.Hold(ctx, q, time.Hour))(t) {
+		t.Fatal("first hold of a ready queue not told it was listed")
+	}
+	if must(s.Hold(ctx, q, time.Hour))(t) {
+		t.Fatal("second hold told the held queue was listed")
+	}
 	if readyHas(t, s, "hold", "acme", "db") {
 		t.Fatal("held queue listed")
 	}
@@ -1111,7 +1119,7 @@ func testReadyHold(t *testing.T, s state.Store) {
 	if !readyHas(t, s, "hold", "acme", "db") {
 		t.Fatal("new entries did not list a held queue again")
 	}
-	check(t, s.Hold(ctx, q, 0))
+	must(s.Hold(ctx, q, 0))(t)
 	if !readyHas(t, s, "hold", "acme", "db") {
 		t.Fatal("a hold for nothing hid the queue")
 	}
