@@ -323,6 +323,69 @@ func testOutageDeadLettersNothing(t *testing.T, store string) {
 	}
 }
 
+// Several processes on one store with the destination down wait out its
+// outage together: the wait after a failed write is kept in the store, so
+// the processes between them make about one trial write per cooldown, not
+// one each, and none spends an attempt or sends a record to the DLQ.
+func TestBreakerOutageSharedByProcesses(t *testing.T) {
+	logs := t.TempDir()
+	down := filepath.Join(logs, "down")
+	if err := os.WriteFile(down, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := outageHarness(t, 1, redistest.Start(t).URL(), logs, ", down = "+quote(down))
+	tenant := h.tenantIDs()[0]
+	const backlog = 1000
+	h.backlog(tenant, "b", backlog)
+	const processes = 4
+	var stops []func()
+	for i := range processes {
+		r := h.runnerAdjusted(func(c *runtime.Config) {
+			c.Owner = fmt.Sprintf("process%d", i)
+			c.Visibility = 200 * time.Millisecond
+		})
+		stops = append(stops, startRun(t, r))
+	}
+	// Counted from the first failed write: until then the processes
+	// start their plugins.
+	deadline := time.Now().Add(3 * time.Minute) // a bound against hanging, not a timing assertion
+	h.waitFor(deadline, "a failed write", func() bool { return failedWrites(t, logs)[tenant] > 0 })
+	start, first := time.Now(), failedWrites(t, logs)[tenant]
+	const cooldowns = 40
+	h.waitFor(deadline, fmt.Sprintf("%d cooldowns", cooldowns), func() bool {
+		return time.Since(start) >= cooldowns*outageCooldown || h.deadLetters() > 0
+	})
+	failed := failedWrites(t, logs)[tenant] - first
+	elapsed := float64(time.Since(start)) / float64(outageCooldown)
+	for _, stop := range stops {
+		stop()
+	}
+	if n := h.deadLetters(); n > 0 {
+		t.Fatalf("%d dead letters with the destination down, as %s", n, h.firstLetter())
+	}
+	// About one trial per cooldown between them, as one process makes
+	// (seen: 23 in 30 cooldowns alone, 26-31 with four); a trial each per
+	// cooldown, as when each process kept its wait to itself, made 68-70.
+	if bound := 1.5 * elapsed; float64(failed) > bound {
+		t.Errorf("%d failed writes in %.1f cooldowns with %d processes, over %.0f", failed, elapsed, processes, bound)
+	}
+	q := h.queue(tenant)
+	d, err := h.store.Depth(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.store.Claim(context.Background(), q, "inspect", int(d.Stream+d.Retry)+1, 3)
+	if err != nil || c.Dead != 0 {
+		t.Fatalf("claim of the queue: %d dead, %v", c.Dead, err)
+	}
+	for _, e := range c.Entries {
+		if e.Attempts != 0 {
+			t.Fatalf("entry %s spent %d attempts in the outage (last error %q)", e.Key, e.Attempts, e.LastError)
+		}
+	}
+	t.Logf("%d failed writes in %.1f cooldowns with %d processes", failed, elapsed, processes)
+}
+
 // A batch that fails every write it is in while the tenant's other
 // writes land is the batch's fault, not the destination's: it spends its
 // attempts and reaches the DLQ at max_attempts, and nothing else does.

@@ -305,6 +305,23 @@ func (r *Runner) processQueue(ctx context.Context, q state.QueueRef, consumer st
 	// next is the batch claimed with the previous batch's acks, in the
 	// same store round trip (nil: claim as usual).
 	var next *state.Claimed
+	if v, failed := r.destWaits.Load(destKey(q)); failed && !r.waitingForDestination(q) {
+		// The wait after a failed write is over: this worker's next write
+		// tries the destination. The queue is held meanwhile, so the
+		// workers of this and the other processes do not each make a
+		// trial of their own on its other batches; a write that lands
+		// lists it again. A worker that finds the queue held already
+		// leaves the trial to the one that held it, and waits a cooldown.
+		cooldown := dest.Breaker.Cooldown.D()
+		first, err := r.st.Hold(ctx, q, cooldown)
+		if err != nil {
+			return 0, fmt.Errorf("hold %s/%s for a trial write: %w", q.Tenant, q.Destination, err)
+		}
+		if !first {
+			r.waitForDestination(q, time.Now().Add(cooldown), v.(destWait).down)
+			return 0, nil
+		}
+	}
 	for i := range maxBatches {
 		// Checked before every batch: the previous one may have paused a
 		// pipeline, or another worker found the destination failing. The
@@ -428,8 +445,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			span.SetStatus(codes.Error, "destination not ready")
 			r.noteWrite(ctx, q, err.Error(), log)
 			r.waitForDestination(q, time.Now().Add(cooldown), true)
-			_, gerr := r.giveBack(ctx, q, consumer, entries)
-			return 0, nil, gerr
+			return 0, nil, r.handBackWaiting(ctx, q, consumer, entries)
 		case err != nil:
 			// Not the mapping: the pipeline left the configuration.
 			b.permanent(e, err.Error(), failRefused)
@@ -458,8 +474,7 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 			log.Warn("destination breaker open; batch waits", "until", open.Until, "retry_in", wait)
 			span.SetStatus(codes.Error, "breaker open")
 			r.waitForDestination(q, time.Now().Add(wait), true)
-			_, gerr := r.giveBack(ctx, q, consumer, entries)
-			return 0, nil, gerr
+			return 0, nil, r.handBackWaiting(ctx, q, consumer, entries)
 		case err != nil && ctx.Err() != nil:
 			// Shutdown cut the write short: not the records' failure. They
 			// go back to the queue at once, attempts unchanged, instead of
@@ -468,11 +483,10 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 		case err != nil:
 			span.RecordError(err)
 			writeErr = err.Error()
-			if r.destinationFailed(q, dest, d.BreakerState(q.Tenant), b.jitter) {
+			if r.destinationFailed(ctx, q, dest, d.BreakerState(q.Tenant), b.jitter, log) {
 				log.Warn("write failed with the destination failing; batch waits, attempts unchanged", "records", len(records), "err", err)
 				r.noteWrite(ctx, q, writeErr, log)
-				_, gerr := r.giveBack(ctx, q, consumer, entries)
-				return 0, nil, gerr
+				return 0, nil, r.handBackWaiting(ctx, q, consumer, entries)
 			}
 			log.Error("write failed; batch will be retried", "records", len(records), "err", err)
 			for _, id := range ids {
@@ -480,8 +494,13 @@ func (r *Runner) processBatch(ctx context.Context, q state.QueueRef, consumer st
 				b.retry(e, err.Error(), r.backoff(e.Attempts, b.jitter))
 			}
 		default:
-			// The destination takes writes again.
-			r.destWaits.Delete(destKey(q))
+			// The destination takes writes again: the queue, held while
+			// it failed, is listed again for every process.
+			if _, waited := r.destWaits.LoadAndDelete(destKey(q)); waited {
+				if err := r.st.SweepReady(ctx, []state.QueueRef{q}); err != nil {
+					log.Warn("list the queue again after the destination came back", "err", err)
+				}
+			}
 			for i, res := range results {
 				e := b.entries[ids[i]]
 				switch res.Status {
@@ -600,6 +619,32 @@ func (r *Runner) giveBack(ctx context.Context, q state.QueueRef, consumer string
 	return n, nil
 }
 
+// handBackWaiting hands back a batch whose destination is failing, its
+// attempts unchanged, and holds its queue in the store until this
+// runner's wait for the destination ends (see waitForDestination): the
+// workers of every process sharing the store leave the queue until then,
+// instead of each claiming it at once (the hand-back makes it ready) to
+// make its own trial write.
+func (r *Runner) handBackWaiting(ctx context.Context, q state.QueueRef, consumer string, entries []state.Entry) error {
+	if _, err := r.giveBack(ctx, q, consumer, entries); err != nil {
+		return err
+	}
+	v, ok := r.destWaits.Load(destKey(q))
+	if !ok {
+		return nil
+	}
+	d := time.Until(v.(destWait).until)
+	if d <= 0 {
+		return nil
+	}
+	hctx, cancel := detached(ctx)
+	defer cancel()
+	if _, err := r.st.Hold(hctx, q, d); err != nil {
+		return fmt.Errorf("hold %s/%s for its destination: %w", q.Tenant, q.Destination, err)
+	}
+	return nil
+}
+
 // destWait is a queue this runner's workers leave alone until a time,
 // because a write found its destination failing; down: the breaker
 // judged the destination down (it is open, or the destination cannot
@@ -641,22 +686,26 @@ func (r *Runner) waitingForDestination(q state.QueueRef) bool {
 // destinationFailed decides, after a write of q failed as a whole (a
 // transport error, a plugin that crashed or restarts, a timeout), whether
 // the destination or the batch is at fault, from the tenant's breaker as
-// the failure left it. The batch is at fault, and the failure spends its
-// records' attempts, only when it is the first failure since a write
-// succeeded in this process: the destination was taking writes, so a
-// batch that alone fails every write (it hangs or kills the plugin) still
-// reaches the DLQ after max_attempts while the other batches land, each of
-// its failures following a success. Any other failure is the
-// destination's: one failing a while already, or not yet seen working
-// (a run starting in an outage). Its batch goes back with its attempts
-// unchanged, and the queue waits until the breaker's half-open time, or
-// while the breaker is still closed a backoff growing with the failures.
+// the failure left it and the queue's write-error flag. The batch is at
+// fault, and the failure spends its records' attempts, only when it is
+// the first failure since a write succeeded, in this process and in the
+// store: the destination was taking writes, so a batch that alone fails
+// every write (it hangs the plugin) still reaches the DLQ after
+// max_attempts while the other batches land, each of its failures
+// following a success. The flag, set by any process's failed write and
+// cleared by a clean batch, keeps the other processes sharing the store
+// from spending an attempt each on their own first failure of one outage.
+// Any other failure is the destination's: one failing a while already,
+// or not yet seen working (a run starting in an outage). Its batch goes
+// back with its attempts unchanged, and the queue waits, in every process
+// (see handBackWaiting), until the breaker's half-open time, or while the
+// breaker is still closed a backoff growing with the failures.
 // A failure that spends attempts also opens the wait when it opened the
 // breaker (failures = 1). The price: a poison batch alone in a queue whose
 // every write fails cannot be told from an outage; it waits with the
 // others, one half-open trial per cooldown, the queue's last write error
 // in status, until a write succeeds.
-func (r *Runner) destinationFailed(q state.QueueRef, dest *dsl.Destination, bs host.BreakerState, jitter float64) bool {
+func (r *Runner) destinationFailed(ctx context.Context, q state.QueueRef, dest *dsl.Destination, bs host.BreakerState, jitter float64, log *slog.Logger) bool {
 	if bs.Open {
 		until := bs.OpenUntil
 		if !until.After(time.Now()) {
@@ -664,13 +713,27 @@ func (r *Runner) destinationFailed(q state.QueueRef, dest *dsl.Destination, bs h
 		}
 		r.waitForDestination(q, until, true)
 	}
-	if bs.Failures <= 1 && !bs.LastSuccess.IsZero() {
+	if bs.Failures <= 1 && !bs.LastSuccess.IsZero() && !r.writeErrorSet(ctx, q, log) {
 		return false
 	}
 	if !bs.Open {
 		r.waitForDestination(q, time.Now().Add(r.backoff(bs.Failures-1, jitter)), false)
 	}
 	return true
+}
+
+// writeErrorSet reads whether q's write-error flag is set in the store: a
+// write of some process failed since a batch last wrote cleanly. A flag
+// that cannot be read counts as clear.
+func (r *Runner) writeErrorSet(ctx context.Context, q state.QueueRef, log *slog.Logger) bool {
+	start := time.Now()
+	fs, err := r.st.Flags(ctx, q.Tenant)
+	if err != nil {
+		log.Warn("read the last write error", "err", err)
+		return false
+	}
+	r.knowWriteErrors(q.Tenant, fs, start)
+	return slices.ContainsFunc(fs, func(f state.Flag) bool { return f.Kind == state.FlagWriteError && f.Scope == q.Destination })
 }
 
 // settleUnmapped sends the entries whose mapping failed to the DLQ, unless
