@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,6 +32,9 @@ type committer struct {
 type commitCall struct {
 	fn  func(*bolt.Tx) error
 	err error
+	// panicked is set when fn's last run panicked: update panics with it
+	// in the caller's goroutine instead of returning err.
+	panicked *txPanic
 	// wake carries false when err is the result, true when the caller is
 	// to lead the next group (its own call is in it).
 	wake chan bool
@@ -43,7 +47,10 @@ const maxGroup = 1000
 // update runs fn in a write transaction shared with the callers that
 // queue meanwhile. fn may run more than once (when another function of
 // its group fails, the group goes again without it), so it must set its
-// results from scratch each time, as with bbolt's Batch.
+// results from scratch each time, as with bbolt's Batch. When fn panics,
+// update panics in the caller's goroutine with a *txPanic carrying the
+// value and the stack where fn panicked; the group's other callers are
+// unaffected.
 func (c *committer) update(fn func(*bolt.Tx) error) error {
 	call := &commitCall{fn: fn, wake: make(chan bool, 1)}
 	c.mu.Lock()
@@ -52,7 +59,7 @@ func (c *committer) update(fn func(*bolt.Tx) error) error {
 	c.leading = true
 	c.mu.Unlock()
 	if !lead && !<-call.wake {
-		return call.err
+		return call.result()
 	}
 	// Leading: commit one group (this call is in it), then hand the lead
 	// to the first caller still waiting, so no caller commits for others
@@ -71,7 +78,36 @@ func (c *committer) update(fn func(*bolt.Tx) error) error {
 	}
 	c.mu.Unlock()
 	<-call.wake
+	return call.result()
+}
+
+// result is the call's error, or its function's panic raised again in
+// the caller's goroutine: the group ran the function in the leader's,
+// which must live on to finish the others' calls.
+func (call *commitCall) result() error {
+	if call.panicked != nil {
+		panic(call.panicked)
+	}
 	return call.err
+}
+
+// txPanic is what update panics with when its function panicked: the
+// value the function panicked with and the stack where it did, which the
+// panic raised again in update no longer shows. As an error, it prints
+// both when the panic ends the program.
+type txPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *txPanic) Error() string {
+	return fmt.Sprintf("panic in a write transaction: %v\n\n%s", p.value, p.stack)
+}
+
+// Unwrap gives the value when it is an error (a runtime.Error, say).
+func (p *txPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 // commit runs the group's functions in one transaction. A function that
@@ -82,7 +118,7 @@ func (c *committer) commit(group []*commitCall) {
 		failed := -1
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for i, call := range group {
-				if err := safeCall(call.fn, tx); err != nil {
+				if err := call.run(tx); err != nil {
 					failed = i
 					return err
 				}
@@ -98,18 +134,23 @@ func (c *committer) commit(group []*commitCall) {
 		}
 		alone := group[failed]
 		group = append(group[:failed:failed], group[failed+1:]...)
-		alone.err = c.db.Update(func(tx *bolt.Tx) error { return safeCall(alone.fn, tx) })
+		alone.err = c.db.Update(alone.run)
 		alone.wake <- false
 	}
 }
 
-// safeCall turns a panic in fn into its error, so a leader that runs
-// others' functions does not die and leave them waiting.
-func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+// run runs the call's function in tx. A panic in it becomes an error, so
+// that a leader running others' functions rolls the transaction back and
+// goes on instead of dying and leaving them waiting; the panic is kept for
+// the caller to raise again. Each run starts afresh, as the function's own
+// results do, so only the last run's panic counts.
+func (call *commitCall) run(tx *bolt.Tx) (err error) {
+	call.panicked = nil
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic in a write transaction: %v", p)
+			call.panicked = &txPanic{value: p, stack: debug.Stack()}
+			err = call.panicked
 		}
 	}()
-	return fn(tx)
+	return call.fn(tx)
 }
