@@ -43,25 +43,19 @@ func (lr *laneRound) next() string {
 	return lr.names[best]
 }
 
-// fairOrder picks up to n of the due jobs (earliest due first) to start
-// when more are due than slots are free: lanes in weighted round-robin (lr
-// carries on across calls), the tenants of a lane in turn in the order of
-// their earliest due job, and each tenant's jobs in due order. So a premium
-// tenant starts first under contention, and a tenant with many due jobs
-// cannot take every slot of its lane. A job left out stays due and so
-// moves up the due list until it starts.
-func fairOrder(due []jobRef, lr *laneRound, n int) []jobRef {
-	if len(due) <= n {
-		return due
-	}
-	return newFairQueue(due, lr).take(n)
-}
-
-// fairQueue hands out a look's due jobs in fairOrder's order a few at a
-// time, as slots free: it is built once per look at the due index, so a
-// job's end costs a pick, not a new order of every job still waiting
-// (at hundreds of slots and jobs a second, rebuilding it at each end was
-// a fifth of the scheduler's CPU).
+// fairQueue hands out a look's due jobs (given in due order) a few at a
+// time, as slots free, in a fair order when more are due than slots are
+// free: lanes in weighted round-robin (lr carries on across looks), the
+// tenants of a lane in turn in the order of their earliest due job, and
+// each tenant's jobs in due order. So a premium tenant starts first under
+// contention, and a tenant with many due jobs cannot take every slot of
+// its lane. A job not handed out stays due, so the next look lists it
+// again.
+//
+// It is built once per look at the due index, so a job's end costs a
+// pick, not a new order of every job still waiting (at hundreds of slots
+// and jobs a second, rebuilding it at each end was a fifth of the
+// scheduler's CPU).
 type fairQueue struct {
 	lr    *laneRound
 	lanes map[string][][]jobRef // lane → its tenants' due jobs still waiting
@@ -87,7 +81,7 @@ func newFairQueue(due []jobRef, lr *laneRound) *fairQueue {
 
 // take hands out up to n waiting jobs. When n covers every job left they
 // all go, in no particular order (they start together) and without
-// moving the lanes' round: as fairOrder does when there is no contention.
+// moving the lanes' round: there is no contention to settle.
 func (q *fairQueue) take(n int) []jobRef {
 	if n <= 0 || q.left == 0 {
 		return nil
