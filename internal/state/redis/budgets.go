@@ -29,17 +29,19 @@ func factorArg(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// takeArgs is takeScript's one argument for the limits, the first drains
-// of them with their drain keys: little-endian doubles, so the script
-// reads them with one struct.unpack instead of parsing a decimal string
-// per number. Intervals are divided by the throttle factor here, in the
-// same arithmetic as state.GCRAState.Take.
+// takeArgs is takeScript's argument for one request of the limits, the
+// first drains of them with their drain keys (its keys: one per limit,
+// then the drain keys): little-endian doubles, so the script reads them
+// with one struct.unpack instead of parsing a decimal string per number.
+// Intervals are divided by the throttle factor here, in the same
+// arithmetic as state.GCRAState.Take.
 func takeArgs(n int, factor float64, drains int, reserve, after time.Duration, ls ...state.Limit) []byte {
 	if factor <= 0 {
 		factor = 1
 	}
-	b := make([]byte, 0, 8*(4+3*len(ls)))
+	b := make([]byte, 0, 8*(5+3*len(ls)))
 	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
+	put(float64(len(ls) + drains))
 	put(float64(n))
 	put(float64(drains))
 	put(float64(reserve.Microseconds()))
@@ -329,7 +331,14 @@ func wrapTake(req state.TakeRequest, err error) error {
 	return nil
 }
 
+// take runs one request of takeScript (keys ks, argument args from
+// takeArgs): on one server through the store's batcher, which sends the
+// requests that come while others are on their way in one run; on a
+// cluster alone, its keys in one slot.
 func (s *Store) take(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
+	if s.takes != nil {
+		return s.takes.take(ctx, ks, args)
+	}
 	res, err := takeScript.Run(ctx, s.rdb, ks, args).Slice()
 	if err != nil {
 		return state.TakeResult{}, err
@@ -337,7 +346,11 @@ func (s *Store) take(ctx context.Context, ks []string, args []byte) (state.TakeR
 	if len(res) != 2 {
 		return state.TakeResult{}, fmt.Errorf("unexpected reply %v", res)
 	}
-	return state.TakeResult{Granted: asInt(res[0]) == 1, Wait: time.Duration(asInt(res[1])) * time.Microsecond}, nil
+	return takeResult(res[0], res[1]), nil
+}
+
+func takeResult(granted, wait any) state.TakeResult {
+	return state.TakeResult{Granted: asInt(granted) == 1, Wait: time.Duration(asInt(wait)) * time.Microsecond}
 }
 
 func (s *Store) DrainBudget(ctx context.Context, tenant, key string, d time.Duration) error {

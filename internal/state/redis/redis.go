@@ -43,6 +43,9 @@ type Store struct {
 	k       keys
 	epoch   string
 	backend string
+	// takes batches budget takes on one server (nil on a cluster, where
+	// each take's keys must share a slot).
+	takes *takeBatcher
 }
 
 var _ state.Store = (*Store)(nil)
@@ -56,6 +59,9 @@ func Open(ctx context.Context, raw string, opt state.Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{rdb: rdb, backend: backend, k: keys{prefix: opt.Prefix, shards: dueShards}}
+	if c, single := rdb.(*goredis.Client); single {
+		s.takes = newTakeBatcher(c)
+	}
 	if s.k.prefix == "" {
 		s.k.prefix = "sx"
 	}

@@ -653,58 +653,73 @@ local function put_budget(key, tat, exp, now, lent)
 end
 `, state.BudgetMargin.Microseconds(), state.CapSlack.Microseconds())
 
-// takeScript takes n tokens of every budget, all or none: GCRA as
-// state.TakeAll computes it, in the server's clock. W is the longest wait
-// of the budgets that are not caps, and at least after; a cap that would
-// hold the request past W (by more than state.CapSlack) refuses it with
-// its own wait, else may move W up to its own. When W is at most reserve, every
-// budget is advanced as if the request arrived at now+W and the reply is
-// granted with W as the wait (0: send now); above, nothing changes and W
-// is the wait. A drain key (its value the end of a drain, µs) may sit
-// beside a budget. A re-run after a network error takes the tokens once
-// more: the caller waits longer, the budget is never exceeded.
-// KEYS: budgets, then the drain keys of the first of them, in the same
-// order. ARGV[1]: little-endian doubles (one binary argument, see
-// takeArgs): n, the number of drain keys, reserve µs, after µs, then per
-// budget its interval (µs, already divided by the throttle factor, may be
-// fractional), burst tolerance (µs) and 1 for a cap (state.Limit.Cap),
-// else 0.
-// Reply: {granted, wait µs}.
+// takeScript takes, for each request in ARGV in turn, n tokens of every
+// budget of the request, all or none: GCRA as state.TakeAll computes it,
+// in the server's clock. W is the longest wait of the budgets that are
+// not caps, and at least after; a cap that would hold the request past W
+// (by more than state.CapSlack) refuses it with its own wait, else may
+// move W up to its own. When W is at most reserve, every budget is
+// advanced as if the request arrived at now+W and the request is granted
+// with W as the wait (0: send now); above, nothing changes and W is the
+// wait. A drain key (its value the end of a drain, µs) may sit beside a
+// budget. A re-run after a network error takes the tokens once more: the
+// caller waits longer, the budget is never exceeded.
+//
+// Several requests share one run on one server (takeBatcher): each is
+// taken as if it had come alone, after the ones before it, and the run's
+// fixed cost (the call, the clock) is paid once. On a cluster every run
+// is one request, its keys in one slot.
+// KEYS: per request, its budgets, then the drain keys of the first of
+// them, in the same order. ARGV: per request, little-endian doubles (see
+// takeArgs): its number of keys, n, the number of drain keys, reserve
+// µs, after µs, then per budget its interval (µs, already divided by the
+// throttle factor, may be fractional), burst tolerance (µs) and 1 for a
+// cap (state.Limit.Cap), else 0.
+// Reply: per request, granted (1 or 0) and wait µs.
 var takeScript = goredis.NewScript(budgetPrelude + `
 local now = server_now()
-local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
-local n, nd, reserve, after = a[1], a[2], a[3], a[4]
-local nb = #KEYS - nd
-local v = redis.call('MGET', unpack(KEYS))
-local tats, exps, wait, capwait = {}, {}, after > 0 and after or 0, 0
-for i = 1, nb do
-  local t, tau = a[2 + 3 * i], a[3 + 3 * i]
-  local tat, exp = get_budget(v[i])
-  if i <= nd and v[nb + i] then
-    local hold = tonumber(v[nb + i])
-    if hold and hold + tau > tat then tat = hold + tau end
+local function take(k0, a)
+  local nk, n, nd, reserve, after = a[1], a[2], a[3], a[4], a[5]
+  local nb = nk - nd
+  local v = redis.call('MGET', unpack(KEYS, k0 + 1, k0 + nk))
+  local tats, exps, wait, capwait = {}, {}, after > 0 and after or 0, 0
+  for i = 1, nb do
+    local t, tau = a[3 + 3 * i], a[4 + 3 * i]
+    local tat, exp = get_budget(v[i])
+    if i <= nd and v[nb + i] then
+      local hold = tonumber(v[nb + i])
+      if hold and hold + tau > tat then tat = hold + tau end
+    end
+    if tat < now then tat = now end
+    local allow = tau + t
+    if n * t > allow then allow = n * t end
+    local w = tat + n * t - allow - now
+    if a[5 + 3 * i] == 1 then
+      if w > capwait then capwait = math.ceil(w) end
+    elseif w > wait then
+      wait = math.ceil(w)
+    end
+    tats[i], exps[i] = tat, exp
   end
-  if tat < now then tat = now end
-  local allow = tau + t
-  if n * t > allow then allow = n * t end
-  local w = tat + n * t - allow - now
-  if a[4 + 3 * i] == 1 then
-    if w > capwait then capwait = math.ceil(w) end
-  elseif w > wait then
-    wait = math.ceil(w)
+  if capwait > wait + capslack then return 0, capwait end
+  if capwait > wait then wait = capwait end
+  if wait > reserve then return 0, wait end
+  local at = now + wait
+  for i = 1, nb do
+    local tat = tats[i]
+    if at > tat then tat = at end
+    put_budget(KEYS[k0 + i], tat + n * a[3 + 3 * i], exps[i], now)
   end
-  tats[i], exps[i] = tat, exp
+  return 1, wait
 end
-if capwait > wait + capslack then return {0, capwait} end
-if capwait > wait then wait = capwait end
-if wait > reserve then return {0, wait} end
-local at = now + wait
-for i = 1, nb do
-  local tat = tats[i]
-  if at > tat then tat = at end
-  put_budget(KEYS[i], tat + n * a[2 + 3 * i], exps[i], now)
+local out, k0 = {}, 0
+for r = 1, #ARGV do
+  local s = ARGV[r]
+  local a = {struct.unpack('<' .. string.rep('d', #s / 8), s)}
+  out[2 * r - 1], out[2 * r] = take(k0, a)
+  k0 = k0 + a[1]
 end
-return {1, wait}
+return out
 `)
 
 // lendFuncs define lend, for the scripts that lend only: the take
