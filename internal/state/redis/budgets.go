@@ -271,7 +271,12 @@ func takeLendArgs(n int, factor float64, nt int, reserve time.Duration, ls, hubs
 	return b
 }
 
+// takeLend runs one request of takeLendScript, through the store's
+// batcher of such takes (it runs only on one server).
 func (s *Store) takeLend(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
+	if s.lendTakes != nil {
+		return s.lendTakes.take(ctx, ks, args)
+	}
 	res, err := takeLendScript.Run(ctx, s.rdb, ks, args).Slice()
 	if err != nil {
 		return state.TakeResult{}, err

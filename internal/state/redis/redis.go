@@ -43,9 +43,10 @@ type Store struct {
 	k       keys
 	epoch   string
 	backend string
-	// takes batches budget takes on one server (nil on a cluster, where
-	// each take's keys must share a slot).
-	takes *takeBatcher
+	// takes and lendTakes batch budget takes (without and with loans) on
+	// one server; nil on a cluster, where each take's keys must share a
+	// slot.
+	takes, lendTakes *takeBatcher
 }
 
 var _ state.Store = (*Store)(nil)
@@ -60,7 +61,7 @@ func Open(ctx context.Context, raw string, opt state.Options) (*Store, error) {
 	}
 	s := &Store{rdb: rdb, backend: backend, k: keys{prefix: opt.Prefix, shards: dueShards}}
 	if c, single := rdb.(*goredis.Client); single {
-		s.takes = newTakeBatcher(c)
+		s.takes, s.lendTakes = newTakeBatcher(c, takeScript), newTakeBatcher(c, takeLendScript)
 	}
 	if s.k.prefix == "" {
 		s.k.prefix = "sx"

@@ -755,65 +755,75 @@ end
 // (state.TakeLend), on one server: when the tenant's budgets grant at once
 // and the whole would make the request wait, the first of the lending
 // budgets that lends is taken with the tenant's instead of the hub's, the
-// tenant's charged at its slot; otherwise it is takeScript.
-// KEYS: the tenant's budgets, the hub's, the lending ones, then the
-// tenant's drain keys. ARGV[1]: little-endian doubles: n, the number of
-// the tenant's budgets (each with a drain key), reserve µs, the number of
-// hub budgets, the number of lending ones, then per tenant and hub budget
-// its interval, burst tolerance and cap flag (as takeScript), then per
-// lending budget its interval and burst tolerance.
-// Reply: {granted, wait µs}.
+// tenant's charged at its slot; otherwise it is takeScript. Like
+// takeScript it takes a list of requests in turn (takeBatcher).
+// KEYS: per request, the tenant's budgets, the hub's, the lending ones,
+// then the tenant's drain keys. ARGV: per request, little-endian doubles:
+// n, the number of the tenant's budgets (each with a drain key), reserve
+// µs, the number of hub budgets, the number of lending ones, then per
+// tenant and hub budget its interval, burst tolerance and cap flag (as
+// takeScript), then per lending budget its interval and burst tolerance.
+// Reply: per request, granted (1 or 0) and wait µs.
 var takeLendScript = goredis.NewScript(budgetPrelude + lendFuncs + `
 local now = server_now()
-local a = {struct.unpack('<' .. string.rep('d', #ARGV[1] / 8), ARGV[1])}
-local n, nt, reserve, nh, nl = a[1], a[2], a[3], a[4], a[5]
-local nb = nt + nh
-local v = redis.call('MGET', unpack(KEYS, 1, nb))
-local tats, exps, wait, capwait, twait = {}, {}, 0, 0, 0
-for i = 1, nb do
-  local t, tau = a[3 + 3 * i], a[4 + 3 * i]
-  local tat, exp = get_budget(v[i])
-  if i <= nt then
-    local hold = tonumber(redis.call('GET', KEYS[nb + nl + i]))
-    if hold and hold + tau > tat then tat = hold + tau end
+local function take(k0, a)
+  local n, nt, reserve, nh, nl = a[1], a[2], a[3], a[4], a[5]
+  local nb = nt + nh
+  local v = redis.call('MGET', unpack(KEYS, k0 + 1, k0 + nb))
+  local tats, exps, wait, capwait, twait = {}, {}, 0, 0, 0
+  for i = 1, nb do
+    local t, tau = a[3 + 3 * i], a[4 + 3 * i]
+    local tat, exp = get_budget(v[i])
+    if i <= nt then
+      local hold = tonumber(redis.call('GET', KEYS[k0 + nb + nl + i]))
+      if hold and hold + tau > tat then tat = hold + tau end
+    end
+    if tat < now then tat = now end
+    local allow = tau + t
+    if n * t > allow then allow = n * t end
+    local w = tat + n * t - allow - now
+    if w > 0 then
+      w = math.ceil(w)
+      if i <= nt and w > twait then twait = w end
+      if a[5 + 3 * i] == 1 then
+        if w > capwait then capwait = w end
+      elseif w > wait then
+        wait = w
+      end
+    end
+    tats[i], exps[i] = tat, exp
   end
-  if tat < now then tat = now end
-  local allow = tau + t
-  if n * t > allow then allow = n * t end
-  local w = tat + n * t - allow - now
-  if w > 0 then
-    w = math.ceil(w)
-    if i <= nt and w > twait then twait = w end
-    if a[5 + 3 * i] == 1 then
-      if w > capwait then capwait = w end
-    elseif w > wait then
-      wait = w
+  local function charge(upto, at)
+    for i = 1, upto do
+      local tat = tats[i]
+      if at > tat then tat = at end
+      put_budget(KEYS[k0 + i], tat + n * a[3 + 3 * i], exps[i], now)
     end
   end
-  tats[i], exps[i] = tat, exp
-end
-local function charge(upto, at)
-  for i = 1, upto do
-    local tat = tats[i]
-    if at > tat then tat = at end
-    put_budget(KEYS[i], tat + n * a[3 + 3 * i], exps[i], now)
-  end
-end
-if twait == 0 and (wait > 0 or capwait > 0) then
-  local base = 5 + 3 * nb
-  for j = 1, nl do
-    local w = lend(KEYS[nb + j], a[base + 2 * j - 1], a[base + 2 * j], n, now, reserve)
-    if w then
-      charge(nt, now + w)
-      return {1, w}
+  if twait == 0 and (wait > 0 or capwait > 0) then
+    local base = 5 + 3 * nb
+    for j = 1, nl do
+      local w = lend(KEYS[k0 + nb + j], a[base + 2 * j - 1], a[base + 2 * j], n, now, reserve)
+      if w then
+        charge(nt, now + w)
+        return 1, w
+      end
     end
   end
+  if capwait > wait + capslack then return 0, capwait end
+  if capwait > wait then wait = capwait end
+  if wait > reserve then return 0, wait end
+  charge(nb, now + wait)
+  return 1, wait
 end
-if capwait > wait + capslack then return {0, capwait} end
-if capwait > wait then wait = capwait end
-if wait > reserve then return {0, wait} end
-charge(nb, now + wait)
-return {1, wait}
+local out, k0 = {}, 0
+for r = 1, #ARGV do
+  local s = ARGV[r]
+  local a = {struct.unpack('<' .. string.rep('d', #s / 8), s)}
+  out[2 * r - 1], out[2 * r] = take(k0, a)
+  k0 = k0 + 2 * a[2] + a[4] + a[5]
+end
+return out
 `)
 
 // lendScript lends n tokens of one budget (see lend), a step of a take

@@ -10,8 +10,9 @@ import (
 	"github.com/siphonhq/siphon/internal/state"
 )
 
-// takeBatcher sends budget takes to one server in runs of takeScript that
-// carry many requests each (group commit, for rate budgets): a take goes
+// takeBatcher sends budget takes to one server in runs of its script
+// (takeScript, or takeLendScript for takes that may borrow) that carry
+// many requests each (group commit, for rate budgets): a take goes
 // out at once while fewer than takeRunners runs are on their way, and
 // the takes that arrive meanwhile wait for the next free runner, which
 // sends them all, up to takeBatchMax, in one script. A hub's many polling
@@ -20,7 +21,8 @@ import (
 // lone take waits for nothing. Requests in one run are taken in arrival
 // order, each as if it had come alone.
 type takeBatcher struct {
-	rdb goredis.Scripter
+	rdb    goredis.Scripter
+	script *goredis.Script // takeScript or takeLendScript
 
 	mu      sync.Mutex
 	queue   []*takeCall
@@ -44,7 +46,9 @@ type takeCall struct {
 	done chan struct{}
 }
 
-func newTakeBatcher(rdb goredis.Scripter) *takeBatcher { return &takeBatcher{rdb: rdb} }
+func newTakeBatcher(rdb goredis.Scripter, script *goredis.Script) *takeBatcher {
+	return &takeBatcher{rdb: rdb, script: script}
+}
 
 // take queues one request and waits for its reply. A caller whose context
 // ends first returns then; its request, if already sent, keeps its tokens
@@ -109,7 +113,7 @@ func (b *takeBatcher) send(calls []*takeCall) {
 	}
 	// The run serves every caller in it, so no one caller's context may
 	// cut it short; the client's own timeouts bound it.
-	res, err := takeScript.Run(context.Background(), b.rdb, keys, args...).Slice()
+	res, err := b.script.Run(context.Background(), b.rdb, keys, args...).Slice()
 	if err == nil && len(res) != 2*len(live) {
 		err = fmt.Errorf("unexpected reply of %d values to %d takes", len(res), len(live))
 	}

@@ -85,6 +85,57 @@ func TestConcurrentTakesShareRuns(t *testing.T) {
 	}
 }
 
+// Takes that may borrow another lane's share go out together too, each
+// as if alone: of 200 concurrent takes whose own lane holds 1 token and
+// whose idle neighbour lane holds 30, exactly 31 are granted, in far
+// fewer scripts than takes.
+func TestConcurrentLendingTakesShareRuns(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	ctx := context.Background()
+	own := state.Limit{Key: "vomo/lane/standard", Interval: time.Hour}
+	other := state.Limit{Key: "vomo/lane/premium", Interval: time.Hour, Burst: 30}
+	tenant := []state.Limit{{Key: "vomo", Interval: time.Millisecond, Burst: 20}}
+	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "warm", Limits: tenant, Hubs: []state.Limit{{Key: "vomo/lane/warm", Interval: time.Hour}},
+		Lend: []state.Limit{{Key: "vomo/lane/warm2", Interval: time.Hour}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Do(ctx, "CLIENT", "PAUSE", "300", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const takes = 200
+	var mu sync.Mutex
+	granted := 0
+	var wg sync.WaitGroup
+	for i := range takes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Take(ctx, state.TakeRequest{Tenant: "t" + strconv.Itoa(i%20), Limits: tenant,
+				Hubs: []state.Limit{own}, Lend: []state.Limit{other}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Granted {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if granted != 31 {
+		t.Errorf("%d of %d takes granted, want 31 (1 of the own lane, 30 lent)", granted, takes)
+	}
+	if calls := evalshaCalls(t, s); calls > takes/4 {
+		t.Errorf("%d scripts ran for %d takes, want them batched (at most %d)", calls, takes, takes/4)
+	}
+}
+
 // A take whose caller gives up while it waits for a run returns the
 // context's error, and the takes behind it are still answered.
 func TestTakeCallerGivesUp(t *testing.T) {
