@@ -271,20 +271,10 @@ func takeLendArgs(n int, factor float64, nt int, reserve time.Duration, ls, hubs
 	return b
 }
 
-// takeLend runs one request of takeLendScript, through the store's
-// batcher of such takes (it runs only on one server).
+// takeLend runs one request of takeLendScript (it runs only on one
+// server), as take does takeScript's.
 func (s *Store) takeLend(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
-	if s.lendTakes != nil {
-		return s.lendTakes.take(ctx, ks, args)
-	}
-	res, err := takeLendScript.Run(ctx, s.rdb, ks, args).Slice()
-	if err != nil {
-		return state.TakeResult{}, err
-	}
-	if len(res) != 2 {
-		return state.TakeResult{}, fmt.Errorf("unexpected reply %v", res)
-	}
-	return state.TakeResult{Granted: asInt(res[0]) == 1, Wait: time.Duration(asInt(res[1])) * time.Microsecond}, nil
+	return s.runTake(ctx, s.lendTakes, takeLendScript, ks, args)
 }
 
 // takeStep is one slot's part of a take on a cluster: its budget keys,
@@ -341,10 +331,16 @@ func wrapTake(req state.TakeRequest, err error) error {
 // requests that come while others are on their way in one run; on a
 // cluster alone, its keys in one slot.
 func (s *Store) take(ctx context.Context, ks []string, args []byte) (state.TakeResult, error) {
-	if s.takes != nil {
-		return s.takes.take(ctx, ks, args)
+	return s.runTake(ctx, s.takes, takeScript, ks, args)
+}
+
+// runTake runs one request of a take script: through b when the store
+// batches (one server), else alone.
+func (s *Store) runTake(ctx context.Context, b *takeBatcher, sc *goredis.Script, ks []string, args []byte) (state.TakeResult, error) {
+	if b != nil {
+		return b.take(ctx, ks, args)
 	}
-	res, err := takeScript.Run(ctx, s.rdb, ks, args).Slice()
+	res, err := sc.Run(ctx, s.rdb, ks, args).Slice()
 	if err != nil {
 		return state.TakeResult{}, err
 	}

@@ -30,6 +30,44 @@ func evalshaCalls(t *testing.T, s *Store) int {
 	return 0
 }
 
+// takeConcurrently runs takes copies of req (tenant t0..t19 in turn) at
+// once, while the server holds its writes for a moment (CLIENT PAUSE
+// WRITE) so they queue behind the first runs whatever the machine's
+// speed, and returns how many were granted and how many scripts the
+// server ran for them.
+func takeConcurrently(t *testing.T, s *Store, takes int, req state.TakeRequest) (granted, scripts int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Do(ctx, "CLIENT", "PAUSE", "300", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range takes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := req
+			req.Tenant = "t" + strconv.Itoa(i%20)
+			r, err := s.Take(ctx, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Granted {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return granted, evalshaCalls(t, s)
+}
+
 // Takes that arrive while runs are on their way go out together, each
 // taken as if alone: of 200 concurrent takes of one budget with a burst
 // of 50 (plus each tenant's own budget and the hub's), exactly 50 are
@@ -48,39 +86,14 @@ func TestConcurrentTakesShareRuns(t *testing.T) {
 	if _, err := s.Take(ctx, state.TakeRequest{Tenant: "warm", Limits: []state.Limit{{Key: "vomo", Interval: time.Hour}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.rdb.Do(ctx, "CLIENT", "PAUSE", "300", "WRITE").Err(); err != nil {
-		t.Fatal(err)
-	}
 	hub := state.Limit{Key: "vomo/lane/standard", Interval: time.Hour, Burst: 50}
 	const takes = 200
-	var mu sync.Mutex
-	granted := 0
-	var wg sync.WaitGroup
-	for i := range takes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := s.Take(ctx, state.TakeRequest{Tenant: "t" + strconv.Itoa(i%20),
-				Limits: []state.Limit{{Key: "vomo", Interval: time.Millisecond, Burst: 20}}, Hubs: []state.Limit{hub}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if r.Granted {
-				mu.Lock()
-				granted++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	granted, calls := takeConcurrently(t, s, takes, state.TakeRequest{
+		Limits: []state.Limit{{Key: "vomo", Interval: time.Millisecond, Burst: 20}}, Hubs: []state.Limit{hub}})
 	if granted != 50 {
 		t.Errorf("%d of %d takes granted, want the hub's burst of 50", granted, takes)
 	}
-	if calls := evalshaCalls(t, s); calls > takes/4 {
+	if calls > takes/4 {
 		t.Errorf("%d scripts ran for %d takes, want them batched (at most %d)", calls, takes, takes/4)
 	}
 }
@@ -100,38 +113,12 @@ func TestConcurrentLendingTakesShareRuns(t *testing.T) {
 		Lend: []state.Limit{{Key: "vomo/lane/warm2", Interval: time.Hour}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.rdb.Do(ctx, "CLIENT", "PAUSE", "300", "WRITE").Err(); err != nil {
-		t.Fatal(err)
-	}
 	const takes = 200
-	var mu sync.Mutex
-	granted := 0
-	var wg sync.WaitGroup
-	for i := range takes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := s.Take(ctx, state.TakeRequest{Tenant: "t" + strconv.Itoa(i%20), Limits: tenant,
-				Hubs: []state.Limit{own}, Lend: []state.Limit{other}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if r.Granted {
-				mu.Lock()
-				granted++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	granted, calls := takeConcurrently(t, s, takes, state.TakeRequest{Limits: tenant, Hubs: []state.Limit{own}, Lend: []state.Limit{other}})
 	if granted != 31 {
 		t.Errorf("%d of %d takes granted, want 31 (1 of the own lane, 30 lent)", granted, takes)
 	}
-	if calls := evalshaCalls(t, s); calls > takes/4 {
+	if calls > takes/4 {
 		t.Errorf("%d scripts ran for %d takes, want them batched (at most %d)", calls, takes, takes/4)
 	}
 }
