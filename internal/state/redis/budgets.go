@@ -40,23 +40,33 @@ func takeArgs(n int, factor float64, drains int, reserve, after time.Duration, l
 		factor = 1
 	}
 	b := make([]byte, 0, 8*(5+3*len(ls)))
-	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
-	put(float64(len(ls) + drains))
-	put(float64(n))
-	put(float64(drains))
-	put(float64(reserve.Microseconds()))
-	put(float64(after.Microseconds()))
+	b = putDoubles(b, float64(len(ls)+drains), float64(n), float64(drains), float64(reserve.Microseconds()), float64(after.Microseconds()))
 	for _, l := range ls {
-		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
-		put(t)
-		put(float64(max(l.Burst, 1)-1) * t)
-		if l.Cap {
-			put(1)
-		} else {
-			put(0)
-		}
+		b = putLimit(b, l, factor, true)
 	}
 	return b
+}
+
+// putDoubles appends little-endian doubles.
+func putDoubles(b []byte, fs ...float64) []byte {
+	for _, f := range fs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	return b
+}
+
+// putLimit appends a limit's interval (µs, divided by the throttle
+// factor) and burst tolerance (µs), and with withCap 1 for a cap, else 0.
+func putLimit(b []byte, l state.Limit, factor float64, withCap bool) []byte {
+	t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
+	b = putDoubles(b, t, float64(max(l.Burst, 1)-1)*t)
+	if !withCap {
+		return b
+	}
+	if l.Cap {
+		return putDoubles(b, 1)
+	}
+	return putDoubles(b, 0)
 }
 
 // Take takes the tenant's limits in one script in the tenant's slot, then
@@ -247,26 +257,12 @@ func takeLendArgs(n int, factor float64, nt int, reserve time.Duration, ls, hubs
 		factor = 1
 	}
 	b := make([]byte, 0, 8*(5+3*len(ls)+2*len(lend)))
-	put := func(f float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f)) }
-	put(float64(n))
-	put(float64(nt))
-	put(float64(reserve.Microseconds()))
-	put(float64(len(hubs)))
-	put(float64(len(lend)))
+	b = putDoubles(b, float64(n), float64(nt), float64(reserve.Microseconds()), float64(len(hubs)), float64(len(lend)))
 	for _, l := range ls {
-		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
-		put(t)
-		put(float64(max(l.Burst, 1)-1) * t)
-		if l.Cap {
-			put(1)
-		} else {
-			put(0)
-		}
+		b = putLimit(b, l, factor, true)
 	}
 	for _, l := range lend {
-		t := float64(l.Interval.Nanoseconds()) / 1e3 / factor
-		put(t)
-		put(float64(max(l.Burst, 1)-1) * t)
+		b = putLimit(b, l, factor, false)
 	}
 	return b
 }
