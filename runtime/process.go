@@ -174,13 +174,7 @@ func (r *Runner) processRound(ctx context.Context, lanes *laneRound, w *worker) 
 			return did, fmt.Errorf("ready queues of lane %s: %w", lane, err)
 		}
 		for _, rq := range ready {
-			q := state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane}
-			n, err := r.reclaimDue(ctx, w, q)
-			did = did || n > 0
-			if err != nil {
-				return did, err
-			}
-			n, err = r.processQueue(ctx, q, w.consumer, batchesPerVisit)
+			n, err := r.visitQueue(ctx, w, state.QueueRef{Tenant: rq.Tenant, Destination: rq.Destination, Lane: lane})
 			did = did || n > 0
 			if err != nil {
 				return did, err
@@ -188,6 +182,18 @@ func (r *Runner) processRound(ctx context.Context, lanes *laneRound, w *worker) 
 		}
 	}
 	return did, nil
+}
+
+// visitQueue is one worker's visit to a queue: it reclaims the entries
+// due for another try, then processes up to batchesPerVisit batches. It
+// returns how many entries it settled.
+func (r *Runner) visitQueue(ctx context.Context, w *worker, q state.QueueRef) (int, error) {
+	n, err := r.reclaimDue(ctx, w, q)
+	if err != nil {
+		return n, err
+	}
+	m, err := r.processQueue(ctx, q, w.consumer, batchesPerVisit)
+	return n + m, err
 }
 
 // fatalError ends the process loop instead of being retried: the

@@ -361,12 +361,7 @@ func (r *Runner) drainQueues(ctx context.Context, consumer string, queues []stat
 func (r *Runner) drainRound(ctx context.Context, w *worker, queues []state.QueueRef) (bool, error) {
 	did := false
 	for _, q := range queues {
-		n, err := r.reclaimDue(ctx, w, q)
-		did = did || n > 0
-		if err != nil {
-			return did, err
-		}
-		n, err = r.processQueue(ctx, q, w.consumer, batchesPerVisit)
+		n, err := r.visitQueue(ctx, w, q)
 		did = did || n > 0
 		if err != nil {
 			return did, err
